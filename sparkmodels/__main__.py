@@ -1,0 +1,5 @@
+"""`python -m sparkmodels` runs the CLI."""
+
+from .cli import main
+
+main()

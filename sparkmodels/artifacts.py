@@ -1,0 +1,99 @@
+"""Artifacts under target/: manifest.json, run_results.json and compiled SQL files.
+
+run_results.json (schema `sparkmodels/run-results/v1`), close to dbt's:
+    {"metadata": {...}, "elapsed_time": s, "args": {...},
+     "results": [{"unique_id", "status" (success|error|skipped), "message", "execution_time",
+                  "timing": [{"name": "execute", "started_at", "completed_at"}],
+                  "adapter_response": {"rows_affected": n}, "relation_name", "compiled_code",
+                  "error": {"message", "path", "line"} | null}]}
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from .manifest import Manifest
+
+RUN_RESULTS_SCHEMA = "https://sparkmodels.dev/schemas/run-results/v1.json"
+
+
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_manifest(target_dir: Path, manifest: Manifest, compiled: Mapping[str, str] | None = None) -> Path:
+    path = target_dir / "manifest.json"
+    _write_json(path, manifest.to_dict(compiled))
+    return path
+
+
+def write_compiled(target_dir: Path, manifest: Manifest, compiled: Mapping[str, str]) -> list[Path]:
+    """target/compiled/<project>/<original path>, one file per compiled node."""
+    base = target_dir / "compiled" / manifest.project_name
+    written = []
+    for uid, sql in compiled.items():
+        node = manifest.nodes[uid]
+        path = base / node.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = None) -> dict:
+    steps = {s.unique_id: s for s in plan.steps}
+    out = []
+    for r in result.results:
+        step = steps.get(r.unique_id)
+        err = r.error
+        extra = {k: v for k, v in dict(r.extra).items() if k not in ("rows",)}
+        out.append({
+            "unique_id": r.unique_id,
+            "name": r.name,
+            "resource_type": r.resource_type,
+            "materialized": r.materialized,
+            "status": r.status,
+            "message": r.message,
+            "execution_time": round(r.execution_time, 4),
+            "timing": [{"name": "execute", "started_at": r.started_at, "completed_at": r.completed_at}]
+            if r.started_at else [],
+            "adapter_response": {"rows_affected": r.rows, **extra},
+            "failures": getattr(r, "failures", None),
+            "relation_name": r.name if r.resource_type != "test" else None,
+            "compiled_code": step.compiled.sql if step else None,
+            "reason": r.reason,
+            "error": {"message": err.message, "path": err.path, "line": err.line, "kind": err.kind}
+            if err else None,
+        })
+    return {
+        "metadata": {
+            "dbt_schema_version": RUN_RESULTS_SCHEMA,
+            "sparkmodels_version": _version(),
+            "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+            "invocation_id": invocation_id or str(uuid.uuid4()),
+        },
+        "elapsed_time": round(result.elapsed, 4),
+        "interrupted": result.interrupted,
+        "args": dict(args),
+        "results": out,
+    }
+
+
+def write_run_results(target_dir: Path, result, plan, args: Mapping) -> Path:
+    path = target_dir / "run_results.json"
+    _write_json(path, run_results_dict(result, plan, args))
+    return path
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

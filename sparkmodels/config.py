@@ -1,0 +1,280 @@
+"""Project configuration: project.yml (or dbt_project.yml), targets and vars, frozen for the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .errors import ProjectError
+from .yamlio import line_of, load_yaml, parse_yaml
+
+PROJECT_FILES = ("project.yml", "dbt_project.yml")
+
+# Config keys that may appear without a leading '+' in the project.yml trees (dbt accepts both).
+KNOWN_CONFIG_KEYS = frozenset(
+    {
+        "materialized", "schema", "tags", "enabled", "partition_by", "column_types", "alias",
+        "full_refresh", "persist_docs", "docs", "meta", "quote_columns", "delimiter", "header",
+        "severity", "store_failures", "where", "limit", "warn_if", "error_if", "file_format",
+        "incremental_strategy", "unique_key", "on_schema_change", "cluster_by", "buckets",
+        "location_root", "deterministic", "description",
+    }
+)
+# Keys whose values add up from folder to folder instead of replacing each other (as in dbt).
+ADDITIVE_KEYS = frozenset({"tags"})
+
+
+def freeze(value: Any) -> Any:
+    """Recursively turn dicts into read-only mappings and lists into tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Inverse of freeze, for JSON output and for handing values to user code."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def merge_config(base: Mapping, override: Mapping) -> dict:
+    """Overlay one config on another; tags accumulate, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if key in ADDITIVE_KEYS and key in out:
+            old = out[key] if isinstance(out[key], (list, tuple)) else [out[key]]
+            new = value if isinstance(value, (list, tuple)) else [value]
+            out[key] = list(dict.fromkeys([*old, *new]))
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how models execute: a Spark master or Connect remote plus the warehouse."""
+
+    name: str = "local"
+    master: str | None = "local[*]"
+    remote: str | None = None
+    conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    warehouse: str = "warehouse"
+    schema: str = "main"
+    threads: int = 1
+    packages: tuple[str, ...] = ()
+    jars: tuple[str, ...] = ()
+    type: str = "spark"
+
+    def describe(self) -> dict:
+        """The target as the Jinja `target` variable and artifacts show it."""
+        return {
+            "name": self.name, "type": self.type, "schema": self.schema, "threads": self.threads,
+            "master": self.master, "remote": self.remote, "warehouse": self.warehouse,
+        }
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Everything project.yml and the chosen target say, resolved to absolute paths."""
+
+    root: Path
+    name: str
+    version: str
+    config_file: str
+    model_paths: tuple[str, ...]
+    seed_paths: tuple[str, ...]
+    macro_paths: tuple[str, ...]
+    test_paths: tuple[str, ...]
+    udf_paths: tuple[str, ...]
+    target_path: str
+    vars: Mapping[str, Any]
+    models_tree: Mapping[str, Any]
+    seeds_tree: Mapping[str, Any]
+    tests_tree: Mapping[str, Any]
+    target: Target
+
+    @property
+    def target_dir(self) -> Path:
+        return self.root / self.target_path
+
+    def node_config(self, resource_type: str, fqn: tuple[str, ...]) -> dict:
+        """The config the project.yml tree gives a node at this fqn (project, folders..., name)."""
+        tree = {"model": self.models_tree, "seed": self.seeds_tree, "test": self.tests_tree}.get(
+            resource_type, {}
+        )
+        return resolve_tree(tree, fqn)
+
+
+def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
+    """Walk a dbt-style config tree along fqn, more specific folders overriding outer ones."""
+    config: dict = {}
+    level: Mapping | None = tree
+    for part in ("", *fqn):
+        if part:
+            nxt = level.get(part) if level is not None else None
+            level = nxt if isinstance(nxt, Mapping) else None
+        if level is None:
+            break
+        own = {}
+        for key, value in level.items():
+            if key.startswith("+"):
+                own[key[1:]] = value
+            elif key in KNOWN_CONFIG_KEYS and not isinstance(value, Mapping):
+                own[key] = value
+        config = merge_config(config, own)
+    return config
+
+
+def _as_tuple(value, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def find_project_file(project_dir: Path) -> Path:
+    """project.yml, else dbt_project.yml, in project_dir."""
+    for name in PROJECT_FILES:
+        candidate = project_dir / name
+        if candidate.is_file():
+            return candidate
+    raise ProjectError(
+        f"no project.yml (or dbt_project.yml) in {project_dir}.",
+        hint="Run sparkmodels from a project folder or pass --project-dir.",
+    )
+
+
+def _render_env_vars(value: Any, path: str, line: int | None) -> Any:
+    """Render `{{ env_var(...) }}` / `{{ var(...) }}` inside target strings."""
+    if isinstance(value, Mapping):
+        return {k: _render_env_vars(v, path, line_of(value, line)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_env_vars(v, path, line) for v in value]
+    if isinstance(value, str) and "{{" in value:
+        from .render import render_string
+
+        return render_string(value, path=path, line=line)
+    return value
+
+
+def _read_targets(root: Path, project: Mapping, project_file: str) -> tuple[dict, str | None, str]:
+    """Targets from project.yml `targets:` or a profiles.yml next to it; returns (targets, default, file)."""
+    if isinstance(project.get("targets"), Mapping):
+        return dict(project["targets"]), project.get("target"), project_file
+    profiles = root / "profiles.yml"
+    if not profiles.is_file():
+        return {}, None, project_file
+    data = load_yaml(profiles, "profiles.yml") or {}
+    if isinstance(data.get("targets"), Mapping):
+        return dict(data["targets"]), data.get("target"), "profiles.yml"
+    profile = data.get(project.get("profile") or "") if project.get("profile") else None
+    if isinstance(profile, Mapping) and isinstance(profile.get("outputs"), Mapping):
+        return dict(profile["outputs"]), profile.get("target"), "profiles.yml"
+    return {}, None, "profiles.yml"
+
+
+def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path: str) -> Target:
+    """A Target from its YAML mapping (env_var rendered, warehouse made absolute)."""
+    if not isinstance(raw, Mapping):
+        raise ProjectError(f"target '{name}' must be a mapping.", path=path)
+    data = _render_env_vars(raw, path, line_of(raw))
+    warehouse = str(data.get("warehouse") or data.get("warehouse_path") or "warehouse")
+    if "://" not in warehouse and not warehouse.startswith("file:"):
+        warehouse = str((root / warehouse).resolve())
+    remote = data.get("remote")
+    master = data.get("master") or (None if remote else "local[*]")
+    try:
+        threads = int(data.get("threads", 1))
+    except (TypeError, ValueError):
+        raise ProjectError(f"target '{name}': threads must be an integer.", path=path, line=line_of(raw)) from None
+    return Target(
+        name=name,
+        master=master,
+        remote=remote,
+        conf=freeze({str(k): str(v) for k, v in (data.get("conf") or {}).items()}),
+        warehouse=warehouse,
+        schema=str(data.get("schema") or default_schema),
+        threads=max(1, threads),
+        packages=_as_tuple(data.get("packages"), ()),
+        jars=_as_tuple(data.get("jars"), ()),
+    )
+
+
+def parse_cli_vars(text: str | None) -> dict:
+    """The --vars argument: a YAML (or JSON) mapping."""
+    if not text:
+        return {}
+    data = parse_yaml(text, "--vars")
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ProjectError("--vars must be a YAML mapping, e.g. --vars '{start: 2020-01}'.")
+    return dict(data)
+
+
+def load_config(
+    project_dir: str | os.PathLike = ".",
+    *,
+    target: str | None = None,
+    cli_vars: Mapping | None = None,
+    threads: int | None = None,
+) -> ProjectConfig:
+    """Read project.yml and the selected target into a frozen ProjectConfig."""
+    root = Path(project_dir).resolve()
+    project_file = find_project_file(root)
+    data = load_yaml(project_file, project_file.name)
+    if not isinstance(data, Mapping):
+        raise ProjectError("the project file must be a YAML mapping.", path=project_file.name)
+    if not data.get("name"):
+        raise ProjectError("the project needs a 'name'.", path=project_file.name, line=1)
+    name = str(data["name"])
+
+    targets, default_target, targets_file = _read_targets(root, data, project_file.name)
+    wanted = target or os.environ.get("SPARKMODELS_TARGET") or default_target
+    if wanted and wanted in targets:
+        chosen = build_target(wanted, targets[wanted], root, name, targets_file)
+    elif target and target not in ("local",):
+        raise ProjectError(
+            f"target '{target}' is not defined; known targets: {', '.join(targets) or 'none'}.",
+            path=targets_file,
+        )
+    elif targets and not wanted:
+        first = next(iter(targets))
+        chosen = build_target(first, targets[first], root, name, targets_file)
+    else:
+        # No (matching) target: the default local target. A dbt `profile:` naming a profile we
+        # cannot use lands here on purpose.
+        chosen = build_target("local", {}, root, name, targets_file)
+    if threads:
+        chosen = Target(**{**chosen.__dict__, "threads": max(1, int(threads))})
+
+    project_vars = dict(data.get("vars") or {})
+    project_vars.update(cli_vars or {})
+
+    return ProjectConfig(
+        root=root,
+        name=name,
+        version=str(data.get("version", "")),
+        config_file=project_file.name,
+        model_paths=_as_tuple(data.get("model-paths") or data.get("source-paths"), ("models",)),
+        seed_paths=_as_tuple(data.get("seed-paths") or data.get("data-paths"), ("seeds",)),
+        macro_paths=_as_tuple(data.get("macro-paths"), ("macros",)),
+        test_paths=_as_tuple(data.get("test-paths"), ("tests",)),
+        udf_paths=_as_tuple(data.get("udf-paths"), ("udfs",)),
+        target_path=str(data.get("target-path") or "target"),
+        vars=freeze(project_vars),
+        models_tree=freeze(data.get("models") or {}),
+        seeds_tree=freeze(data.get("seeds") or {}),
+        tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
+        target=chosen,
+    )

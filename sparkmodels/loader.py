@@ -1,0 +1,212 @@
+"""Loading: project files -> an immutable Manifest (no Spark, user Python code is never imported)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from . import schema_yaml
+from .config import ProjectConfig, freeze, merge_config
+from .errors import CompilationError, ProjectError, did_you_mean
+from .manifest import Column, Macro, Manifest, Node, checksum
+from .render import Relation, Renderer
+
+
+def _files(root: Path, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
+    """(base dir, file) pairs under each dir with one of the suffixes, sorted for determinism."""
+    found = []
+    for d in dirs:
+        base = root / d
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            if path.suffix in suffixes and path.is_file() and not any(p.startswith(".") for p in path.relative_to(base).parts):
+                found.append((base, path))
+    return found
+
+
+def schema_for(config: ProjectConfig, node_config: Mapping) -> str:
+    """dbt's generate_schema_name: a custom schema is appended to the target schema."""
+    custom = node_config.get("schema")
+    return f"{config.target.schema}_{custom}" if custom else config.target.schema
+
+
+def _file_checksum(path: Path) -> str:
+    stat = path.stat()
+    if stat.st_size <= 1 << 20:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"path:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
+
+
+class _Loader:
+    def __init__(self, config: ProjectConfig):
+        self.config = config
+        self.root = config.root
+        self.nodes: dict[str, Node] = {}
+        self.seen_names: dict[str, str] = {}  # model/seed name -> path
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def load_macros(self) -> tuple[Renderer, dict[str, Macro]]:
+        target = {**self.config.target.describe(), "project_name": self.config.name}
+        renderer = Renderer(vars=self.config.vars, target=target)
+        macros: dict[str, Macro] = {}
+        builtin = Path(__file__).parent / "include" / "macros"
+        sources = [(builtin, p) for p in sorted(builtin.glob("*.sql"))] if builtin.is_dir() else []
+        for _base, path in [*sources, *_files(self.root, self.config.macro_paths, (".sql",))]:
+            display = self.rel(path) if path.is_relative_to(self.root) else f"sparkmodels/{path.name}"
+            text = path.read_text(encoding="utf-8")
+            for name in renderer.add_macro_file(display, text):
+                package = self.config.name if path.is_relative_to(self.root) else "sparkmodels"
+                uid = f"macro.{package}.{name}"
+                macros[uid] = Macro(uid, name, display, display, checksum(text))
+        return renderer, macros
+
+    def claim_name(self, name: str, path: str) -> None:
+        if name in self.seen_names:
+            raise ProjectError(
+                f"two resources are named '{name}': {self.seen_names[name]} and {path}. "
+                "Model and seed names must be unique across the project.",
+                node=name, path=path,
+            )
+        self.seen_names[name] = path
+
+    def load_models(self, renderer: Renderer, patches: Mapping) -> None:
+        for base, path in _files(self.root, self.config.model_paths, (".sql", ".py")):
+            rel = self.rel(path)
+            name = path.stem
+            self.claim_name(name, rel)
+            folders = path.relative_to(base).parent.parts
+            fqn = (self.config.name, *folders, name)
+            text = path.read_text(encoding="utf-8")
+            patch = patches.get(name, {})
+            base_config = merge_config(self.config.node_config("model", fqn), patch.get("config", {}))
+            if path.suffix == ".py":
+                from .pyscan import scan_python_model
+
+                scanned = scan_python_model(text, rel)
+                result_config, calls, rendered, line_map = scanned.config, scanned.calls, "", ()
+                vars_used = env_used = macros_used = ()
+                language = "python"
+            else:
+                this = Relation(name, schema_for(self.config, base_config))
+                result = renderer.render(text, filename=rel, node_name=name, this=this)
+                result_config, calls = result.config, tuple(result.calls)
+                rendered, line_map = result.text, result.line_map
+                vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
+                macros_used = tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used))
+                language = "sql"
+            node_config = merge_config(base_config, result_config)
+            node_config.setdefault("materialized", "view")
+            self.nodes[f"model.{self.config.name}.{name}"] = Node(
+                unique_id=f"model.{self.config.name}.{name}", name=name, resource_type="model",
+                package=self.config.name, path=rel, fqn=fqn, raw_code=text, language=language,
+                config=freeze(node_config), description=patch.get("description", ""),
+                columns=patch.get("columns", MappingProxyType({})), calls=tuple(calls),
+                depends_on_macros=macros_used, rendered=rendered, line_map=line_map,
+                checksum=checksum(text), patch_path=patch.get("patch_path"),
+                uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
+            )
+
+    def load_seeds(self, patches: Mapping) -> None:
+        for base, path in _files(self.root, self.config.seed_paths, (".csv",)):
+            rel = self.rel(path)
+            name = path.stem
+            self.claim_name(name, rel)
+            fqn = (self.config.name, *path.relative_to(base).parent.parts, name)
+            patch = patches.get(name, {})
+            node_config = merge_config(self.config.node_config("seed", fqn), patch.get("config", {}))
+            node_config["materialized"] = "seed"
+            self.nodes[f"seed.{self.config.name}.{name}"] = Node(
+                unique_id=f"seed.{self.config.name}.{name}", name=name, resource_type="seed",
+                package=self.config.name, path=rel, fqn=fqn, config=freeze(node_config),
+                description=patch.get("description", ""),
+                columns=patch.get("columns", MappingProxyType({})),
+                checksum=_file_checksum(path), patch_path=patch.get("patch_path"),
+            )
+
+    def link(self) -> None:
+        """Turn ref()/source() calls into depends_on, with located did-you-mean errors."""
+        names = {n.name: uid for uid, n in self.nodes.items() if n.resource_type in ("model", "seed")}
+        sources = {(n.source_name, n.name): uid for uid, n in self.nodes.items() if n.resource_type == "source"}
+        for uid, node in list(self.nodes.items()):
+            if not node.calls:
+                continue
+            deps: list[str] = []
+            for call in node.calls:
+                if call.kind == "ref":
+                    target = names.get(call.args[0])
+                    if target is None:
+                        raise CompilationError(
+                            f"ref('{call.args[0]}') refers to a model or seed that does not exist."
+                            + did_you_mean(call.args[0], names),
+                            node=node.name, path=node.path, line=call.line,
+                        )
+                else:
+                    target = sources.get(tuple(call.args))
+                    if target is None:
+                        known = [f"{s}.{t}" for s, t in sources]
+                        raise CompilationError(
+                            f"source('{call.args[0]}', '{call.args[1]}') is not defined in any schema YAML file."
+                            + did_you_mean(".".join(call.args), known),
+                            node=node.name, path=node.path, line=call.line,
+                        )
+                if target == uid:
+                    raise CompilationError(f"model '{node.name}' refers to itself.", node=node.name,
+                                           path=node.path, line=call.line)
+                if target not in deps:
+                    deps.append(target)
+            self.nodes[uid] = node.evolve(depends_on=tuple(deps))
+
+    def drop_disabled(self) -> None:
+        disabled = {uid for uid, n in self.nodes.items() if not n.enabled}
+        for uid, node in self.nodes.items():
+            for dep in node.depends_on:
+                if dep in disabled and uid not in disabled:
+                    call = next((c for c in node.calls if dep.endswith("." + c.args[-1])), None)
+                    raise CompilationError(
+                        f"it depends on '{dep.split('.')[-1]}', which is disabled (enabled: false).",
+                        node=node.name, path=node.path, line=call.line if call else None,
+                    )
+        for uid in disabled:
+            del self.nodes[uid]
+
+
+def load_manifest(config: ProjectConfig) -> Manifest:
+    """Read every project file and return the frozen Manifest."""
+    loader = _Loader(config)
+    renderer, macros = loader.load_macros()
+    yml_files = [p for _, p in _files(config.root, (*config.model_paths, *config.seed_paths), (".yml", ".yaml"))]
+    parsed = schema_yaml.parse_schema_files(config, yml_files)
+    for source in parsed.sources:
+        loader.nodes[source.unique_id] = source
+    loader.load_models(renderer, parsed.model_patches)
+    loader.load_seeds(parsed.seed_patches)
+    parsed.check_patches(loader.nodes)
+    loader.link()
+    loader.drop_disabled()
+    metadata = {
+        "project_name": config.name,
+        "generated_at": renderer.run_started_at.isoformat(),
+        "target": config.target.name,
+        "sparkmodels_version": _version(),
+    }
+    manifest = Manifest(
+        project_name=config.name,
+        nodes=MappingProxyType(dict(loader.nodes)),
+        macros=MappingProxyType(macros),
+        metadata=MappingProxyType(metadata),
+    )
+    return manifest
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+__all__ = ["load_manifest", "schema_for", "Column"]

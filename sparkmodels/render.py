@@ -1,0 +1,314 @@
+"""Jinja rendering: the one Environment of a project, macros, and the dbt context (ref, source, config...).
+
+Each template is rendered once. ref()/source() return placeholders and are recorded with their
+line; `resolve()` later swaps the placeholders for relation names. This keeps dependency discovery
+free of Spark and avoids rendering a template twice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: F401  (kept importable for users)
+
+from .errors import CompilationError, did_you_mean
+
+_PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
+_MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
+_PLACEHOLDER = re.compile(f"{_PH_OPEN}(\\d+){_PH_CLOSE}")
+_MARKER = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
+_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
+_MISSING = object()
+
+
+class _MacroReturn(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+def add_line_markers(source: str) -> str:
+    """Append an invisible line marker to each newline outside Jinja tags."""
+    parts = _TAG.split(source)
+    line = 1
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0 and "\n" in part:
+            pieces = part.split("\n")
+            buf = [pieces[0]]
+            for piece in pieces[1:]:
+                buf.append(f"{_MARK_OPEN}{line}{_MARK_CLOSE}\n{piece}")
+                line += 1
+            out.append("".join(buf))
+        else:
+            out.append(part)
+            line += part.count("\n")
+    return "".join(out)
+
+
+def strip_line_markers(rendered: str) -> tuple[str, tuple[int, ...]]:
+    """Remove markers; return the clean text and, per output line, its source line."""
+    lines = rendered.split("\n")
+    mapping: list[int] = []
+    pending = 0
+    last = 1
+    clean = []
+    for text in lines:
+        found = _MARKER.findall(text)
+        if found:
+            last = int(found[-1])
+            mapping.extend([last] * (pending + 1))
+            pending = 0
+            text = _MARKER.sub("", text)
+        else:
+            pending += 1
+        clean.append(text)
+    mapping.extend([last + 1 if pending and mapping else last] * pending)
+    return "\n".join(clean), tuple(mapping)
+
+
+@dataclass
+class RenderResult:
+    """What rendering one template found: output, calls, config, vars used."""
+
+    text: str
+    line_map: tuple[int, ...]
+    calls: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    vars_used: set = field(default_factory=set)
+    env_vars_used: set = field(default_factory=set)
+    macros_used: set = field(default_factory=set)
+    logs: list = field(default_factory=list)
+
+
+class _Recorder:
+    """Per-render state behind the context functions."""
+
+    def __init__(self, renderer: Renderer, node_name: str, filename: str, template) -> None:
+        self.renderer = renderer
+        self.node_name = node_name
+        self.filename = filename
+        self.template = template
+        self.result = RenderResult(text="", line_map=())
+
+    def caller_line(self) -> int | None:
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename and self.template is not None:
+                return self.template.get_corresponding_lineno(frame.f_lineno)
+            frame = frame.f_back
+        return None
+
+    def _placeholder(self, kind: str, args: tuple) -> str:
+        from .manifest import RefCall
+
+        self.result.calls.append(RefCall(kind, tuple(str(a) for a in args), self.caller_line()))
+        return f"{_PH_OPEN}{len(self.result.calls) - 1}{_PH_CLOSE}"
+
+    def ref(self, *args, **kwargs):
+        if kwargs.get("version") is not None or kwargs.get("v") is not None:
+            args = (*args,)  # versions are accepted and ignored: one version per model
+        if not 1 <= len(args) <= 2:
+            raise CompilationError("ref() takes a model name, or a package and a model name.")
+        return self._placeholder("ref", args[-1:])
+
+    def source(self, source_name, table_name):
+        return self._placeholder("source", (source_name, table_name))
+
+    def config(self, *args, **kwargs):
+        if args and isinstance(args[0], Mapping):
+            kwargs = {**args[0], **kwargs}
+        self.result.config.update(kwargs)
+        return ""
+
+    def var(self, name, default=_MISSING):
+        self.result.vars_used.add(name)
+        variables = self.renderer.vars
+        if name in variables:
+            return variables[name]
+        if default is _MISSING:
+            raise CompilationError(
+                f"required var '{name}' is not set." + did_you_mean(name, variables),
+                hint="Set it under vars: in project.yml or with --vars.",
+            )
+        return default
+
+    def env_var(self, name, default=_MISSING):
+        self.result.env_vars_used.add(name)
+        if name in os.environ:
+            return os.environ[name]
+        if default is _MISSING:
+            raise CompilationError(f"environment variable '{name}' is not set and has no default.")
+        return default
+
+    def log(self, msg, info=False):
+        self.result.logs.append(str(msg))
+        return ""
+
+    @staticmethod
+    def do_return(value):
+        raise _MacroReturn(value)
+
+    @staticmethod
+    def raise_compiler_error(msg):
+        raise CompilationError(str(msg))
+
+
+class Relation(str):
+    """`this`: renders as the backquoted relation name, with .name/.schema attributes."""
+
+    def __new__(cls, name: str, schema: str):
+        obj = super().__new__(cls, f"`{name}`")
+        obj.name, obj.schema, obj.identifier = name, schema, name
+        return obj
+
+
+class Renderer:
+    """Owns the project's one Jinja Environment and its compiled macro templates."""
+
+    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
+        self.vars = vars
+        self.target = target
+        self.run_started_at = _dt.datetime.now(_dt.timezone.utc)
+        self.env = jinja2.Environment(
+            undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        self.macro_templates: list = []
+        self.macro_paths: dict[str, str] = {}
+        self.macro_names: dict[str, str] = {}  # macro name -> file
+        for name, text in macro_sources:
+            self.add_macro_file(name, text)
+
+    def _compile(self, source: str, filename: str):
+        try:
+            code = self.env.compile(source, name=filename, filename=filename)
+        except jinja2.TemplateSyntaxError as exc:
+            raise CompilationError(
+                f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno
+            ) from None
+        return self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+
+    def add_macro_file(self, filename: str, text: str) -> list[str]:
+        """Compile a macro file once; returns the macro names it defines."""
+        template = self._compile(text, filename)
+        names = [n for n in template.module.__dict__ if not n.startswith("_")] if "{% macro" in text or "{%- macro" in text else []
+        for n in names:
+            self.macro_names[n] = filename
+        self.macro_templates.append(template)
+        return names
+
+    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> dict:
+        ctx: dict[str, Any] = {
+            "ref": rec.ref, "source": rec.source, "config": _ConfigCallable(rec), "var": rec.var,
+            "env_var": rec.env_var, "log": rec.log, "return": rec.do_return,
+            "is_incremental": lambda: False, "target": self.target,
+            "run_started_at": self.run_started_at, "this": this,
+            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.log},
+            "modules": {"datetime": _dt, "re": re},
+            "project_name": self.target.get("project_name"),
+        }
+        if extra:
+            ctx.update(extra)
+        # Macro modules share this dict (shared=True) so macros see ref/var and each other.
+        for template in self.macro_templates:
+            module = template.make_module(ctx, shared=True)
+            for name, macro in module.__dict__.items():
+                if not name.startswith("_") and callable(macro):
+                    ctx.setdefault(name, _wrap_macro(macro, name, rec))
+        return ctx
+
+    def render(
+        self,
+        source: str,
+        *,
+        filename: str,
+        node_name: str,
+        this: Relation | None = None,
+        extra: Mapping | None = None,
+    ) -> RenderResult:
+        """Render a model/test template once: placeholders for refs, markers mapped to lines."""
+        template = self._compile(add_line_markers(source), filename)
+        rec = _Recorder(self, node_name, filename, template)
+        try:
+            ctx = self._context(rec, this, extra)
+            output = template.render(ctx)
+        except _MacroReturn as ret:
+            output = str(ret.value)
+        except CompilationError as exc:
+            raise exc.located(node=node_name, path=filename, line=_template_line(exc, filename)) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise CompilationError(f"Jinja syntax error: {exc.message}.", node=node_name,
+                                   path=exc.filename or filename, line=exc.lineno) from None
+        except Exception as exc:  # noqa: BLE001 - any error in user Jinja becomes a located error
+            path, line = _template_frame(exc, filename, self.macro_names.values())
+            raise CompilationError(_describe(exc), node=node_name, path=path, line=line) from None
+        rec.result.text, rec.result.line_map = strip_line_markers(output)
+        return rec.result
+
+
+class _ConfigCallable:
+    """`config(...)` in a model, plus dbt's `config.get(key, default)`."""
+
+    def __init__(self, rec: _Recorder):
+        self._rec = rec
+
+    def __call__(self, *args, **kwargs):
+        return self._rec.config(*args, **kwargs)
+
+    def get(self, key, default=None):
+        return self._rec.result.config.get(key, default)
+
+
+def _wrap_macro(macro, name: str, rec: _Recorder) -> Callable:
+    def call(*args, **kwargs):
+        rec.result.macros_used.add(name)
+        try:
+            return macro(*args, **kwargs)
+        except _MacroReturn as ret:
+            return ret.value
+
+    call.__name__ = name
+    return call
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"{exc.message}." if exc.message else "undefined variable."
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _template_frame(exc: BaseException, filename: str, macro_files) -> tuple[str, int | None]:
+    """Innermost traceback frame that belongs to a template (Jinja rewrites them to source lines)."""
+    known = {filename, *macro_files}
+    found = (filename, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in known:
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def _template_line(exc: BaseException, filename: str) -> int | None:
+    return _template_frame(exc, filename, ())[1]
+
+
+def resolve(text: str, relations: list[str]) -> str:
+    """Replace ref()/source() placeholders with their relation names."""
+    if _PH_OPEN not in text:
+        return text
+    return _PLACEHOLDER.sub(lambda m: relations[int(m.group(1))], text)
+
+
+def render_string(text: str, *, path: str, line: int | None = None, vars: Mapping | None = None) -> str:
+    """Render a small string (targets, YAML values) with env_var() and var() only."""
+    renderer = Renderer(vars=vars or {}, target={})
+    return renderer.render(text, filename=path, node_name=path).text
