@@ -104,8 +104,17 @@ class Engine:
                  app_name: str = "sparkmodels"):
         self.target = target
         self.project_root = Path(project_root or ".").resolve()
-        self._owns_session = spark is None
-        self.spark = spark if spark is not None else build_session(target, app_name)
+        if spark is None:
+            # In a process that already has a session (tests, notebooks) getOrCreate() returns it:
+            # then it is not ours to stop.
+            from pyspark import SparkContext
+
+            existing = SparkContext._active_spark_context if not target.remote else None
+            spark = build_session(target, app_name)
+            self._owns_session = existing is None
+        else:
+            self._owns_session = False
+        self.spark = spark
         self.warehouse = local_path(target.warehouse)
         self._registered: set[str] = set()
         self._lock = threading.Lock()
