@@ -81,12 +81,21 @@ def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: 
 
 
 def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Reporter | None = None,
-            fail_fast: bool = False, args: Mapping | None = None):
-    """Run a plan on Spark, write artifacts, and return the RunResult."""
+            fail_fast: bool = False, args: Mapping | None = None, on_event=None):
+    """Run a plan on Spark, write artifacts, and return the RunResult.
+
+    `reporter` prints (quiet when None); `on_event(kind, **data)` also receives every runner event.
+    """
     from .engine import Engine
     from .runner import Runner
 
     reporter = reporter or Reporter(quiet=True)
+    listeners = [reporter] if on_event is None else [reporter, on_event]
+
+    def emit(kind, **data):
+        for listener in listeners:
+            listener(kind, **data)
+
     reporter.warnings(plan.warnings)
     counts = _count(p.manifest)
     reporter.line(f"Found {counts}")
@@ -97,6 +106,10 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
         reporter.warn("nothing to do: the selection matched no nodes to run.")
     engine = Engine(p.config.target, spark, project_root=p.config.root, app_name=f"sparkmodels {command}")
     try:
+        if plan.steps:
+            from .pymodels import register_udfs
+
+            register_udfs(engine, p.config)  # before any model runs, so SQL can call them by name
         url = engine.ui_url()
         if url and spark is None:
             reporter.line(f"Spark UI: {url}")
@@ -104,7 +117,7 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
                        f"{p.config.target.threads} thread{'s' if p.config.target.threads != 1 else ''} "
                        f"on target '{p.config.target.name}' (Spark {engine.version()})")
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
-                        on_event=reporter, fail_fast=fail_fast)
+                        on_event=emit, fail_fast=fail_fast)
         result = runner.run()
     finally:
         reporter.stop()
@@ -125,12 +138,13 @@ def _runner(command: str, resource_types: Sequence[str]):
     def run_command(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
                     target: str | None = None, vars=None, threads: int | None = None,
                     fail_fast: bool = False, spark=None, reporter: Reporter | None = None,
-                    project: Project | None = None):
+                    project: Project | None = None, on_event=None):
         p = _project(project_dir, target, vars, threads, project)
         plan = plan_for(p, select, exclude, resource_types)
         args = {"select": select, "exclude": exclude, "target": p.config.target.name, "threads": threads,
                 "vars": vars if isinstance(vars, str) else dict(vars or {})}
-        return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args)
+        return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args,
+                       on_event=on_event)
 
     run_command.__name__ = command
     run_command.__doc__ = f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark."

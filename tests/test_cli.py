@@ -1,0 +1,114 @@
+"""The CLI end to end: exit codes, one-paragraph errors without tracebacks, debug, clean, Java checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from sparkmodels.cli import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_help_lists_commands():
+    res = invoke("--help")
+    assert res.exit_code == 0
+    for cmd in ("run", "seed", "build", "compile", "ls", "debug", "clean"):
+        assert cmd in res.output
+
+
+def test_run_ok_and_failure_exit_codes(make_project, spark):
+    root = make_project({"models/a.sql": "select 1 as x", "models/b.sql": "select nope from {{ ref('a') }}"})
+    res = invoke("run", "--project-dir", str(root), "-s", "a")
+    assert res.exit_code == 0, res.output
+    assert "1 of 1 OK created view a" in res.output
+    assert "Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1" in res.output
+    res = invoke("run", "--project-dir", str(root))
+    assert res.exit_code == 1
+    assert "Completed with 1 error" in res.output
+    assert "(models/b.sql:1)" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_user_errors_are_one_paragraph_without_traceback(make_project):
+    root = make_project({"models/a.sql": "select * from {{ ref('nope') }}", "models/nop.sql": "select 1"})
+    res = CliRunner().invoke(cli, ["compile", "--project-dir", str(root)])
+    assert res.exit_code == 2
+    assert "Compilation error in a (models/a.sql:1): ref('nope') refers to a model or seed that does not exist." in res.output
+    assert "Did you mean 'nop'?" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_debug_flag_shows_traceback(make_project):
+    root = make_project({"models/a.sql": "select {{ broken( }}"})
+    proc = subprocess.run([sys.executable, "-m", "sparkmodels", "compile", "--project-dir", str(root), "--debug"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
+    assert "models/a.sql:1" in proc.stderr
+
+
+def test_vars_option_reaches_models(make_project):
+    root = make_project({"models/a.sql": "select {{ var('n') }} as n"})
+    res = invoke("compile", "--project-dir", str(root), "--vars", "{n: 7}")
+    assert res.exit_code == 0, res.output
+    assert "select 7 as n" in (root / "target/compiled/demo/models/a.sql").read_text()
+
+
+def test_clean_removes_target_but_not_warehouse(make_project):
+    root = make_project({"models/a.sql": "select 1 as x"})
+    invoke("compile", "--project-dir", str(root))
+    (root / "warehouse").mkdir()
+    res = invoke("clean", "--project-dir", str(root))
+    assert res.exit_code == 0
+    assert not (root / "target").exists() and (root / "warehouse").exists()
+
+
+def test_debug_reports_versions_and_spark(make_project, spark):
+    root = make_project({})
+    res = invoke("debug", "--project-dir", str(root))
+    assert res.exit_code == 0, res.output
+    for key in ("python:", "pyspark:", "java:", "target:", "spark:"):
+        assert key in res.output
+    assert "All checks passed!" in res.output
+
+
+def _fake_java(tmp_path, version_line):
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(0o755)
+    return home
+
+
+def test_old_java_gives_actionable_error(make_project, tmp_path):
+    root = make_project({"models/a.sql": "select 1 as x"})
+    env = {**os.environ, "JAVA_HOME": str(_fake_java(tmp_path, 'openjdk version "11.0.21" 2023-10-17'))}
+    proc = subprocess.run([sys.executable, "-m", "sparkmodels", "run", "--project-dir", str(root)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2
+    assert "Spark 4 needs Java 17 or newer" in proc.stderr and "is Java 11" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Java gateway process exited" not in proc.stderr
+
+
+def test_missing_java_gives_actionable_error(make_project, tmp_path):
+    root = make_project({"models/a.sql": "select 1 as x"})
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = os.path.dirname(sys.executable)  # python only, no java
+    proc = subprocess.run([sys.executable, "-m", "sparkmodels", "run", "--project-dir", str(root)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2
+    assert "Java is required" in proc.stderr and "Install Java 17" in proc.stderr
+
+
+def test_pyspark_python_is_set_for_workers():
+    code = ("import os; os.environ.pop('PYSPARK_PYTHON', None); from sparkmodels.engine import prepare_python_env;"
+            "prepare_python_env(); import sys; print(os.environ['PYSPARK_PYTHON'] == sys.executable)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "True"

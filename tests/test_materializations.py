@@ -1,0 +1,124 @@
+"""view, table, ephemeral, partitioned tables, seeds and atomic replacement on a real SparkSession."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import sparkmodels
+
+BASE = {
+    "project.yml": """
+        name: demo
+        version: '1'
+        models:
+          demo:
+            marts:
+              +materialized: table
+    """,
+    "seeds/people.csv": "id,name,zip,score\n1,Ann,01234,1.5\n2,O'Brien,10001,2.0\n3,\"Smith, J\",02110,3.25\n",
+    "seeds/schema.yml": """
+        version: 2
+        seeds:
+          - name: people
+            config:
+              column_types: {zip: string, id: bigint}
+    """,
+    "models/staging/stg_people.sql": "select id, upper(name) as name, zip, score from {{ ref('people') }}",
+    "models/staging/people_eph.sql": "{{ config(materialized='ephemeral') }}\nselect id, score * 2 as double_score from {{ ref('stg_people') }}",
+    "models/marts/people_scores.sql": "select p.id, p.name, e.double_score from {{ ref('stg_people') }} p join {{ ref('people_eph') }} e on p.id = e.id",
+    "models/marts/people_by_zip.sql": "{{ config(partition_by=['zip']) }}\nselect id, name, zip from {{ ref('stg_people') }}",
+}
+
+
+def table_path(root, schema, name):
+    return root / "warehouse" / schema / name
+
+
+def test_seed_column_types_and_quotes(make_project, spark):
+    root = make_project(BASE)
+    result = sparkmodels.seed(root, spark=spark)
+    assert result.success
+    [r] = result.results
+    assert r.rows == 3
+    df = spark.read.parquet(str(table_path(root, "demo", "people")))
+    types = dict(df.dtypes)
+    assert types == {"id": "bigint", "name": "string", "zip": "string", "score": "double"}
+    rows = {r.id: (r.name, r.zip) for r in df.collect()}
+    assert rows[1] == ("Ann", "01234")  # leading zero kept: column_types applied at read time
+    assert rows[2][0] == "O'Brien" and rows[3][0] == "Smith, J"
+
+
+def test_view_table_ephemeral_and_partitions(make_project, spark):
+    root = make_project(BASE)
+    result = sparkmodels.build(root, spark=spark)
+    assert result.success, [r.message for r in result.results]
+    by_name = {r.name: r for r in result.results}
+    assert "people_eph" not in by_name  # ephemeral: inlined, never executed
+    assert by_name["stg_people"].materialized == "view"
+    assert by_name["people_scores"].rows == 3
+    scores = spark.read.parquet(str(table_path(root, "demo", "people_scores")))
+    assert sorted(r.double_score for r in scores.collect()) == [3.0, 4.0, 6.5]
+    # the compiled SQL inlines the ephemeral as a CTE
+    compiled = (root / "target/compiled/demo/models/marts/people_scores.sql").read_text()
+    assert "__sm_eph_people_eph as (" in compiled
+    # partition_by writes Hive-style partition folders
+    part_dir = table_path(root, "demo", "people_by_zip").resolve()
+    assert sorted(p.name for p in part_dir.iterdir() if p.is_dir()) == ["zip=01234", "zip=02110", "zip=10001"]
+    # the view exists only in the session, not in the warehouse
+    assert not table_path(root, "demo", "stg_people").exists()
+    assert spark.table("stg_people").count() == 3
+
+
+def test_failed_rebuild_keeps_previous_version(make_project, spark):
+    root = make_project({**BASE, "models/marts/totals.sql": "select count(*) as n from {{ ref('people') }}"})
+    assert sparkmodels.build(root, spark=spark).success
+    link = table_path(root, "demo", "totals")
+    first_version = os.readlink(link)
+    assert spark.read.parquet(str(link)).collect()[0].n == 3
+    # Second run: the model now fails at runtime inside the write (a bad cast in ANSI mode).
+    (root / "models/marts/totals.sql").write_text(
+        "select cast(name as int) as n from {{ ref('people') }}")
+    result = sparkmodels.run(root, select="totals", spark=spark)
+    assert not result.success
+    assert result.results[0].status == "error"
+    assert os.readlink(link) == first_version
+    assert spark.read.parquet(str(link)).collect()[0].n == 3
+    # no partial version left behind next to the good one
+    versions = list((root / "warehouse/demo/.versions/totals").iterdir())
+    assert [v.name for v in versions] == [os.path.basename(first_version)]
+
+
+def test_rebuild_keeps_one_previous_version_and_cleans_older(make_project, spark):
+    root = make_project({**BASE, "models/marts/one.sql": "select 1 as x"})
+    for _ in range(3):
+        assert sparkmodels.run(root, select="one", spark=spark).success
+    versions = sorted(p.name for p in (root / "warehouse/demo/.versions/one").iterdir())
+    assert len(versions) == 2
+    assert os.path.basename(os.readlink(table_path(root, "demo", "one"))) == versions[-1]
+
+
+def test_unknown_materialization_is_a_located_error(make_project, spark):
+    root = make_project({"models/m.sql": "{{ config(materialized='snapshotz') }}\nselect 1 as x"})
+    result = sparkmodels.run(root, spark=spark)
+    [r] = result.results
+    assert r.status == "error"
+    assert "unknown materialization 'snapshotz'" in r.message
+    assert r.error.path == "models/m.sql"
+
+
+@pytest.mark.parametrize("sql,line,needle", [
+    ("select\n  id,\n  nosuchcol\nfrom {{ ref('people') }}", 3, "nosuchcol"),
+    ("{% set cols = ['id',\n 'name'] %}\nselect\n  {{ cols | join(',\\n  ') }},\n  from {{ ref('people') }}", 5, ""),
+])
+def test_spark_errors_point_at_the_source_line(make_project, spark, sql, line, needle):
+    root = make_project({**BASE, "models/bad.sql": sql})
+    assert sparkmodels.seed(root, spark=spark).success
+    result = sparkmodels.run(root, select="bad", spark=spark)
+    [r] = result.results
+    assert r.status == "error"
+    assert r.error.path == "models/bad.sql"
+    assert r.error.line == line, str(r.error)
+    assert needle in r.error.message
+    assert "Traceback" not in str(r.error) and "py4j" not in str(r.error).lower()
