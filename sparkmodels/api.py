@@ -1,4 +1,4 @@
-"""The Python API: load, ls, compile, run, seed, build, debug, clean. The CLI calls exactly these."""
+"""The Python API: load, ls, compile, run, seed, test, build, debug, clean. The CLI calls exactly these."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def ls(project_dir: str | Path = ".", *, select: Selection = None, exclude: Sele
     p = _project(project_dir, target, vars, project=project)
     sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=resource_types)
     order = [uid for uid in p.graph.topo_order() if uid in sel.selected]
-    return [p.manifest.nodes[uid] for uid in order], sel.warnings
+    return [p.manifest.nodes[uid] for uid in order], (*p.manifest.warnings, *sel.warnings)
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,14 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
     compiled = p.compiled(sorted(sel.selected))
     write_compiled(p.config.target_dir, p.manifest, compiled)
     write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
-    return CompileResult(p, compiled, sel.warnings)
+    return CompileResult(p, compiled, (*p.manifest.warnings, *sel.warnings))
 
 
-def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: Sequence[str]) -> Plan:
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=resource_types)
-    return build_plan(p.manifest, p.graph, sel.selected, compiler=p.compiler, warnings=sel.warnings)
+def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: Sequence[str],
+             indirect: str = "eager") -> Plan:
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=resource_types, indirect=indirect)
+    return build_plan(p.manifest, p.graph, sel.selected, compiler=p.compiler,
+                      warnings=(*p.manifest.warnings, *sel.warnings))
 
 
 def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Reporter | None = None,
@@ -101,7 +103,7 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     reporter.line(f"Found {counts}")
     write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
     write_compiled(p.config.target_dir, p.manifest, {s.unique_id: s.compiled.sql for s in plan.steps
-                                                      if s.node.resource_type == "model"})
+                                                      if s.node.resource_type in ("model", "test")})
     if not plan.steps:
         reporter.warn("nothing to do: the selection matched no nodes to run.")
     engine = Engine(p.config.target, spark, project_root=p.config.root, app_name=f"sparkmodels {command}")
@@ -140,7 +142,8 @@ def _runner(command: str, resource_types: Sequence[str]):
                     fail_fast: bool = False, spark=None, reporter: Reporter | None = None,
                     project: Project | None = None, on_event=None):
         p = _project(project_dir, target, vars, threads, project)
-        plan = plan_for(p, select, exclude, resource_types)
+        # build runs a relationships test only once both ends are built (dbt's "buildable")
+        plan = plan_for(p, select, exclude, resource_types, "buildable" if command == "build" else "eager")
         args = {"select": select, "exclude": exclude, "target": p.config.target.name, "threads": threads,
                 "vars": vars if isinstance(vars, str) else dict(vars or {})}
         return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args,
@@ -153,7 +156,8 @@ def _runner(command: str, resource_types: Sequence[str]):
 
 run = _runner("run", ("model",))
 seed = _runner("seed", ("seed",))
-build = _runner("build", ("seed", "model"))
+test = _runner("test", ("test",))
+build = _runner("build", ("seed", "model", "test"))
 
 
 def clean(project_dir: str | Path = ".") -> list[Path]:

@@ -120,12 +120,15 @@ def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
     level: Mapping | None = tree
     for part in ("", *fqn):
         if part:
-            nxt = level.get(part) if level is not None else None
+            # str(k): a folder named `2020` is an int key in YAML
+            nxt = next((v for k, v in level.items() if str(k) == part), None) if level is not None else None
             level = nxt if isinstance(nxt, Mapping) else None
         if level is None:
             break
         own = {}
         for key, value in level.items():
+            if not isinstance(key, str):
+                continue
             if key.startswith("+"):
                 own[key[1:]] = value
             elif key in KNOWN_CONFIG_KEYS and not isinstance(value, Mapping):
@@ -201,7 +204,9 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
         name=name,
         master=master,
         remote=remote,
-        conf=freeze({str(k): str(v) for k, v in (data.get("conf") or {}).items()}),
+        # YAML `true` must reach Spark as "true", not Python's "True".
+        conf=freeze({str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                     for k, v in (data.get("conf") or {}).items()}),
         warehouse=warehouse,
         schema=str(data.get("schema") or default_schema),
         threads=max(1, threads),
@@ -243,9 +248,12 @@ def load_config(
     wanted = target or os.environ.get("SPARKMODELS_TARGET") or default_target
     if wanted and wanted in targets:
         chosen = build_target(wanted, targets[wanted], root, name, targets_file)
-    elif target and target not in ("local",):
+    elif wanted and wanted != "local" and (target or targets):
+        # A misspelt default `target:` or SPARKMODELS_TARGET must not silently run somewhere else.
+        origin = "--target" if target else ("SPARKMODELS_TARGET" if os.environ.get("SPARKMODELS_TARGET")
+                                            else "the default 'target:'")
         raise ProjectError(
-            f"target '{target}' is not defined; known targets: {', '.join(targets) or 'none'}.",
+            f"target '{wanted}' (from {origin}) is not defined; known targets: {', '.join(targets) or 'none'}.",
             path=targets_file,
         )
     elif targets and not wanted:

@@ -8,6 +8,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import schema_yaml
+from .checks.generic import has_test_blocks, to_macros
+from .checks.nodes import build_test_nodes
 from .config import ProjectConfig, freeze, merge_config
 from .errors import CompilationError, ProjectError, did_you_mean
 from .manifest import Column, Macro, Manifest, Node, checksum
@@ -56,9 +58,12 @@ class _Loader:
         macros: dict[str, Macro] = {}
         builtin = Path(__file__).parent / "include" / "macros"
         sources = [(builtin, p) for p in sorted(builtin.glob("*.sql"))] if builtin.is_dir() else []
-        for _base, path in [*sources, *_files(self.root, self.config.macro_paths, (".sql",))]:
+        # Generic tests ({% test %} blocks) may also live in test-paths, e.g. tests/generic/.
+        generic = [(b, p) for b, p in _files(self.root, self.config.test_paths, (".sql",))
+                   if has_test_blocks(p.read_text(encoding="utf-8"))]
+        for _base, path in [*sources, *_files(self.root, self.config.macro_paths, (".sql",)), *generic]:
             display = self.rel(path) if path.is_relative_to(self.root) else f"sparkmodels/{path.name}"
-            text = path.read_text(encoding="utf-8")
+            text = to_macros(path.read_text(encoding="utf-8"))
             for name in renderer.add_macro_file(display, text):
                 package = self.config.name if path.is_relative_to(self.root) else "sparkmodels"
                 uid = f"macro.{package}.{name}"
@@ -94,6 +99,11 @@ class _Loader:
             else:
                 this = Relation(name, schema_for(self.config, base_config))
                 result = renderer.render(text, filename=rel, node_name=name, this=this)
+                final_schema = schema_for(self.config, merge_config(base_config, result.config))
+                if final_schema != this.schema and "this" in text:
+                    # An in-file config(schema=...) changes `this.schema`; rare, so render again.
+                    this = Relation(name, final_schema)
+                    result = renderer.render(text, filename=rel, node_name=name, this=this)
                 result_config, calls = result.config, tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
@@ -133,8 +143,8 @@ class _Loader:
         names = {n.name: uid for uid, n in self.nodes.items() if n.resource_type in ("model", "seed")}
         sources = {(n.source_name, n.name): uid for uid, n in self.nodes.items() if n.resource_type == "source"}
         for uid, node in list(self.nodes.items()):
-            if not node.calls:
-                continue
+            if not node.calls or not node.enabled:
+                continue  # a disabled model's refs may point anywhere: it is dropped next
             deps: list[str] = []
             for call in node.calls:
                 if call.kind == "ref":
@@ -186,6 +196,8 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     loader.load_models(renderer, parsed.model_patches)
     loader.load_seeds(parsed.seed_patches)
     parsed.check_patches(loader.nodes)
+    test_files = _files(config.root, config.test_paths, (".sql",))
+    loader.nodes.update(build_test_nodes(config, renderer, loader.nodes, parsed.raw, test_files))
     loader.link()
     loader.drop_disabled()
     metadata = {
@@ -199,6 +211,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         nodes=MappingProxyType(dict(loader.nodes)),
         macros=MappingProxyType(macros),
         metadata=MappingProxyType(metadata),
+        warnings=tuple(parsed.warnings),
     )
     return manifest
 

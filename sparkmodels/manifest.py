@@ -146,6 +146,8 @@ class Manifest:
     nodes: Mapping[str, Node]
     macros: Mapping[str, Macro] = field(default_factory=lambda: EMPTY)
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Problems worth telling the user that do not stop the run (e.g. YAML describing no model).
+    warnings: tuple[str, ...] = ()
 
     def by_name(self, name: str, resource_types=("model", "seed")) -> Node | None:
         for rtype in resource_types:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from .checks.planning import gate_on_tests, tests_after_targets
 from .graph import Graph
 from .manifest import Manifest, Node
 from .render import resolve
@@ -15,6 +16,7 @@ EPHEMERAL_PREFIX = "__sm_eph_"
 # Leading whitespace and SQL comments, then the first keyword.
 _LEAD = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 _WITH = re.compile(r"with(\s+recursive)?\b", re.I)
+_TRAILING_SEMI = re.compile(r"(\s*;)+\Z")  # legal after a statement, not inside a CTE
 
 
 def relation_name(node: Node) -> str:
@@ -89,10 +91,12 @@ class Compiler:
             return CompiledNode(node.raw_code if node.language == "python" else "", ())
         sql = self._resolved(node)
         line_map = tuple(node.line_map)
-        chain = self.ephemeral_chain(node)
+        # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.
+        chain = self.ephemeral_chain(node) if node.config.get("test_type") != "unit" else []
         if chain:
             ctes = ",\n".join(
-                f"{EPHEMERAL_PREFIX}{e.name} as (\n{self._resolved(e).strip()}\n)" for e in chain
+                f"{EPHEMERAL_PREFIX}{e.name} as (\n{_TRAILING_SEMI.sub('', self._resolved(e).strip())}\n)"
+                for e in chain
             )
             sql, line_map = inject_ctes(sql, ctes, line_map)
         return CompiledNode(sql, line_map)
@@ -148,7 +152,7 @@ class Plan:
         return len(self.steps)
 
 
-EXECUTABLE = ("model", "seed")
+EXECUTABLE = ("model", "seed", "test")
 
 
 def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
@@ -172,15 +176,16 @@ def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
                 pull_views(dep, nodes[dep].name)
 
     for uid in sorted(chosen):
-        pull_views(uid, nodes[uid].name)
+        if nodes[uid].config.get("test_type") != "unit":  # unit tests read mocked inputs
+            pull_views(uid, nodes[uid].name)
     members = chosen | set(reasons)
+    order = [uid for uid in graph.topo_order(_with_ephemeral_paths(graph, members, nodes)) if uid in members]
+    deps = {uid: _step_ancestors(uid, nodes, members) for uid in order}
+    deps = gate_on_tests(order, deps, nodes)
     steps = []
-    for uid in graph.topo_order(_with_ephemeral_paths(graph, members, nodes)):
-        if uid not in members:
-            continue
-        deps = tuple(a for a in _step_ancestors(uid, nodes, members))
+    for uid in tests_after_targets(order, deps, nodes):
         reason = f"view needed by {reasons[uid]}" if uid in reasons else None
-        steps.append(PlanStep(uid, nodes[uid], compiler.compile(uid), deps, reason))
+        steps.append(PlanStep(uid, nodes[uid], compiler.compile(uid), tuple(sorted(deps[uid])), reason))
     return Plan(tuple(steps), frozenset(chosen), tuple(warnings))
 
 

@@ -35,12 +35,20 @@ class _MacroReturn(Exception):
 
 
 def add_line_markers(source: str) -> str:
-    """Append an invisible line marker to each newline outside Jinja tags."""
+    """Append an invisible line marker to each newline outside Jinja tags and captured blocks.
+
+    Text inside `{% set x %}...{% endset %}`, `{% macro %}`, `{% call %}`, `{% filter %}` and
+    `{% raw %}` gets no markers: it is a value user code may split or compare, and lines a macro
+    emits are better mapped to the line that calls it.
+    """
     parts = _TAG.split(source)
     line = 1
     out = []
+    depth = 0
     for i, part in enumerate(parts):
-        if i % 2 == 0 and "\n" in part:
+        if i % 2 == 1:
+            depth = max(0, depth + _block_delta(part))
+        if i % 2 == 0 and "\n" in part and depth == 0:
             pieces = part.split("\n")
             buf = [pieces[0]]
             for piece in pieces[1:]:
@@ -53,6 +61,18 @@ def add_line_markers(source: str) -> str:
     return "".join(out)
 
 
+_BLOCK_OPEN = re.compile(r"\{%[-+]?\s*(macro|call|filter|raw)\b")
+_BLOCK_CLOSE = re.compile(r"\{%[-+]?\s*(endmacro|endcall|endfilter|endraw|endset)\b")
+_SET_BLOCK = re.compile(r"\{%[-+]?\s*set\b[^=]*%\}\Z", re.S)
+
+
+def _block_delta(tag: str) -> int:
+    """+1 for a tag opening a captured block, -1 for its end tag, else 0."""
+    if _BLOCK_OPEN.match(tag) or _SET_BLOCK.match(tag):
+        return 1
+    return -1 if _BLOCK_CLOSE.match(tag) else 0
+
+
 def strip_line_markers(rendered: str) -> tuple[str, tuple[int, ...]]:
     """Remove markers; return the clean text and, per output line, its source line."""
     lines = rendered.split("\n")
@@ -63,8 +83,9 @@ def strip_line_markers(rendered: str) -> tuple[str, tuple[int, ...]]:
     for text in lines:
         found = _MARKER.findall(text)
         if found:
+            # Several markers on one line: whitespace control joined lines; the line starts in the first.
+            mapping.extend([int(found[0])] * (pending + 1))
             last = int(found[-1])
-            mapping.extend([last] * (pending + 1))
             pending = 0
             text = _MARKER.sub("", text)
         else:
@@ -211,7 +232,8 @@ class Renderer:
         ctx: dict[str, Any] = {
             "ref": rec.ref, "source": rec.source, "config": _ConfigCallable(rec), "var": rec.var,
             "env_var": rec.env_var, "log": rec.log, "return": rec.do_return,
-            "is_incremental": lambda: False, "target": self.target,
+            # Rendered once, at compile time, so dbt's `{% if execute %}` guards are true.
+            "is_incremental": lambda: False, "execute": True, "target": self.target,
             "run_started_at": self.run_started_at, "this": this,
             "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.log},
             "modules": {"datetime": _dt, "re": re},
@@ -237,7 +259,10 @@ class Renderer:
         extra: Mapping | None = None,
     ) -> RenderResult:
         """Render a model/test template once: placeholders for refs, markers mapped to lines."""
-        template = self._compile(add_line_markers(source), filename)
+        try:
+            template = self._compile(add_line_markers(source), filename)
+        except CompilationError as exc:
+            raise exc.located(node=node_name) from None
         rec = _Recorder(self, node_name, filename, template)
         try:
             ctx = self._context(rec, this, extra)
@@ -311,4 +336,9 @@ def resolve(text: str, relations: list[str]) -> str:
 def render_string(text: str, *, path: str, line: int | None = None, vars: Mapping | None = None) -> str:
     """Render a small string (targets, YAML values) with env_var() and var() only."""
     renderer = Renderer(vars=vars or {}, target={})
-    return renderer.render(text, filename=path, node_name=path).text
+    try:
+        return renderer.render(text, filename=path, node_name=path).text
+    except CompilationError as exc:
+        # The line inside the small string means nothing to the user; the YAML line does.
+        exc.node, exc.line = None, line or exc.line
+        raise

@@ -79,6 +79,8 @@ def _external(table: Mapping, source: Mapping, root: Path, path: str) -> Mapping
     ext = table.get("external") or source.get("external")
     if not ext:
         return None
+    if isinstance(ext, Mapping) and isinstance(source.get("external"), Mapping) and ext is not source["external"]:
+        ext = {**source["external"], **ext}  # a table's external refines its source's (format, options)
     if not isinstance(ext, Mapping) or not ext.get("location"):
         raise ProjectError("external needs a 'location'.", path=path, line=line_of(ext, line_of(table)))
     fmt = str(ext.get("format") or "parquet").lower()
@@ -127,7 +129,14 @@ def parse_schema_files(config: ProjectConfig, files: list[Path]) -> ParsedSchema
         if not isinstance(doc, Mapping):
             raise ProjectError("a schema file must be a YAML mapping (version: 2, models:, sources:...).", path=path)
         parsed.raw.append((path, doc))
-        parsed.sources.extend(_sources(doc, config, path))
+        for source in _sources(doc, config, path):
+            twin = next((s for s in parsed.sources if s.unique_id == source.unique_id), None)
+            if twin is not None:
+                raise ProjectError(
+                    f"source table '{source.source_name}.{source.name}' is defined twice: in {twin.path} and here.",
+                    path=path,
+                )
+            parsed.sources.append(source)
         for kind, target in (("model", parsed.model_patches), ("seed", parsed.seed_patches)):
             for entry in doc.get(f"{kind}s") or []:
                 patch = _patch(entry, path, kind)

@@ -53,6 +53,8 @@ def parse_atom(text: str) -> Atom:
     if not m:
         raise SelectionError(f"cannot parse selector '{text}'.",
                              hint="Expected e.g. 'model', '+model', 'model+', 'tag:x', 'path:models/staging'.")
+    if m.group("value").endswith(":"):
+        raise SelectionError(f"'{text}': the method '{m.group('value')}' needs a value, e.g. 'tag:nightly'.")
     method = m.group("method") or "default"
     base = method.split(".", 1)[0]
     if method != "default" and base not in METHODS:
@@ -90,6 +92,10 @@ def parse(selectors: Sequence[str] | str | None) -> list[list[Atom]]:
 def _fqn_match(node: Node, value: str) -> bool:
     if fnmatch.fnmatchcase(node.name, value):
         return True
+    parts = value.split(".")
+    for fqn in (node.fqn, node.fqn[1:]):  # `project.folder...` or `folder...` prefixes, as in dbt
+        if len(fqn) >= len(parts) and all(fnmatch.fnmatchcase(f, p) for f, p in zip(fqn, parts, strict=False)):
+            return True
     dotted = ".".join(node.fqn)
     return fnmatch.fnmatchcase(dotted, value) or fnmatch.fnmatchcase(".".join(node.fqn[1:]), value) or (
         # `staging` selects everything in the staging folder, as in dbt
@@ -182,8 +188,13 @@ def evaluate(spec: list[list[Atom]], manifest: Manifest, graph: Graph, context: 
 
 def select(manifest: Manifest, graph: Graph, select: Sequence[str] | str | None = None,
            exclude: Sequence[str] | str | None = None, *, resource_types: Iterable[str] = ("model",),
-           context: dict | None = None) -> SelectionResult:
-    """Apply --select/--exclude; with no --select, every node of the given resource types."""
+           context: dict | None = None, indirect: str = "eager") -> SelectionResult:
+    """Apply --select/--exclude; with no --select, every node of the given resource types.
+
+    Tests are also selected through what they test (dbt's indirect selection): "eager" adds a test
+    when any parent is selected, "buildable" only when its other parents are selected too or are
+    upstream of the selection (so a relationships test runs once both ends are built).
+    """
     types = set(resource_types)
     include_spec = parse(select)
     if include_spec:
@@ -191,9 +202,41 @@ def select(manifest: Manifest, graph: Graph, select: Sequence[str] | str | None 
     else:
         chosen, warnings = set(manifest.nodes), []
     exclude_spec = parse(exclude)
+    dropped: set[str] = set()
     if exclude_spec:
         dropped, more = evaluate(exclude_spec, manifest, graph, context)
         chosen -= dropped
         warnings += more
+    if "test" in types:
+        if include_spec:
+            chosen |= indirect_tests(manifest, graph, chosen, indirect) - dropped
+        if dropped:  # excluding a model excludes its tests
+            chosen -= {uid for uid in chosen if set(_test_parents(manifest.nodes[uid])) & dropped}
     chosen = {uid for uid in chosen if manifest.nodes[uid].resource_type in types}
     return SelectionResult(frozenset(chosen), tuple(warnings))
+
+
+def _test_parents(node: Node) -> tuple[str, ...]:
+    if node.resource_type != "test":
+        return ()
+    if node.config.get("test_type") == "unit":
+        return (node.config["attached_node"],)
+    return node.depends_on
+
+
+def indirect_tests(manifest: Manifest, graph: Graph, chosen: set[str], mode: str = "eager") -> set[str]:
+    """Tests pulled in by their selected parents (see select())."""
+    out: set[str] = set()
+    upstream: set[str] | None = None
+    for uid, node in manifest.nodes.items():
+        parents = set(_test_parents(node))
+        if uid in chosen or not parents & chosen:
+            continue
+        if mode == "buildable" and node.config.get("test_type") != "unit":
+            if upstream is None:
+                upstream = set().union(*(graph.ancestors(c) for c in chosen)) if chosen else set()
+            if not all(p in chosen or p in upstream or manifest.nodes[p].resource_type == "source"
+                       for p in parents):
+                continue
+        out.add(uid)
+    return out

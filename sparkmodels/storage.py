@@ -63,8 +63,10 @@ class TableLocation:
         return None
 
     def new_version(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        path = self.versions / f"v{stamp}_{uuid.uuid4().hex[:8]}"
+        # Names must sort in creation order (clean() compares them): nanoseconds, not just seconds.
+        ns = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000))
+        path = self.versions / f"v{stamp}{ns % 1_000_000_000:09d}_{uuid.uuid4().hex[:8]}"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -88,11 +90,14 @@ class TableLocation:
         current = self.current()
         if not self.versions.is_dir():
             return []
-        older = sorted((p for p in self.versions.iterdir() if p.is_dir() and p != current), reverse=True)
+        # Compare names, not paths: current() is resolved and the warehouse may sit behind a symlink.
+        live = current.name if current is not None and current.parent.name == self.name else None
+        older = sorted((p for p in self.versions.iterdir() if p.is_dir() and p.name != live), reverse=True)
         removed = []
         kept = 0
         for version in older:
-            complete = (version / "_SUCCESS").exists()
+            # An adopted plain directory was a readable table, so it counts as complete.
+            complete = (version / "_SUCCESS").exists() or "_adopted" in version.name
             if complete and kept < keep and (current is None or version.name < current.name):
                 kept += 1
                 continue

@@ -23,7 +23,13 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
 def _construct_mapping(loader, node, deep=False):
     loader.flatten_mapping(node)
-    result = LineDict(loader.construct_pairs(node, deep=True))
+    pairs = []
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value  # YAML 1.1 reads `off:`/`yes:` as booleans; as keys they are names
+        pairs.append((key, loader.construct_object(value_node, deep=True)))
+    result = LineDict(pairs)
     result.line = node.start_mark.line + 1
     return result
 
