@@ -230,7 +230,7 @@ def generate(rows: int, months: list[tuple[int, int]], out: Path, seed: int,
     for colour in colours:
         cidx = COLOURS.index(colour)
         written[colour] = 0
-        for (year, month), n_month in zip(months, split(rows, len(months))):
+        for (year, month), n_month in zip(months, split(rows, len(months)), strict=True):
             folder = out / colour / f"{year:04d}" / f"{month:02d}"
             folder.mkdir(parents=True, exist_ok=True)
             for stale in folder.glob("part-*.parquet"):
