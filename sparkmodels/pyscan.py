@@ -60,6 +60,9 @@ def scan_python_model(source: str, path: str) -> ScannedPythonModel:
                 if kw.arg is None or (value is None and not isinstance(kw.value, ast.Constant)):
                     raise CompilationError(f"{ctx_name}.config() needs literal keyword arguments.",
                                            path=path, line=node.lineno)
+                if kw.arg == "materialized" and value == "ephemeral":
+                    raise CompilationError("Python models cannot be ephemeral (they cannot be inlined into SQL); "
+                                           "use 'view' or 'table'.", path=path, line=node.lineno)
                 config[kw.arg] = value
         elif method == "var" and node.args and isinstance(_literal(node.args[0]), str):
             vars_used.append(_literal(node.args[0]))
