@@ -1,0 +1,318 @@
+"""Data tests and unit tests on real Spark: generic, custom, singular, severity, where, store_failures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import sparkmodels
+from sparkmodels.checks.batch import count_query
+from sparkmodels.cli import cli
+from sparkmodels.errors import ProjectError
+
+PEOPLE = """\
+id,name,status,country_id,score
+1,ann,active,1,10
+2,bob,inactive,2,20
+2,cat,active,9,30
+3,,weird,1,40
+4,dan,odd,,50
+"""
+
+SCHEMA = """\
+version: 2
+sources:
+  - name: raw
+    tables:
+      - name: events
+        external: {location: raw/events.csv, format: csv, options: {header: "true", inferSchema: "true"}}
+        columns:
+          - name: kind
+            data_tests:
+              - accepted_values: {values: [click, view]}
+seeds:
+  - name: countries
+    columns:
+      - name: id
+        data_tests: [unique, not_null]
+models:
+  - name: people_model
+    columns:
+      - name: id
+        data_tests:
+          - not_null
+          - unique
+      - name: name
+        tests:
+          - not_null
+          - unique
+          - not_null:
+              name: name_thresholds
+              config: {warn_if: ">0", error_if: ">5"}
+          - not_null:
+              name: name_where
+              config: {where: "id <> 3"}
+      - name: status
+        data_tests:
+          - accepted_values:
+              arguments: {values: [active, inactive]}
+          - accepted_values:
+              name: status_warn
+              values: [active, inactive]
+              severity: warn
+          - accepted_values:
+              name: status_limited
+              values: [active]
+              config: {limit: 1}
+      - name: country_id
+        data_tests:
+          - relationships:
+              arguments: {to: ref('countries'), field: id}
+      - name: score
+        data_tests:
+          - at_most: {max_value: 40}
+          - at_most:
+              name: score_at_most_100
+              max_value: 100
+          - no_bad_column_name:
+              name: broken_test
+"""
+
+FILES = {
+    "seeds/people.csv": PEOPLE,
+    "seeds/countries.csv": "id,name\n1,France\n2,Peru\n",
+    "raw/events.csv": "id,kind\n1,click\n2,view\n3,scroll\n",
+    "models/people_model.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('people') }}\n",
+    "models/schema.yml": SCHEMA,
+    "macros/at_most.sql": """\
+        {% test at_most(model, column_name, max_value) %}
+        select {{ column_name }} from {{ model }} where {{ column_name }} > {{ max_value }}
+        {% endtest %}
+        """,
+    "tests/generic/no_bad_column_name.sql": """\
+        {% test no_bad_column_name(model, column_name) %}
+        select no_such_column from {{ model }}
+        {% endtest %}
+        """,
+    "tests/assert_few_people.sql": "select * from {{ ref('people_model') }} where score > 45\n",
+}
+
+
+@pytest.fixture(scope="module")
+def tested(tmp_path_factory, spark):
+    """The demo project built (seeds, model) and then tested once; its test results by name."""
+    from conftest import write_files
+
+    root = write_files(tmp_path_factory.mktemp("checks") / "proj",
+                       {"project.yml": "name: demo\nversion: '1'\n", **FILES})
+    sparkmodels.seed(root, spark=spark)
+    assert sparkmodels.run(root, spark=spark).success
+    result = sparkmodels.test(root, spark=spark)
+    run_results = json.loads((root / "target" / "run_results.json").read_text())
+    return root, result, {r.name: r for r in result.results}, run_results
+
+
+def test_generic_tests_pass_and_fail_with_dbt_failure_counts(tested):
+    _, result, by_name, _ = tested
+    expect = {
+        "not_null_people_model_id": ("pass", 0),
+        "unique_people_model_id": ("fail", 1),  # one duplicated value (2)
+        "not_null_people_model_name": ("fail", 1),
+        "unique_people_model_name": ("pass", 0),  # nulls are not duplicates
+        "accepted_values_people_model_status__active__inactive": ("fail", 2),  # distinct: weird, odd
+        "relationships_people_model_country_id__id__ref_countries_": ("fail", 1),  # 9; null is fine
+        "unique_countries_id": ("pass", 0),
+        "not_null_countries_id": ("pass", 0),
+        "accepted_values_raw_events_kind__click__view": ("fail", 1),  # source column
+    }
+    for name, (status, failures) in expect.items():
+        assert (by_name[name].status, by_name[name].failures) == (status, failures), name
+    assert not result.success
+
+
+def test_severity_thresholds_where_and_limit(tested):
+    _, _, by_name, _ = tested
+    assert (by_name["status_warn"].status, by_name["status_warn"].failures) == ("warn", 2)
+    assert by_name["name_thresholds"].status == "warn"  # 1 null: > 0 warns, not > 5 so no error
+    assert "configured to warn if >0" in by_name["name_thresholds"].message
+    assert by_name["name_where"].status == "pass"  # the null name is on id 3
+    assert (by_name["status_limited"].status, by_name["status_limited"].failures) == ("fail", 1)
+
+
+def test_custom_and_singular_tests(tested):
+    _, _, by_name, _ = tested
+    assert (by_name["at_most_people_model_score__40"].status,
+            by_name["at_most_people_model_score__40"].failures) == ("fail", 1)
+    assert by_name["score_at_most_100"].status == "pass"
+    assert (by_name["assert_few_people"].status, by_name["assert_few_people"].failures) == ("fail", 1)
+    broken = by_name["broken_test"]
+    assert broken.status == "error" and broken.error.path == "models/schema.yml" and broken.error.line
+
+
+def test_shared_scan_counts_equal_each_tests_own_sql(tested, spark):
+    root, _, by_name, _ = tested
+    project = sparkmodels.load_project(root)
+    batched = [n for n in project.manifest.of_type("test") if n.config.get("builtin")
+               and n.config["test_name"] != "relationships"]
+    assert len(batched) >= 8
+    for node in batched:
+        own = spark.sql(count_query(project.compiler.compile(node.unique_id).sql)).collect()[0][0]
+        if node.config.get("limit"):
+            own = min(own, node.config["limit"])
+        assert by_name[node.name].failures == own, node.name
+
+
+def test_shared_scan_runs_one_spark_job_group_per_relation(tested, spark):
+    root, _, _, _ = tested
+    sparkmodels.test(root, spark=spark, select=["people_model,test_name:not_null",
+                                                 "people_model,test_name:unique",
+                                                 "people_model,test_name:accepted_values"])
+    tracker = spark.sparkContext.statusTracker()
+    project = sparkmodels.load_project(root)
+    names = sorted(n.name for n in project.manifest.of_type("test")
+                   if n.config.get("attached_node") == "model.demo.people_model" and n.config.get("builtin")
+                   and n.config["test_name"] != "relationships")
+    with_jobs = [n for n in names if tracker.getJobIdsForGroup(f"sparkmodels-{n}")]
+    # The first test (accepted_values_..., by name) computed all counts in one statement; only failing
+    # accepted_values tests run their own query, to count distinct rejected values as dbt does.
+    assert len(names) == 9 and with_jobs[0] == names[0], with_jobs
+    assert [n for n in with_jobs[1:] if "status" not in n] == [], with_jobs
+
+
+def test_run_results_and_compiled_sql(tested):
+    root, _, _, data = tested
+    results = {r["name"]: r for r in data["results"]}
+    assert results["unique_people_model_id"]["failures"] == 1
+    assert "group by id" in results["unique_people_model_id"]["compiled_code"]
+    compiled = root / "target" / "compiled" / "demo"
+    assert (compiled / "models" / "schema.yml" / "not_null_people_model_id.sql").is_file()
+    assert "where score > 45" in (compiled / "tests" / "assert_few_people.sql").read_text()
+
+
+def test_store_failures_writes_failing_rows_to_audit_schema(tested, spark):
+    root, _, _, _ = tested
+    schema = (root / "models" / "schema.yml").read_text()
+    (root / "models" / "schema.yml").write_text(schema.replace(
+        "          - relationships:\n              arguments: {to: ref('countries'), field: id}\n",
+        "          - relationships:\n              arguments: {to: ref('countries'), field: id}\n"
+        "              config: {store_failures: true}\n"), encoding="utf-8")
+    try:
+        result = sparkmodels.test(root, spark=spark, select=["test_name:relationships"])
+    finally:
+        (root / "models" / "schema.yml").write_text(schema, encoding="utf-8")
+    [r] = result.results
+    path = root / "warehouse" / "demo_dbt_test__audit" / r.name
+    assert str(path) in r.message and r.extra["failures_path"] == str(path)
+    assert [row.from_field for row in spark.read.parquet(str(path)).collect()] == [9]
+
+
+def test_cli_test_lines_and_exit_code(tested):
+    root, _, _, _ = tested
+    res = CliRunner().invoke(cli, ["test", "--project-dir", str(root), "-s", "people_model",
+                                   "--exclude", "broken_test"])
+    assert res.exit_code == 1, res.output
+    assert "FAIL 2 accepted_values_people_model_status__active__inactive" in res.output
+    assert "WARN 2 status_warn" in res.output and "PASS not_null_people_model_id" in res.output
+    assert "Failure in test unique_people_model_id" in res.output
+    ok = CliRunner().invoke(cli, ["test", "--project-dir", str(root), "-s", "test_name:not_null,countries"])
+    assert ok.exit_code == 0, ok.output
+
+
+UNIT = """\
+version: 2
+unit_tests:
+  - name: doubles_and_filters
+    model: scored
+    overrides:
+      vars: {factor: 3}
+    given:
+      - input: ref('base')
+        rows:
+          - {id: 1, score: 10, kind: a}
+          - {id: 2, score: 20, kind: b}
+          - {id: 2, score: 20, kind: b}
+      - input: source('raw', 'kinds')
+        format: csv
+        rows: |
+          kind,keep
+          a,true
+          b,true
+    expect:
+      rows:
+        - {id: 1, scaled: 30}
+        - {id: 2, scaled: 60}
+        - {id: 2, scaled: 60}
+  - name: wrong_expectation
+    model: scored
+    given:
+      - input: ref('base')
+        rows: [{id: 1, score: 10, kind: a}, {id: 5, score: 1, kind: a}]
+      - input: source('raw', 'kinds')
+        rows: [{kind: a, keep: true}]
+    expect:
+      rows: [{id: 1, scaled: 20}, {id: 7, scaled: 14}]
+"""
+
+UNIT_FILES = {
+    "project.yml": "name: demo\nversion: '1'\nvars: {factor: 2}\n",
+    "models/base.sql": "select 1 as id, 10 as score, 'a' as kind\n",
+    "models/scored.sql": """\
+        select b.id, b.score * {{ var('factor') }} as scaled
+        from {{ ref('base') }} as b
+        join {{ source('raw', 'kinds') }} as k on b.kind = k.kind
+        where k.keep
+        """,
+    "models/sources.yml": "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: kinds\n"
+                          "        external: {location: raw/kinds.parquet}\n",
+    "models/unit.yml": UNIT,
+}
+
+
+def test_unit_tests_pass_and_fail_with_a_diff(make_project, spark):
+    root = make_project(UNIT_FILES)
+    result = sparkmodels.test(root, spark=spark)
+    by_name = {r.name: r for r in result.results}
+    assert by_name["doubles_and_filters"].status == "pass", by_name["doubles_and_filters"].message
+    bad = by_name["wrong_expectation"]
+    assert (bad.status, bad.failures) == ("fail", 2)
+    assert "missing:    {id: 7, scaled: 14}" in bad.message
+    assert "unexpected: {id: 5, scaled: 2}" in bad.message
+    assert not spark.catalog.listTables() or not any(t.name.startswith("__sm_ut_")
+                                                     for t in spark.catalog.listTables())
+    units = sparkmodels.ls(root, select=["test_type:unit"])[0]
+    assert sorted(n.name for n in units) == ["doubles_and_filters", "wrong_expectation"]
+    assert sparkmodels.ls(root, select=["test_type:data"], resource_types=("test",))[0] == []
+
+
+def test_unit_test_inputs_typed_from_the_real_upstream(make_project, spark, tmp_path):
+    files = dict(UNIT_FILES)
+    root = make_project(files)
+    spark.createDataFrame([("a", True)], "kind string, keep boolean").write.parquet(
+        str(root / "raw" / "kinds.parquet"))
+    # keep is a boolean in the real source: the CSV text 'true' is cast, so `where k.keep` works.
+    result = sparkmodels.test(root, spark=spark, select=["doubles_and_filters"])
+    assert [r.status for r in result.results] == ["pass"], result.results[0].message
+
+
+def test_unknown_generic_test_is_a_located_error(make_project):
+    root = make_project({
+        "models/m.sql": "select 1 as id\n",
+        "models/schema.yml": "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n"
+                             "        data_tests:\n          - uniqe\n",
+    })
+    with pytest.raises(ProjectError) as info:
+        sparkmodels.load_project(root)
+    assert "unknown generic test 'uniqe'" in str(info.value) and "Did you mean 'unique'" in str(info.value)
+    assert info.value.path == "models/schema.yml" and info.value.line == 5
+
+
+def test_warn_if_must_be_a_condition(make_project):
+    root = make_project({
+        "models/m.sql": "select 1 as id\n",
+        "models/schema.yml": "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n"
+                             "        data_tests:\n          - not_null: {config: {warn_if: lots}}\n",
+    })
+    with pytest.raises(ProjectError, match="warn_if: 'lots' is not a condition"):
+        sparkmodels.load_project(root)
