@@ -1,0 +1,89 @@
+"""Benchmark: the build cache. After a full build, change one mid-graph model and rerun `build`.
+
+Project: N table models in layers of W (N=200, quick N=30) over one seed; a model in layer l reads two
+models of layer l-1, so one mid-graph change invalidates a cone of ~15 models. (gen_project.py's
+warehouse shape is not used: its models call current_date(), which the cache never reuses, and its
+sources have no files.) Each figure is one `sparkmodels build` subprocess (JVM start included):
+  full_build_s        first build, empty warehouse
+  no_change_s         rerun with nothing changed (every table SKIP (unchanged))
+  one_change_s        rerun after editing one mid-graph model (it and its descendants rebuilt)
+  full_rebuild_s      `build --full-refresh` (every table rebuilt; the no-cache baseline)
+Target: one_change_s at least 5x less than full_rebuild_s.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import harness
+
+NAME = "cache"
+TARGET_RATIO = 5.0
+
+
+def generate(n_models: int, out: Path, width: int) -> tuple[Path, str]:
+    """The layered project; returns (root, name of the mid-graph model to edit)."""
+    harness.rmtree(out)
+    (out / "models").mkdir(parents=True)
+    (out / "seeds").mkdir()
+    (out / "project.yml").write_text("name: bench_cache\nversion: '1'\nmodels:\n  bench_cache:\n"
+                                     "    +materialized: table\n", encoding="utf-8")
+    rows = "\n".join(f"{i},{i % 7},{(i * 37) % 1000}" for i in range(1, 2001))
+    (out / "seeds" / "base.csv").write_text(f"id,grp,amount\n{rows}\n", encoding="utf-8")
+    layers = (n_models + width - 1) // width
+    names = []
+    for k in range(n_models):
+        layer, i = divmod(k, width)
+        name = f"m{layer:02d}_{i:02d}"
+        names.append(name)
+        if layer == 0:
+            sql = f"select id, grp, amount + {i} as amount from {{{{ ref('base') }}}}"
+        else:
+            a = f"m{layer - 1:02d}_{i:02d}"
+            b = f"m{layer - 1:02d}_{(i + 1) % width:02d}"
+            sql = (f"select x.id, x.grp, x.amount + coalesce(y.amount, 0) * 0.5 as amount\n"
+                   f"from {{{{ ref('{a}') }}}} x left join {{{{ ref('{b}') }}}} y on x.id = y.id")
+        (out / "models" / f"{name}.sql").write_text(sql + "\n", encoding="utf-8")
+    mid = f"m{layers // 2:02d}_00"
+    return out, mid
+
+
+def _build(project: Path, *extra: str) -> tuple[float, dict]:
+    sample = harness.timed(harness.sparkmodels_cmd("build", "--project-dir", str(project), *extra),
+                           env=harness.spark_env())
+    sample.check("build " + " ".join(extra))
+    results = json.loads((project / "target" / "run_results.json").read_text())["results"]
+    cached = sum(1 for r in results if (r.get("adapter_response") or {}).get("cached"))
+    return sample.wall, {"nodes": len(results), "skipped_unchanged": cached, "rebuilt": len(results) - cached}
+
+
+def run(quick: bool) -> dict:
+    n, width = (30, 5) if quick else (200, 20)
+    root = harness.fresh_dir("cache")
+    try:
+        project, mid = generate(n, root / "proj", width)
+        full_build, full_info = _build(project)
+        no_change, no_change_info = _build(project)
+        path = project / "models" / f"{mid}.sql"
+        path.write_text(path.read_text().replace("* 0.5", "* 0.25"), encoding="utf-8")
+        one_change, one_info = _build(project)
+        full_rebuild, rebuild_info = _build(project, "--full-refresh")
+        ratio = harness.ratio(full_rebuild, one_change)
+        return {
+            "models": n, "changed_model": mid,
+            "full_build_s": round(full_build, 2), "full_build": full_info,
+            "no_change_s": round(no_change, 2), "no_change": no_change_info,
+            "one_change_s": round(one_change, 2), "one_change": one_info,
+            "full_rebuild_s": round(full_rebuild, 2), "full_rebuild": rebuild_info,
+            "speedup_one_change_vs_full_rebuild": ratio,
+            "target_ratio": TARGET_RATIO, "meets_target": ratio >= TARGET_RATIO,
+        }
+    finally:
+        harness.rmtree(root)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(run("--quick" in sys.argv), indent=1))

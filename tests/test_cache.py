@@ -1,0 +1,170 @@
+"""The build cache: unchanged tables are skipped; any change to code, config, vars, data or upstream rebuilds."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+import sparkmodels
+from sparkmodels.cache import FINGERPRINT_FILE, nondeterministic
+from sparkmodels.cli import cli
+
+FILES = {
+    "project.yml": "name: demo\nversion: '1'\nvars:\n  max_id: 100\n",
+    "seeds/nums.csv": "id\n1\n2\n3\n",
+    "data/events/part-0.csv": "id,kind\n1,a\n2,b\n",
+    "models/sources.yml": """
+        sources:
+          - name: raw
+            tables:
+              - name: events
+                external: {location: data/events, format: csv, options: {header: 'true'}}
+    """,
+    "models/base.sql": "{{ config(materialized='table') }}select id from {{ ref('nums') }}",
+    "models/mid.sql": ("{{ config(materialized='table') }}"
+                       "select id, id * 2 as x from {{ ref('base') }} where id <= {{ var('max_id') }}"),
+    "models/v.sql": "select * from {{ ref('mid') }}",
+    "models/top.sql": "{{ config(materialized='table') }}select count(*) as n, sum(x) as sx from {{ ref('v') }}",
+    "models/events.sql": "{{ config(materialized='table') }}select * from {{ source('raw', 'events') }}",
+    "models/clock.sql": "{{ config(materialized='table') }}select current_timestamp() as t",
+    "models/clock_ok.sql": "{{ config(materialized='table', deterministic=true) }}select current_date() as d",
+}
+TABLES = {"nums", "base", "mid", "top", "events", "clock", "clock_ok"}
+
+
+def _outcome(result) -> dict[str, str]:
+    """name -> 'cached' | 'built' (| status when not successful), for table/seed steps."""
+    out = {}
+    for r in result.results:
+        if r.materialized in ("table", "seed"):
+            out[r.name] = "cached" if r.extra.get("cached") else ("built" if r.status == "success" else r.status)
+    return out
+
+
+def _rebuilt(result) -> set[str]:
+    return {name for name, what in _outcome(result).items() if what == "built"}
+
+
+def _top(spark, root) -> tuple[int, int]:
+    row = spark.read.parquet(str(root / "warehouse" / "demo" / "top")).collect()[0]
+    return row["n"], row["sx"]
+
+
+@pytest.fixture(scope="module")
+def built_template(tmp_path_factory, spark):
+    from conftest import write_files
+
+    root = write_files(tmp_path_factory.mktemp("cache") / "proj", FILES)
+    first = sparkmodels.build(root, spark=spark)
+    assert first.success and _rebuilt(first) == TABLES
+    return root
+
+
+@pytest.fixture
+def project(built_template, tmp_path):
+    """A private copy of the built project (table versions and fingerprints copied along)."""
+    return shutil.copytree(built_template, tmp_path / "proj", symlinks=True)
+
+
+def _edit(path, text):
+    path.write_text(text, encoding="utf-8")
+    st = path.stat()  # make sure the mtime moves even on coarse-grained filesystems
+    os.utime(path, ns=(st.st_atime_ns, max(st.st_mtime_ns, time.time_ns()) + 1_000_000_000))
+
+
+def test_unchanged_tables_are_skipped_and_still_readable(project, spark):
+    schema = project / "warehouse" / "demo"
+    before = os.path.realpath(schema / "base")
+    again = sparkmodels.build(project, spark=spark)
+    assert again.success
+    # only the model calling current_timestamp() rebuilds; deterministic=true opts clock_ok in
+    assert _rebuilt(again) == {"clock"}
+    assert os.path.realpath(schema / "base") == before  # the same version, untouched
+    cached = next(r for r in again.results if r.name == "base")
+    assert cached.status == "success" and cached.message == "unchanged"
+    assert cached.rows == 3  # the stored version's row count, recorded when it was written
+    fp = json.loads((schema / "base" / FINGERPRINT_FILE).read_text())
+    assert fp["inputs"]["code"].startswith("select id from")
+    assert _top(spark, project) == (3, 12)
+
+
+def test_sql_change_rebuilds_the_model_and_its_downstream_only(project, spark):
+    _edit(project / "models/mid.sql", "{{ config(materialized='table') }}"
+          "select id, id * 3 as x from {{ ref('base') }} where id <= {{ var('max_id') }}")
+    res = sparkmodels.build(project, spark=spark)
+    assert _rebuilt(res) == {"mid", "top", "clock"}
+    assert _top(spark, project) == (3, 18)
+
+
+def test_view_change_rebuilds_tables_reading_it(project, spark):
+    _edit(project / "models/v.sql", "select * from {{ ref('mid') }} where id > 1")
+    res = sparkmodels.run(project, spark=spark)
+    assert _rebuilt(res) == {"top", "clock"}
+    assert _top(spark, project) == (2, 10)
+
+
+def test_config_change_rebuilds(project, spark):
+    _edit(project / "models/base.sql", "{{ config(materialized='table', tags=['x']) }}select id from {{ ref('nums') }}")
+    assert _rebuilt(sparkmodels.run(project, spark=spark)) == {"base", "mid", "top", "clock"}
+
+
+def test_var_change_rebuilds_models_using_it(project, spark):
+    res = sparkmodels.run(project, spark=spark, vars={"max_id": 2})
+    assert _rebuilt(res) == {"mid", "top", "clock"}
+    assert _top(spark, project) == (2, 6)
+    # and back with the same var value: unchanged again
+    assert _rebuilt(sparkmodels.run(project, spark=spark, vars={"max_id": 2})) == {"clock"}
+
+
+def test_source_and_seed_file_changes_rebuild(project, spark):
+    (project / "data/events/part-1.csv").write_text("id,kind\n3,c\n", encoding="utf-8")
+    assert _rebuilt(sparkmodels.run(project, spark=spark)) == {"events", "clock"}
+    _edit(project / "seeds/nums.csv", "id\n1\n2\n3\n4\n")
+    res = sparkmodels.build(project, spark=spark)
+    assert _rebuilt(res) == {"nums", "base", "mid", "top", "clock"}
+    assert _top(spark, project) == (4, 20)
+
+
+def test_upstream_rebuilt_elsewhere_rebuilds_downstream(project, spark):
+    # `run -s base` with --full-refresh makes a new version of base; a later run must rebuild mid and top
+    assert _rebuilt(sparkmodels.run(project, spark=spark, select="base", full_refresh=True)) == {"base"}
+    assert _rebuilt(sparkmodels.run(project, spark=spark)) == {"mid", "top", "clock"}
+
+
+def test_missing_fingerprint_means_rebuild(project, spark):
+    (project / "warehouse" / "demo" / "mid" / FINGERPRINT_FILE).unlink()
+    assert _rebuilt(sparkmodels.run(project, spark=spark)) == {"mid", "top", "clock"}
+
+
+def test_full_refresh_and_no_cache_through_the_cli(project):
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    out = runner.invoke(cli, ["run", "--project-dir", str(project)])
+    assert out.exit_code == 0, out.output
+    assert "SKIP (unchanged) base" in out.output
+    for flag in ("--full-refresh", "--no-cache"):
+        out = runner.invoke(cli, ["run", "--project-dir", str(project), flag])
+        assert out.exit_code == 0, out.output
+        assert "SKIP (unchanged)" not in out.output
+    results = json.loads((project / "target" / "run_results.json").read_text())
+    assert all(r["status"] == "success" for r in results["results"])
+
+
+@pytest.mark.parametrize("sql, found", [
+    ("select current_timestamp() as t", "current_timestamp"),
+    ("select current_date as d", "current_date"),
+    ("select rand() as r", "rand"),
+    ("select uuid() as u", "uuid"),
+    ("select now() as n", "now"),
+    ("select unix_timestamp() as n", "unix_timestamp"),
+    ("select unix_timestamp(ts) as n from t", None),
+    ("select brand, random_col from t", None),
+    ("select operand(1) from t", None),
+])
+def test_nondeterministic_detection(sql, found):
+    assert nondeterministic(sql) == found
