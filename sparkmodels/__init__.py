@@ -7,8 +7,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import build, clean, compile, debug, load_project, ls, run, seed  # noqa: E402
+from .api import build, clean, compile, debug, load_project, ls, run, seed, test  # noqa: E402
 from .errors import SparkModelsError  # noqa: E402
 
-__all__ = ["build", "clean", "compile", "debug", "load_project", "ls", "run", "seed", "SparkModelsError",
+__all__ = ["build", "clean", "compile", "debug", "load_project", "ls", "run", "seed", "test", "SparkModelsError",
            "__version__"]

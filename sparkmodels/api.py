@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .artifacts import write_compiled, write_manifest, write_run_results
 from .config import ProjectConfig, load_config, parse_cli_vars
+from .errors import SelectionError
 from .graph import Graph
 from .loader import load_manifest
 from .manifest import Manifest, Node
@@ -47,14 +48,40 @@ def _project(project_dir, target, vars, threads=None, project: Project | None = 
     return project or load_project(project_dir, target=target, vars=vars, threads=threads)
 
 
+def selection_context(p: Project, select: Selection, *, state: str | Path | None = None,
+                      selector: str | None = None, previous=None) -> tuple[Selection, dict, tuple[str, ...]]:
+    """--state and --selector as selector-method context: (select, context, warnings)."""
+    from .selectors_yaml import load_selectors, resolve_selector, selector_matcher
+    from .state import load_state, selector_context
+
+    if previous is None and state is not None:
+        previous = load_state(state)
+    context = selector_context(p.manifest, previous)
+    selectors = load_selectors(p.config.root)
+    warnings: tuple[str, ...] = ()
+    if selector is None and not select and selectors.default:
+        selector = selectors.default  # dbt: a selector marked `default: true` applies without --select
+    if selector is not None:
+        if select:
+            raise SelectionError("use either --select or --selector, not both.")
+        _, warnings = resolve_selector(selectors, selector, p.manifest, p.graph, context)
+        context["selector"] = selector_matcher(selectors, p.manifest, p.graph, context)
+        select = [f"selector:{selector}"]
+    elif selectors.definitions:
+        context["selector"] = selector_matcher(selectors, p.manifest, p.graph, context)
+    return select, context, warnings
+
+
 def ls(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
        resource_types: Sequence[str] = ("model", "seed", "source", "test"), target: str | None = None,
-       vars=None, project: Project | None = None) -> tuple[list[Node], tuple[str, ...]]:
+       vars=None, project: Project | None = None, state: str | Path | None = None,
+       selector: str | None = None) -> tuple[list[Node], tuple[str, ...]]:
     """Selected nodes in graph order, and selection warnings."""
     p = _project(project_dir, target, vars, project=project)
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=resource_types)
+    select, context, more = selection_context(p, select, state=state, selector=selector)
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=resource_types, context=context)
     order = [uid for uid in p.graph.topo_order() if uid in sel.selected]
-    return [p.manifest.nodes[uid] for uid in order], (*p.manifest.warnings, *sel.warnings)
+    return [p.manifest.nodes[uid] for uid in order], (*p.manifest.warnings, *more, *sel.warnings)
 
 
 @dataclass(frozen=True)
@@ -65,29 +92,36 @@ class CompileResult:
 
 
 def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
-            target: str | None = None, vars=None, project: Project | None = None) -> CompileResult:
+            target: str | None = None, vars=None, project: Project | None = None,
+            state: str | Path | None = None, selector: str | None = None) -> CompileResult:
     """Write target/compiled/** and target/manifest.json for the selected models (no Spark)."""
     p = _project(project_dir, target, vars, project=project)
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test"))
+    select, context, more = selection_context(p, select, state=state, selector=selector)
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test"), context=context)
     compiled = p.compiled(sorted(sel.selected))
     write_compiled(p.config.target_dir, p.manifest, compiled)
     write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
-    return CompileResult(p, compiled, (*p.manifest.warnings, *sel.warnings))
+    return CompileResult(p, compiled, (*p.manifest.warnings, *more, *sel.warnings))
 
 
 def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: Sequence[str],
-             indirect: str = "eager") -> Plan:
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=resource_types, indirect=indirect)
+             indirect: str = "eager", context: dict | None = None, warnings: Sequence[str] = ()) -> Plan:
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=resource_types, indirect=indirect,
+                       context=context)
     return build_plan(p.manifest, p.graph, sel.selected, compiler=p.compiler,
-                      warnings=(*p.manifest.warnings, *sel.warnings))
+                      warnings=(*p.manifest.warnings, *warnings, *sel.warnings))
 
 
 def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Reporter | None = None,
-            fail_fast: bool = False, args: Mapping | None = None, on_event=None):
+            fail_fast: bool = False, args: Mapping | None = None, on_event=None, defer_to=None,
+            full_refresh: bool = False, use_cache: bool = True):
     """Run a plan on Spark, write artifacts, and return the RunResult.
 
     `reporter` prints (quiet when None); `on_event(kind, **data)` also receives every runner event.
+    `defer_to` (a state.PreviousState) is read for upstream tables not built here; `full_refresh` /
+    `use_cache=False` rebuild tables even when their fingerprint is unchanged.
     """
+    from .cache import BuildCache
     from .engine import Engine
     from .runner import Runner
 
@@ -107,6 +141,8 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     if not plan.steps:
         reporter.warn("nothing to do: the selection matched no nodes to run.")
     engine = Engine(p.config.target, spark, project_root=p.config.root, app_name=f"sparkmodels {command}")
+    if defer_to is not None:
+        engine.defer = _defer_location(defer_to, p)
     try:
         if plan.steps:
             from .pymodels import register_udfs
@@ -119,7 +155,9 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
                        f"{p.config.target.threads} thread{'s' if p.config.target.threads != 1 else ''} "
                        f"on target '{p.config.target.name}' (Spark {engine.version()})")
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
-                        on_event=emit, fail_fast=fail_fast)
+                        on_event=emit, fail_fast=fail_fast,
+                        cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
+                                         enabled=use_cache, force=full_refresh))
         result = runner.run()
     finally:
         reporter.stop()
@@ -127,6 +165,15 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     write_run_results(p.config.target_dir, result, plan, {"command": command, **dict(args or {})})
     reporter.finish(result)
     return result
+
+
+def _defer_location(previous, p: Project) -> tuple[Path, str]:
+    from .storage import local_path
+
+    if not previous.warehouse:
+        raise SelectionError(f"--defer: the manifest in '{previous.path}' does not record its warehouse.",
+                             hint="Re-run the production job with this version of sparkmodels to refresh it.")
+    return local_path(previous.warehouse), previous.schema or p.config.target.schema
 
 
 def _count(manifest: Manifest) -> str:
@@ -140,14 +187,30 @@ def _runner(command: str, resource_types: Sequence[str]):
     def run_command(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
                     target: str | None = None, vars=None, threads: int | None = None,
                     fail_fast: bool = False, spark=None, reporter: Reporter | None = None,
-                    project: Project | None = None, on_event=None):
+                    project: Project | None = None, on_event=None, state: str | Path | None = None,
+                    defer: bool = False, selector: str | None = None, full_refresh: bool = False,
+                    no_cache: bool = False, only: Sequence[str] | None = None):
+        from .state import load_state
+
         p = _project(project_dir, target, vars, threads, project)
-        # build runs a relationships test only once both ends are built (dbt's "buildable")
-        plan = plan_for(p, select, exclude, resource_types, "buildable" if command == "build" else "eager")
-        args = {"select": select, "exclude": exclude, "target": p.config.target.name, "threads": threads,
-                "vars": vars if isinstance(vars, str) else dict(vars or {})}
+        previous = load_state(state) if state is not None else None
+        if defer and previous is None:
+            raise SelectionError("--defer needs --state <dir> (a previous run's target/ folder).")
+        args = {"select": select, "exclude": exclude, "selector": selector, "target": p.config.target.name,
+                "threads": threads, "vars": vars if isinstance(vars, str) else dict(vars or {}),
+                "state": str(state) if state is not None else None, "defer": defer,
+                "full_refresh": full_refresh, "no_cache": no_cache}
+        if only is not None:  # retry: exactly these nodes
+            plan = build_plan(p.manifest, p.graph, frozenset(u for u in only if u in p.manifest.nodes),
+                              compiler=p.compiler, warnings=p.manifest.warnings)
+        else:
+            select, context, more = selection_context(p, select, selector=selector, previous=previous)
+            # build runs a relationships test only once both ends are built (dbt's "buildable")
+            plan = plan_for(p, select, exclude, resource_types, "buildable" if command == "build" else "eager",
+                            context=context, warnings=more)
         return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args,
-                       on_event=on_event)
+                       on_event=on_event, defer_to=previous if defer else None, full_refresh=full_refresh,
+                       use_cache=not no_cache)
 
     run_command.__name__ = command
     run_command.__doc__ = f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark."
@@ -158,6 +221,39 @@ run = _runner("run", ("model",))
 seed = _runner("seed", ("seed",))
 test = _runner("test", ("test",))
 build = _runner("build", ("seed", "model", "test"))
+COMMANDS = {"run": run, "seed": seed, "test": test, "build": build}
+
+
+def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | None = None, threads: int | None = None,
+          on_event=None):
+    """`sparkmodels retry`: rerun the nodes that errored, failed or were skipped in the last invocation.
+
+    Reads target/run_results.json; re-invokes its command (with its target, vars, state and cache
+    options) restricted to those unique_ids. Returns None when there is nothing to retry.
+    """
+    from .state import load_state, retry_targets
+
+    config = load_config(project_dir)
+    if not (config.target_dir / "run_results.json").exists():
+        raise SelectionError(f"nothing to retry: no run_results.json in {config.target_dir}.",
+                             hint="Run `sparkmodels run` or `build` first.")
+    previous = load_state(config.target_dir, require_manifest=False)
+    if previous.results is None:
+        raise SelectionError(f"nothing to retry: no run_results.json in {config.target_dir}.",
+                             hint="Run `sparkmodels run` or `build` first.")
+    args = dict(previous.args)
+    command = str(args.get("command") or "")
+    if command not in COMMANDS:
+        raise SelectionError(f"cannot retry the '{command or '?'}' command recorded in run_results.json.")
+    uids = retry_targets(previous)
+    if not uids:
+        return None
+    return COMMANDS[command](
+        project_dir, target=args.get("target"), vars=args.get("vars") or None,
+        threads=threads if threads is not None else args.get("threads"), spark=spark, reporter=reporter,
+        on_event=on_event, state=args.get("state"), defer=bool(args.get("defer")),
+        full_refresh=bool(args.get("full_refresh")), no_cache=bool(args.get("no_cache")), only=uids,
+    )
 
 
 def clean(project_dir: str | Path = ".") -> list[Path]:
@@ -204,15 +300,136 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spa
         try:
             engine = Engine(config.target, project_root=config.root, app_name="sparkmodels debug")
             try:
-                info["spark"] = f"started, Spark {engine.version()}"
+                info["spark"] = f"{'connected' if engine.is_connect else 'started'}, Spark {engine.version()}"
                 info["spark_ok"] = True
-                if not engine.is_connect:
-                    sc = engine.spark.sparkContext
-                    info["master"] = sc.master
-                    info["default_parallelism"] = sc.defaultParallelism
+                for key, value in engine.cluster_info().items():
+                    info[key] = value
             finally:
                 engine.stop()
         except Exception as exc:  # noqa: BLE001
             info["spark"] = f"failed: {exc}"
             info["spark_ok"] = False
-    return info
+    from .redact import redact
+
+    return redact(info)
+
+
+# -- docs and lineage ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DocsResult:
+    project: Project
+    site: Path  # target/docs/index.html
+    catalog_path: Path | None
+    catalog: Mapping | None
+    column_lineage: Mapping[str, Mapping]
+
+
+def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, vars=None, catalog: bool = True,
+                  stats: bool = False, spark=None, project: Project | None = None) -> DocsResult:
+    """Write target/catalog.json (Spark schemas; skipped with catalog=False), manifest.json and target/docs/."""
+    from .artifacts import _write_json
+    from .docs.site import run_results_for, site_data, write_site
+    from .lineage import project_column_lineage
+
+    p = _project(project_dir, target, vars, project=project)
+    compiled = p.compiled(p.manifest.nodes)
+    cat, py_lineage, known = None, {}, None
+    if catalog:
+        from .docs.catalog import build_catalog, known_columns
+
+        cat, py_lineage = build_catalog(p, spark=spark, stats=stats)
+        known = known_columns(cat)
+    lineage = project_column_lineage(p.manifest, compiled, known_columns=known, python_lineage=py_lineage,
+                                     order=p.graph.topo_order())
+    lineage_data = {uid: ml.to_dict() for uid, ml in lineage.items()}
+    target_dir = p.config.target_dir
+    catalog_path = None
+    if cat is not None:
+        cat = {**cat, "column_lineage": lineage_data}
+        catalog_path = target_dir / "catalog.json"
+        _write_json(catalog_path, cat)
+    write_manifest(target_dir, p.manifest, compiled, column_lineage=lineage_data)
+    data = site_data(p.manifest, compiled, catalog=cat, column_lineage=lineage_data,
+                     run_results=run_results_for(target_dir))
+    site = write_site(target_dir / "docs", data)
+    return DocsResult(p, site, catalog_path, cat, lineage_data)
+
+
+def lineage(project_dir: str | Path = ".", node: str = "", *, upstream: bool = True, depth: int | None = None,
+            target: str | None = None, vars=None, project: Project | None = None) -> dict:
+    """Model- or column-level lineage of `model[.column]` as a tree dict (no Spark).
+
+    Column edges come from the compiled SQL; target/catalog.json, when present, adds Spark's schemas
+    and the lineage of Python models.
+    """
+    import json
+
+    from .errors import SelectionError, did_you_mean
+    from .lineage import ModelLineage, column_tree, project_column_lineage
+
+    p = _project(project_dir, target, vars, project=project)
+    uid, column = _lineage_target(p.manifest, node)
+    if uid is None:
+        names = [n.name for n in p.manifest.nodes.values() if n.resource_type in ("model", "seed", "source")]
+        raise SelectionError(f"no model, seed or source named '{node}'." + did_you_mean(node.split(".")[0], names))
+    tree: dict
+    if column is None:
+        graph = p.graph
+
+        def visit(u: str, level: int, path: frozenset) -> dict:
+            n = p.manifest.nodes[u]
+            item = {"node": u, "name": _display(n), "resource_type": n.resource_type, "children": []}
+            if (depth is None or level < depth) and u not in path:
+                nexts = graph.parents(u) if upstream else graph.children(u)
+                item["children"] = [visit(x, level + 1, path | {u}) for x in sorted(nexts)
+                                    if p.manifest.nodes[x].resource_type != "test"]
+            return item
+
+        tree = visit(uid, 0, frozenset())
+    else:
+        known, py = None, {}
+        cat_path = p.config.target_dir / "catalog.json"
+        if cat_path.is_file():
+            from .docs.catalog import known_columns
+
+            try:
+                cat = json.loads(cat_path.read_text(encoding="utf-8"))
+                known = known_columns(cat)
+                py = {u: ModelLineage(d.get("columns", {}), d.get("complete", True), d.get("error"))
+                      for u, d in (cat.get("column_lineage") or {}).items()
+                      if p.manifest.nodes.get(u) is not None and p.manifest.nodes[u].language == "python"}
+            except (OSError, ValueError):
+                known = None
+        compiled = p.compiled(p.manifest.nodes)
+        data = project_column_lineage(p.manifest, compiled, known_columns=known, python_lineage=py,
+                                      order=p.graph.topo_order())
+        tree = column_tree(data, uid, column, upstream=upstream, depth=depth)
+
+        def name_it(item: dict) -> dict:
+            n = p.manifest.nodes.get(item["node"])
+            item["name"] = _display(n) if n else item["node"]
+            item["resource_type"] = n.resource_type if n else None
+            for kid in item["children"]:
+                name_it(kid)
+            return item
+
+        name_it(tree)
+    return {"node": uid, "column": column, "direction": "upstream" if upstream else "downstream",
+            "depth": depth, "tree": tree}
+
+
+def _display(node: Node) -> str:
+    return f"{node.source_name}.{node.name}" if node.resource_type == "source" else node.name
+
+
+def _lineage_target(manifest: Manifest, spec: str) -> tuple[str | None, str | None]:
+    """'model', 'model.column', 'source.table' or 'source.table.column' -> (unique_id, column)."""
+    spec = spec.strip()
+    for name, column in ((spec, None), *([tuple(spec.rsplit(".", 1))] if "." in spec else [])):
+        node = manifest.by_name(name)
+        if node is not None:
+            return node.unique_id, column
+        for n in manifest.of_type("source"):
+            if f"{n.source_name}.{n.name}" == name:
+                return n.unique_id, column
+    return None, None

@@ -15,6 +15,8 @@ from pathlib import Path
 from .config import Target
 from .errors import EnvironmentProblem, ExecutionError
 from .manifest import Node
+from .metrics import StepMetrics, connect_metrics, job_ids
+from .metrics import collect as collect_metrics
 from .plan import relation_name, source_view_name
 from .storage import TableLocation, local_path
 
@@ -64,12 +66,55 @@ def prepare_python_env() -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+def quiet_pyspark_loggers() -> None:
+    """Silence pyspark's own error loggers: they print every failing query (secrets included) as a
+    JSON blob to stderr, and sparkmodels reports each error itself, redacted, in one paragraph."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def check_connect_reachable(target: Target, timeout: float = 10.0) -> None:
+    """Fail in seconds, with the reason, when nothing answers at a Connect URL (the client itself
+    retries for minutes before giving up)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = str(target.remote)
+    try:
+        parts = urlsplit(url.split(";", 1)[0])
+        host, port = parts.hostname, parts.port or 15002
+    except ValueError as exc:
+        raise EnvironmentProblem(f"target '{target.name}': remote '{url}' is not a valid sc:// URL ({exc}).") from None
+    if parts.scheme != "sc" or not host:
+        raise EnvironmentProblem(f"target '{target.name}': remote must look like sc://host:15002, not '{url}'.")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot reach the Spark Connect server of target '{target.name}' at {host}:{port}: "
+            f"{exc.strerror or exc}.",
+            hint="Start it (sbin/start-connect-server.sh) or fix `remote:`; check firewalls and the port.",
+        ) from None
+
+
 def build_session(target: Target, app_name: str = "sparkmodels"):
     """Start (or attach to) the SparkSession a target describes."""
     from pyspark.sql import SparkSession
 
     prepare_python_env()
     if target.remote:
+        if target.packages or target.jars:
+            raise EnvironmentProblem(
+                f"target '{target.name}' uses Spark Connect (remote:), where packages/jars cannot be "
+                "added by the client: the server's classpath is fixed when it starts.",
+                hint="Start the Connect server with --packages/--jars and remove them from the target.",
+            )
+        check_connect_reachable(target)
         builder = SparkSession.builder.remote(target.remote)
     else:
         check_java()
@@ -78,6 +123,9 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
         if "://" not in wh:
             builder = builder.config("spark.sql.warehouse.dir", str(Path(wh) / ".spark-warehouse"))
         builder = builder.config("spark.ui.showConsoleProgress", "false")
+        if target.threads > 1:
+            # One scheduler pool per model (job_scope): concurrent models share the cluster fairly.
+            builder = builder.config("spark.scheduler.mode", "FAIR")
         if _LOG4J.exists():
             opt = f"-Dlog4j2.configurationFile={_LOG4J}"
             builder = builder.config("spark.driver.extraJavaOptions", opt)
@@ -97,6 +145,18 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
         ) from exc
 
 
+def _is_connect_session(spark) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def _count_data_files(version: Path) -> int | None:
+    """Data files of a written version (a directory listing, not a pass over the data)."""
+    try:
+        return sum(1 for p in version.rglob("*") if p.is_file() and not p.name.startswith(("_", ".")))
+    except OSError:
+        return None
+
+
 class Engine:
     """One run's view of Spark: registers relations once, writes tables atomically, cancels jobs."""
 
@@ -104,6 +164,8 @@ class Engine:
                  app_name: str = "sparkmodels"):
         self.target = target
         self.project_root = Path(project_root or ".").resolve()
+        self.warehouse = local_path(target.warehouse)  # an unsupported URI fails before Spark starts
+        quiet_pyspark_loggers()
         if spark is None:
             # In a process that already has a session (tests, notebooks) getOrCreate() returns it:
             # then it is not ours to stop.
@@ -115,10 +177,16 @@ class Engine:
         else:
             self._owns_session = False
         self.spark = spark
-        self.warehouse = local_path(target.warehouse)
         self._registered: set[str] = set()
+        # --defer: (warehouse, target schema) of the state's run, read when a table isn't built here.
+        self.defer: tuple[Path, str] | None = None
+        self._fingerprints: dict[str, dict | None] = {}  # build cache: written with each table version
         self._lock = threading.Lock()
-        self.is_connect = not hasattr(self.spark, "sparkContext") or target.remote is not None
+        self._last_write: dict[str, dict] = {}  # job group -> stats of the table it wrote (metrics)
+        self._cancelled: set[str] = set()  # job groups cancelled by Ctrl-C
+        self._active: set[str] = set()  # job groups of steps inside job_scope now
+        # Remote first: a Connect session's sparkContext raises (not AttributeError) instead of missing.
+        self.is_connect = target.remote is not None or _is_connect_session(self.spark)
 
     # -- introspection -------------------------------------------------------------------------
     def ui_url(self) -> str | None:
@@ -132,9 +200,55 @@ class Engine:
     def version(self) -> str:
         return self.spark.version
 
+    def cluster_info(self, wait_for_executors: float = 15.0) -> dict:
+        """Master URL, executors, cores and Spark version of the session (for `debug`)."""
+        import time
+
+        info: dict = {"spark_version": self.version()}
+        if self.is_connect:
+            info["remote"] = self.target.remote
+            with contextlib.suppress(Exception):
+                info["master"] = self.spark.conf.get("spark.master")
+            info["executors"] = info["cores"] = "not visible over Spark Connect"
+            return info
+        sc = self.spark.sparkContext
+        info["master"] = sc.master
+        info["app_id"] = sc.applicationId
+        store = sc._jsc.sc().statusStore()
+
+        def executors() -> list:
+            seq = store.executorList(True)
+            return [seq.apply(i) for i in range(seq.size())]
+
+        remote = [e for e in executors() if e.id() != "driver"]
+        deadline = time.monotonic() + wait_for_executors
+        # A cluster's executors register a moment after the session starts.
+        while not remote and not sc.master.startswith("local") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            remote = [e for e in executors() if e.id() != "driver"]
+        listed = remote or executors()
+        info["executors"] = len(remote) if not sc.master.startswith("local") else "local (driver only)"
+        info["cores"] = sum(int(e.totalCores()) for e in listed)
+        info["default_parallelism"] = sc.defaultParallelism
+        return info
+
     # -- relations -----------------------------------------------------------------------------
     def location(self, node: Node, schema: str) -> TableLocation:
         return TableLocation(self.warehouse, schema, node.name)
+
+    def set_fingerprint(self, unique_id: str, fingerprint: dict | None) -> None:
+        with self._lock:
+            self._fingerprints[unique_id] = fingerprint
+
+    def stored_version(self, node: Node, schema: str) -> Path | None:
+        """The table version a ref() reads: this warehouse's, else (with --defer) the state's."""
+        current = self.location(node, schema).current()
+        if current is None and self.defer is not None:
+            warehouse, base = self.defer
+            own = self.target.schema
+            deferred = base + schema[len(own):] if schema.startswith(own) else schema
+            current = TableLocation(warehouse, deferred, node.name).current()
+        return current
 
     def mark_registered(self, name: str) -> None:
         with self._lock:
@@ -156,7 +270,7 @@ class Engine:
         if node.resource_type == "source":
             df = self.read_external(node)
         else:
-            current = self.location(node, schema).current()
+            current = self.stored_version(node, schema)
             if current is None:
                 raise ExecutionError(
                     f"'{node.name}' has not been built yet (no table under {self.location(node, schema).link}).",
@@ -199,49 +313,118 @@ class Engine:
         version = loc.new_version()
         observation = Observation(f"sm_{node.name}_{version.name}")
         observed = df.observe(observation, F.count(F.lit(1)).alias("rows"))
-        writer = observed.write.mode("errorifexists")
+        writer = observed.write.mode("error")  # "errorifexists" is unknown to Spark Connect
         if partition_by:
             writer = writer.partitionBy(*partition_by)
+        group = self._current_group()
         try:
+            self._check_cancelled(group, node)
             writer.parquet(str(version))
+            # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
+            self._check_cancelled(group, node)
         except BaseException:
             loc.discard(version)
             raise
+        fingerprint = self._fingerprints.get(node.unique_id)
+        if fingerprint is not None:
+            from .cache import write_fingerprint
+
+            # rows written, so a later cache hit can still report the table's size
+            write_fingerprint(version, {**fingerprint, "rows": observation.get.get("rows") if observation else None})
         loc.publish(version)
         loc.clean()
         rows = observation.get.get("rows") if observation else None
-        # The fresh version is what downstream models in this run must read.
-        self.spark.read.parquet(str(version)).createOrReplaceTempView(node.name)
+        # The fresh version is what downstream models in this run must read. Giving the reader the
+        # schema we just wrote skips Spark's footer-reading inference job.
+        reader = self.spark.read if partition_by else self.spark.read.schema(df.schema)
+        reader.parquet(str(version)).createOrReplaceTempView(node.name)
         self.mark_registered(node.name)
-        return {"rows": int(rows) if rows is not None else None, "path": str(loc.link), "version": version.name}
+        stats = {"rows": int(rows) if rows is not None else None, "path": str(loc.link), "version": version.name,
+                 "files": _count_data_files(version)}
+        if group:
+            with self._lock:
+                self._last_write[group] = stats
+        return stats
+
+    def _current_group(self) -> str | None:
+        with contextlib.suppress(Exception):
+            if self.is_connect:
+                tags = self.spark.getTags()
+                return next((t for t in tags if t.startswith("sparkmodels-")), None)
+            return self.spark.sparkContext.getLocalProperty("spark.jobGroup.id")
+        return None
 
     # -- jobs ------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def job_scope(self, group: str, description: str) -> Iterator[None]:
-        """Tag every Spark job started inside with the model's name (Spark UI, cancellation)."""
+    def job_scope(self, group: str, description: str, pool: str | None = None) -> Iterator[StepMetrics]:
+        """Tag every Spark job started inside with the model's name (Spark UI, cancellation), run
+        them in scheduler pool `pool`, and yield a StepMetrics filled with their metrics on exit."""
+        scope = StepMetrics(group, pool)
+        with self._lock:
+            self._active.add(group)
         if self.is_connect:
             self.spark.addTag(group)
             try:
-                yield
+                yield scope
             finally:
                 self.spark.removeTag(group)
+                with self._lock:
+                    self._active.discard(group)
+                scope.values = connect_metrics(group, self._last_write.pop(group, None))
             return
         sc = self.spark.sparkContext
+        scope.before = job_ids(self.spark, group)  # a reused model name must not count old jobs
         sc.setJobGroup(group, description, interruptOnCancel=True)
+        if pool:
+            sc.setLocalProperty("spark.scheduler.pool", pool)
         try:
-            yield
+            yield scope
         finally:
             sc.setLocalProperty("spark.jobGroup.id", None)
             sc.setLocalProperty("spark.job.description", None)
+            sc.setLocalProperty("spark.scheduler.pool", None)
+            with self._lock:
+                self._active.discard(group)
+            scope.values = collect_metrics(self.spark, group, scope.before)
+            stats = self._last_write.pop(group, None)
+            if stats and stats.get("files") is not None:
+                scope.values["files_written"] = stats["files"]
+
+    def _check_cancelled(self, group: str | None, node: Node) -> None:
+        if group and group in self._cancelled:
+            raise ExecutionError("cancelled (Ctrl-C); the table keeps its previous version.",
+                                 node=node.name, path=node.path)
 
     def cancel(self, groups) -> None:
-        """Cancel the Spark jobs of the given job groups (Ctrl-C)."""
+        """Cancel the Spark jobs of the given job groups (Ctrl-C); their tables are not published."""
+        groups = list(groups)
+        with self._lock:
+            self._cancelled.update(groups)
+        self._cancel_jobs(groups)
+        # A step between two Spark calls submits its next job after this cancel: keep cancelling
+        # its group until the step has left its job scope.
+        threading.Thread(target=self._keep_cancelling, args=(groups,), daemon=True,
+                         name="sparkmodels-cancel").start()
+
+    def _cancel_jobs(self, groups) -> None:
         for group in groups:
             with contextlib.suppress(Exception):
                 if self.is_connect:
                     self.spark.interruptTag(group)
                 else:
                     self.spark.sparkContext.cancelJobGroup(group)
+
+    def _keep_cancelling(self, groups, period: float = 0.5, limit: float = 120.0) -> None:
+        import time
+
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            with self._lock:
+                live = [g for g in groups if g in self._active]
+            if not live:
+                return
+            time.sleep(period)
+            self._cancel_jobs(live)
 
     def stop(self) -> None:
         if self._owns_session:

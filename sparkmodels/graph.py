@@ -24,6 +24,9 @@ class Graph:
         self._check_cycles()
 
     def _check_cycles(self) -> None:
+        # find_cycle walks every edge the slow way; the DAG test is linear and almost always true.
+        if nx.is_directed_acyclic_graph(self.g):
+            return
         try:
             cycle = nx.find_cycle(self.g)
         except nx.NetworkXNoCycle:

@@ -204,6 +204,9 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         "project_name": config.name,
         "generated_at": renderer.run_started_at.isoformat(),
         "target": config.target.name,
+        # --defer --state reads upstream tables from here
+        "warehouse": str(config.target.warehouse),
+        "schema": config.target.schema,
         "sparkmodels_version": _version(),
     }
     manifest = Manifest(

@@ -159,13 +159,16 @@ class Manifest:
     def of_type(self, *resource_types: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.resource_type in resource_types]
 
-    def to_dict(self, compiled: Mapping[str, str] | None = None) -> dict:
-        """dbt-shaped manifest.json content (compiled SQL added when given)."""
+    def to_dict(self, compiled: Mapping[str, str] | None = None,
+                column_lineage: Mapping[str, Mapping] | None = None) -> dict:
+        """dbt-shaped manifest.json content (compiled SQL and column lineage added when given)."""
         nodes, sources = {}, {}
         for uid, node in self.nodes.items():
             data = node.to_dict()
             if compiled is not None and uid in compiled:
                 data["compiled_code"] = compiled[uid]
+            if column_lineage is not None and uid in column_lineage:
+                data["column_lineage"] = column_lineage[uid]  # see sparkmodels/lineage.py for the shape
             (sources if node.resource_type == "source" else nodes)[uid] = data
         child_map: dict[str, list[str]] = {uid: [] for uid in self.nodes}
         for uid, node in self.nodes.items():

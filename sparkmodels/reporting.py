@@ -42,8 +42,10 @@ class Reporter:
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
             return
+        from .redact import redact_text
+
         with self._lock:
-            self.console.print(f"{_stamp()}  {text}", style=style, markup=False)
+            self.console.print(f"{_stamp()}  {redact_text(text)}", style=style, markup=False)
 
     def warn(self, text: str) -> None:
         self.line(f"[WARNING]: {text}", style="yellow")
@@ -73,10 +75,18 @@ class Reporter:
         self._done = idx
         total = getattr(self, "total", None) or "?"
         t = f"{result.execution_time:.2f}s"
-        if result.status == "success":
+        if result.resource_type == "test" and result.status in ("pass", "warn", "fail"):
+            word = result.status.upper() + (f" {result.failures}" if result.status != "pass" else "")
+            style = {"pass": "green", "warn": "yellow", "fail": "red"}[result.status]
+            self.line(self._dotted(f"{idx} of {total} {word} {step.name}", f"[{word} in {t}]"), style=style)
+        elif result.status == "success" and (result.extra or {}).get("cached"):
+            self.line(self._dotted(f"{idx} of {total} SKIP (unchanged) {step.name}", f"[SKIP in {t}]"), style="green")
+        elif result.status == "success":
             rows = f"{result.rows:,} rows " if result.rows is not None else ""
             left = f"{idx} of {total} OK {result.message} {step.name}"
             self.line(self._dotted(left, f"[OK {rows}in {t}]"), style="green")
+        elif result.resource_type == "test":
+            self.line(self._dotted(f"{idx} of {total} ERROR {step.name}", f"[ERROR in {t}]"), style="red")
         else:
             left = f"{idx} of {total} ERROR {_verb(step)} {step.name}"
             self.line(self._dotted(left, f"[ERROR in {t}]"), style="red")
@@ -124,12 +134,14 @@ class Reporter:
         counts = result.counts()
         kinds: dict[str, int] = {}
         for r in result.results:
-            label = "seeds" if r.resource_type == "seed" else f"{r.materialized} models"
+            label = ("seeds" if r.resource_type == "seed" else "unit tests" if r.materialized == "unit_test"
+                     else "data tests" if r.resource_type == "test" else f"{r.materialized} models")
             kinds[label] = kinds.get(label, 0) + 1
         parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         self.line("")
         self.line(f"Finished {what} {parts or 'nothing'} in {result.elapsed:.2f}s.")
-        errors = [r for r in result.results if r.status == "error"]
+        self._heaviest(result)
+        errors = [r for r in result.results if r.status in ("error", "fail")]
         if result.interrupted:
             self.line("Interrupted (Ctrl-C). Tables that were being written keep their previous version.",
                       style="yellow")
@@ -138,15 +150,33 @@ class Reporter:
             self.line(f"Completed with {len(errors)} error{'s' if len(errors) != 1 else ''}:", style="red")
             for r in errors:
                 self.line("")
-                self.line(str(r.error) if r.error else f"{r.name}: {r.message}", style="red")
+                self.line(str(r.error) if r.error else _test_problem("Failure", r), style="red")
         elif not result.interrupted:
             self.line("Completed successfully", style="green")
+        for r in result.results:
+            if r.status == "warn":
+                self.line("")
+                self.line(_test_problem("Warning", r), style="yellow")
         ok = counts.get("success", 0) + counts.get("pass", 0)
         self.line("")
         self.line(
             f"Done. PASS={ok} WARN={counts.get('warn', 0)} ERROR={counts.get('error', 0) + counts.get('fail', 0)} "
             f"SKIP={counts.get('skipped', 0)} TOTAL={len(result.results)}"
         )
+
+    def _heaviest(self, result) -> None:
+        """The models that cost Spark the most (executor time, bytes written, shuffle)."""
+        from .metrics import heaviest, human_bytes
+
+        top = heaviest([r for r in result.results if r.resource_type != "test"])
+        if len(top) < 2:
+            return  # one model: the progress line already says it all
+        self.line("Heaviest models (Spark executor time / written / shuffle):")
+        for name, m in top:
+            secs = f"{m['executor_run_time_ms'] / 1000:.1f}s" if m.get("executor_run_time_ms") is not None else "?"
+            self.line(f"  {name}: {secs} / {human_bytes(m.get('bytes_written'))} in "
+                      f"{m.get('files_written') if m.get('files_written') is not None else '?'} files / "
+                      f"{human_bytes(m.get('shuffle_write_bytes'))} shuffled, {m.get('tasks') or '?'} tasks")
 
     def error(self, exc: BaseException) -> None:
         self.stop()
@@ -155,6 +185,11 @@ class Reporter:
     def warnings(self, items: Iterable[str]) -> None:
         for w in items:
             self.warn(w)
+
+
+def _test_problem(kind: str, r) -> str:
+    """dbt's closing lines for a failing or warning test: name, then what was found."""
+    return f"{kind} in test {r.name}\n  {r.message}" if r.resource_type == "test" else f"{r.name}: {r.message}"
 
 
 def _verb(step) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from .checks.batch import TestExecutor
 from .config import ProjectConfig
 from .errors import ExecutionError, SparkModelsError
 from .loader import schema_for
@@ -37,6 +38,7 @@ class NodeResult:
     error: SparkModelsError | None = None
     reason: str | None = None
     extra: Mapping = field(default_factory=dict)
+    failures: int | None = None  # tests: rows the test query returned
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class Runner:
 
     def __init__(self, engine, manifest: Manifest, config: ProjectConfig, plan: Plan, *,
                  threads: int = 1, on_event: Event | None = None, fail_fast: bool = False,
-                 dataframe_factory: Callable[[PlanStep], Callable[[], object]] | None = None):
+                 dataframe_factory: Callable[[PlanStep], Callable[[], object]] | None = None,
+                 cache=None):
         self.engine = engine
         self.manifest = manifest
         self.config = config
@@ -83,6 +86,8 @@ class Runner:
         self.dataframe_factory = dataframe_factory or self._sql_dataframe
         self._running: dict[str, PlanStep] = {}
         self._lock = threading.Lock()
+        self.tests = TestExecutor(engine, manifest, config, plan)
+        self.cache = cache  # cache.BuildCache: reuse a table whose fingerprint is unchanged
 
     # -- one step ------------------------------------------------------------------------------
     def _sql_dataframe(self, step: PlanStep) -> Callable[[], object]:
@@ -108,29 +113,71 @@ class Runner:
                 out.append(dep)
         return out
 
-    def execute_step(self, step: PlanStep, index: int) -> NodeResult:
+    def execute_test(self, step: PlanStep, index: int) -> NodeResult:
+        """A test step: pass/warn/fail by its failure count (not through the materialization registry)."""
         node = step.node
         started, t0 = _now(), time.perf_counter()
         self.emit("start", step=step, index=index, total=len(self.plan))
+        failures, extra, error = None, {}, None
         try:
+            if node.config.get("test_type") != "unit":  # unit tests read mocked inputs only
+                for dep in self._upstream_relations(node):
+                    self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+            with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:
+                outcome = self.tests.run(step)
+            status, message, failures, extra = outcome.status, outcome.message, outcome.failures, outcome.extra
+            extra = {**dict(extra), "spark_metrics": scope.values}
+        except SparkModelsError as exc:
+            exc.located(node=node.name, path=node.path)
+            status, message, error = "error", exc.message, exc
+        return NodeResult(
+            unique_id=step.unique_id, name=node.name, resource_type="test", materialized=step.materialized,
+            status=status, message=message, started_at=started, completed_at=_now(),
+            execution_time=time.perf_counter() - t0, error=error, reason=step.reason, extra=dict(extra),
+            failures=failures,
+        )
+
+    def execute_step(self, step: PlanStep, index: int) -> NodeResult:
+        node = step.node
+        if node.resource_type == "test":
+            return self.execute_test(step, index)
+        started, t0 = _now(), time.perf_counter()
+        self.emit("start", step=step, index=index, total=len(self.plan))
+        scope = None  # the step's Spark metrics, once its job scope was entered
+        try:
+            hit = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
+            if hit is not None:  # unchanged: downstream models register the stored version as they read it
+                return NodeResult(
+                    unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
+                    materialized=step.materialized, status="success", message="unchanged", rows=hit.rows,
+                    started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
+                    reason=step.reason, extra={"cached": True, "version": hit.version.name},
+                )
             for dep in self._upstream_relations(node):
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
             materialization = registry.get(step.materialized, node)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
                               self.dataframe_factory(step))
-            with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}"):
+            with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}",
+                                       node.name) as scope:
                 try:
                     outcome = materialization.execute(ctx)
                 except SparkModelsError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - translated below
                     if _is_spark_error(exc):
-                        raise spark_error(exc, node, step.compiled) from None
+                        from .pymodels import python_worker_error  # UDF/map_batches failures
+
+                        raise (python_worker_error(exc, node, self.config.root)
+                               or spark_error(exc, node, step.compiled)) from None
                     raise ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path) from exc
             status, message, rows, error, extra = "success", outcome.message, outcome.rows, None, outcome.extra
+            extra = {**dict(extra), "spark_metrics": scope.values}
         except SparkModelsError as exc:
             exc.located(node=node.name, path=node.path)
             status, message, rows, error, extra = "error", exc.message, None, exc, {}
+            if scope is not None and scope.values:  # what the failed attempt cost
+                extra["spark_metrics"] = scope.values
         return NodeResult(
             unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
             materialized=step.materialized, status=status, message=message, rows=rows,
@@ -198,7 +245,7 @@ class Runner:
                     result = fut.result()
                     results[uid] = result
                     self.emit("done", step=steps[uid], result=result)
-                    if result.status == "error":
+                    if result.status in ("error", "fail"):
                         skip_descendants(uid, f"skipped because {result.name} failed")
                         if self.fail_fast:
                             stop = True

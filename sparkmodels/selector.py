@@ -22,7 +22,7 @@ _ATOM = re.compile(
     r"(?P<children>\+(?P<cdepth>\d*))?$"
 )
 METHODS = ("fqn", "tag", "path", "file", "config", "source", "resource_type", "test_type",
-           "test_name", "package", "state", "result")
+           "test_name", "package", "state", "result", "selector")
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,19 @@ def match_method(node: Node, atom: Atom, context: dict) -> bool:
         return node.resource_type == value
     if method == "package":
         return node.package == value
-    if method == "test_type":
-        return node.resource_type == "test" and node.config.get("test_type", "data") == value
+    if method == "test_type":  # unit | data, and data tests split into generic (YAML) | singular (.sql)
+        if node.resource_type != "test":
+            return False
+        kind = node.config.get("test_type", "data")
+        if value in ("generic", "singular") and kind == "data":
+            return (value == "singular") == node.path.endswith(".sql")
+        return kind == value
     if method == "test_name":
         return node.resource_type == "test" and fnmatch.fnmatchcase(str(node.config.get("test_name", node.name)), value)
     matcher = context.get(method)
     if matcher is None:
+        if method == "selector":
+            raise SelectionError(f"'{atom.text}': there is no selectors.yml in this project.")
         raise SelectionError(f"'{atom.text}': the {method}: method needs --state.")
     return matcher(node, value)
 

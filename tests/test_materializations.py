@@ -92,8 +92,8 @@ def test_failed_rebuild_keeps_previous_version(make_project, spark):
 
 def test_rebuild_keeps_one_previous_version_and_cleans_older(make_project, spark):
     root = make_project({**BASE, "models/marts/one.sql": "select 1 as x"})
-    for _ in range(3):
-        assert sparkmodels.run(root, select="one", spark=spark).success
+    for _ in range(3):  # full_refresh: an unchanged model would otherwise be reused (build cache)
+        assert sparkmodels.run(root, select="one", spark=spark, full_refresh=True).success
     versions = sorted(p.name for p in (root / "warehouse/demo/.versions/one").iterdir())
     assert len(versions) == 2
     assert os.path.basename(os.readlink(table_path(root, "demo", "one"))) == versions[-1]

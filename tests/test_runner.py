@@ -72,7 +72,7 @@ def test_new_process_runs_one_model_against_earlier_tables(built_example, tmp_pa
     before = os.readlink(link)
     proc = subprocess.run(
         [sys.executable, "-m", "sparkmodels", "run", "-s", "dim_monthly_zone_revenue",
-         "--project-dir", str(built_example)],
+         "--project-dir", str(built_example), "--full-refresh"],  # unchanged: the cache would skip it
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
