@@ -137,7 +137,7 @@ class Reporter:
             label = ("seeds" if r.resource_type == "seed" else "unit tests" if r.materialized == "unit_test"
                      else "data tests" if r.resource_type == "test" else f"{r.materialized} models")
             kinds[label] = kinds.get(label, 0) + 1
-        parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in sorted(kinds.items()))
         self.line("")
         self.line(f"Finished {what} {parts or 'nothing'} in {result.elapsed:.2f}s.")
         self._heaviest(result)

@@ -82,5 +82,7 @@ def built_example(tmp_path_factory, spark):
 
     root = copy_example(tmp_path_factory.mktemp("built") / "example")
     result = sparkmodels.build(root, spark=spark)
-    assert result.success, [(r.name, r.message) for r in result.results if r.status != "success"]
+    assert result.success, [(r.name, r.message) for r in result.results if r.status not in ("success", "pass", "warn")]
+    # Other tests run more commands on this project; keep the build's own run_results.
+    shutil.copy2(root / "target/run_results.json", root / "target/build_run_results.json")
     return root

@@ -79,7 +79,7 @@ def test_example_artifacts(built_example):
                                            "macro.nyc_taxi.surrogate_key"]
     assert stg["columns"]["tripid"]["description"]
 
-    results = json.loads((built_example / "target/run_results.json").read_text())
+    results = json.loads((built_example / "target/build_run_results.json").read_text())
     assert results["metadata"]["dbt_schema_version"].endswith("run-results/v1.json")
     by_id = {r["unique_id"]: r for r in results["results"]}
     rev = by_id["model.nyc_taxi.dim_monthly_zone_revenue"]
