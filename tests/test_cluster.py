@@ -112,6 +112,16 @@ def test_build_over_spark_connect_equals_local(connect_url, built_example, spark
     assert m["rows_written"] == len(_rows(spark, root / "warehouse"))
     assert m["files_written"] >= 1 and m["tasks"] is None
 
+    # The docs catalog over Connect: analysed schemas of views, tables, seeds and sources.
+    docs = _cli(root, "docs", "generate", "--target", "connect")
+    assert docs.returncode == 0, docs.stdout[-3000:] + docs.stderr[-3000:]
+    catalog = json.loads((root / "target" / "catalog.json").read_text())
+    nodes = {**catalog["nodes"], **catalog.get("sources", {})}
+    cols = nodes["model.nyc_taxi.dim_monthly_zone_revenue"]["columns"]
+    assert cols["revenue_monthly_fare"]["type"] == "double"
+    assert "pickup_datetime" in nodes["model.nyc_taxi.stg_green_tripdata"]["columns"]
+    assert "locationid" in nodes["seed.nyc_taxi.taxi_zone_lookup"]["columns"]
+
 
 def test_connect_target_with_packages_is_a_clear_error():
     from sparkmodels.config import Target
