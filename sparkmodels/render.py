@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: F401  (kept importable for users)
 
 from .errors import CompilationError, did_you_mean
 
