@@ -167,13 +167,14 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     return result
 
 
-def _defer_location(previous, p: Project) -> tuple[Path, str]:
-    from .storage import local_path
+def _defer_location(previous, p: Project):
+    from .storage import open_warehouse
 
     if not previous.warehouse:
         raise SelectionError(f"--defer: the manifest in '{previous.path}' does not record its warehouse.",
                              hint="Re-run the production job with this version of sparkmodels to refresh it.")
-    return local_path(previous.warehouse), previous.schema or p.config.target.schema
+    warehouse = open_warehouse(previous.warehouse, previous.warehouse_storage, target=f"--state {previous.path}")
+    return warehouse, previous.schema or p.config.target.schema
 
 
 def _count(manifest: Manifest) -> str:

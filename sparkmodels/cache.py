@@ -48,19 +48,32 @@ def digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def read_fingerprint(version: Path | None) -> dict | None:
-    """The fingerprint stored with a table version, or None (missing, unreadable, incomplete version)."""
-    if version is None or not (version / "_SUCCESS").exists():
+def read_fingerprint(version, store=None) -> dict | None:
+    """The fingerprint stored with a table version, or None (missing, unreadable, incomplete version).
+    `store` (a storage.TableStore) reads it where the version lives; without it, a local Path."""
+    if version is None:
         return None
     try:
-        data = json.loads((version / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+        if store is None:
+            if not (version / "_SUCCESS").exists():
+                return None
+            text = (version / FINGERPRINT_FILE).read_text(encoding="utf-8")
+        elif store.is_complete(version):
+            text = store.read_text(version, FINGERPRINT_FILE) or ""
+        else:
+            return None
+        data = json.loads(text)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def write_fingerprint(version: Path, fingerprint: Mapping) -> None:
-    (version / FINGERPRINT_FILE).write_text(json.dumps(dict(fingerprint), indent=1, default=str), encoding="utf-8")
+def write_fingerprint(version, fingerprint: Mapping, store=None) -> None:
+    text = json.dumps(dict(fingerprint), indent=1, default=str)
+    if store is None:
+        Path(version, FINGERPRINT_FILE).write_text(text, encoding="utf-8")
+    else:
+        store.write_text(version, FINGERPRINT_FILE, text)
 
 
 def file_listing(location: str, limit: int = 100_000) -> list | None:
@@ -166,7 +179,7 @@ class BuildCache:
             return None if upstream is None else {"code": code, "vars": self._vars(dep), "upstream": upstream}
         if dep.resource_type in ("model", "seed"):
             current = self.engine.stored_version(dep, schema_for(self.config, dep.config))
-            return None if current is None else self._relative(str(current), self.engine.warehouse)
+            return None if current is None else self.engine.storage.relative(current)
         return None
 
     @staticmethod
@@ -209,8 +222,9 @@ class BuildCache:
         self.engine.set_fingerprint(node.unique_id, fp)
         if fp is None or self.force or not self.enabled:
             return None
-        current = self.engine.location(node, schema).current()
-        stored = read_fingerprint(current)
+        loc = self.engine.location(node, schema)
+        current = loc.current()
+        stored = read_fingerprint(current, loc)
         if stored is None or stored.get("digest") != fp["digest"]:
             return None
         rows = stored.get("rows")

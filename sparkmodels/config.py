@@ -68,6 +68,8 @@ class Target:
     remote: str | None = None
     conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     warehouse: str = "warehouse"
+    # auto (by the warehouse URI's scheme) | local (symlinked versions) | hadoop (FileSystem API + pointers)
+    warehouse_storage: str = "auto"
     schema: str = "main"
     threads: int = 1
     packages: tuple[str, ...] = ()
@@ -79,6 +81,7 @@ class Target:
         return {
             "name": self.name, "type": self.type, "schema": self.schema, "threads": self.threads,
             "master": self.master, "remote": self.remote, "warehouse": self.warehouse,
+            "warehouse_storage": self.warehouse_storage,
         }
 
 
@@ -194,6 +197,10 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
     warehouse = str(data.get("warehouse") or data.get("warehouse_path") or "warehouse")
     if "://" not in warehouse and not warehouse.startswith("file:"):
         warehouse = str((root / warehouse).resolve())
+    storage = str(data.get("warehouse_storage") or "auto")
+    if storage not in ("auto", "local", "hadoop"):
+        raise ProjectError(f"target '{name}': warehouse_storage must be auto, local or hadoop, not '{storage}'.",
+                           path=path, line=line_of(raw))
     remote = data.get("remote")
     master = data.get("master") or (None if remote else "local[*]")
     try:
@@ -208,6 +215,7 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
         conf=freeze({str(k): str(v).lower() if isinstance(v, bool) else str(v)
                      for k, v in (data.get("conf") or {}).items()}),
         warehouse=warehouse,
+        warehouse_storage=storage,
         schema=str(data.get("schema") or default_schema),
         threads=max(1, threads),
         packages=_as_tuple(data.get("packages"), ()),

@@ -18,7 +18,7 @@ from .manifest import Node
 from .metrics import StepMetrics, connect_metrics, job_ids
 from .metrics import collect as collect_metrics
 from .plan import relation_name, source_view_name
-from .storage import TableLocation, local_path
+from .storage import TableStore, Warehouse, open_warehouse
 
 MIN_JAVA = 17
 _LOG4J = Path(__file__).parent / "include" / "log4j2.properties"
@@ -149,14 +149,6 @@ def _is_connect_session(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
-def _count_data_files(version: Path) -> int | None:
-    """Data files of a written version (a directory listing, not a pass over the data)."""
-    try:
-        return sum(1 for p in version.rglob("*") if p.is_file() and not p.name.startswith(("_", ".")))
-    except OSError:
-        return None
-
-
 class Engine:
     """One run's view of Spark: registers relations once, writes tables atomically, cancels jobs."""
 
@@ -164,7 +156,9 @@ class Engine:
                  app_name: str = "sparkmodels"):
         self.target = target
         self.project_root = Path(project_root or ".").resolve()
-        self.warehouse = local_path(target.warehouse)  # an unsupported URI fails before Spark starts
+        # An unsupported URI (or Connect with a Hadoop warehouse) fails here, before Spark starts.
+        self.storage: Warehouse = open_warehouse(target.warehouse, target.warehouse_storage,
+                                                 remote=target.remote, target=target.name)
         quiet_pyspark_loggers()
         if spark is None:
             # In a process that already has a session (tests, notebooks) getOrCreate() returns it:
@@ -177,9 +171,11 @@ class Engine:
         else:
             self._owns_session = False
         self.spark = spark
+        self.storage = self.storage.connect(spark)
+        self.warehouse = getattr(self.storage, "root", None)  # a Path (local) or HadoopPath
         self._registered: set[str] = set()
         # --defer: (warehouse, target schema) of the state's run, read when a table isn't built here.
-        self.defer: tuple[Path, str] | None = None
+        self.defer: tuple[Warehouse, str] | None = None
         self._fingerprints: dict[str, dict | None] = {}  # build cache: written with each table version
         self._lock = threading.Lock()
         self._last_write: dict[str, dict] = {}  # job group -> stats of the table it wrote (metrics)
@@ -233,21 +229,21 @@ class Engine:
         return info
 
     # -- relations -----------------------------------------------------------------------------
-    def location(self, node: Node, schema: str) -> TableLocation:
-        return TableLocation(self.warehouse, schema, node.name)
+    def location(self, node: Node, schema: str) -> TableStore:
+        return self.storage.table(schema, node.name)
 
     def set_fingerprint(self, unique_id: str, fingerprint: dict | None) -> None:
         with self._lock:
             self._fingerprints[unique_id] = fingerprint
 
-    def stored_version(self, node: Node, schema: str) -> Path | None:
+    def stored_version(self, node: Node, schema: str):
         """The table version a ref() reads: this warehouse's, else (with --defer) the state's."""
         current = self.location(node, schema).current()
         if current is None and self.defer is not None:
             warehouse, base = self.defer
             own = self.target.schema
             deferred = base + schema[len(own):] if schema.startswith(own) else schema
-            current = TableLocation(warehouse, deferred, node.name).current()
+            current = warehouse.connect(self.spark).table(deferred, node.name).current()
         return current
 
     def mark_registered(self, name: str) -> None:
@@ -330,7 +326,8 @@ class Engine:
             from .cache import write_fingerprint
 
             # rows written, so a later cache hit can still report the table's size
-            write_fingerprint(version, {**fingerprint, "rows": observation.get.get("rows") if observation else None})
+            write_fingerprint(version, {**fingerprint, "rows": observation.get.get("rows") if observation else None},
+                              store=loc)
         loc.publish(version)
         loc.clean()
         rows = observation.get.get("rows") if observation else None
@@ -340,7 +337,7 @@ class Engine:
         reader.parquet(str(version)).createOrReplaceTempView(node.name)
         self.mark_registered(node.name)
         stats = {"rows": int(rows) if rows is not None else None, "path": str(loc.link), "version": version.name,
-                 "files": _count_data_files(version)}
+                 "files": loc.data_files(version)}
         if group:
             with self._lock:
                 self._last_write[group] = stats

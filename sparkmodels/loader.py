@@ -206,6 +206,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         "target": config.target.name,
         # --defer --state reads upstream tables from here
         "warehouse": str(config.target.warehouse),
+        "warehouse_storage": config.target.warehouse_storage,
         "schema": config.target.schema,
         "sparkmodels_version": _version(),
     }

@@ -40,6 +40,11 @@ class PreviousState:
         return str(value) if value else None
 
     @property
+    def warehouse_storage(self) -> str:
+        """How the previous run stored tables (auto: by the warehouse URI; older manifests lack it)."""
+        return str(self.metadata.get("warehouse_storage") or "auto")
+
+    @property
     def schema(self) -> str | None:
         value = self.metadata.get("schema")
         return str(value) if value else None

@@ -13,11 +13,9 @@ import datetime as _dt
 import glob
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from ..lineage import ModelLineage, plan_column_lineage, relation_key
 from ..manifest import Node
-from ..storage import TableLocation
 
 CATALOG_SCHEMA = "https://sparkmodels.dev/schemas/catalog/v1.json"
 CATALOG_TYPES = ("source", "seed", "model")
@@ -32,19 +30,6 @@ def _one_line(exc: BaseException) -> str:
 def _columns(schema) -> dict:
     return {f.name: {"name": f.name, "type": f.dataType.simpleString(), "index": i, "nullable": f.nullable}
             for i, f in enumerate(schema.fields)}
-
-
-def _dir_stats(path: Path) -> tuple[int, float]:
-    total, latest = 0, 0.0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                st = os.stat(os.path.join(dirpath, f))
-            except OSError:
-                continue
-            total += st.st_size
-            latest = max(latest, st.st_mtime)
-    return total, latest
 
 
 def _iso(ts: float | None) -> str | None:
@@ -109,7 +94,7 @@ class CatalogBuilder:
             engine.ensure_relation(node, self.schema_of(node))
             return spark.table(engine.relation_sql(node))
         if node.resource_type == "seed":
-            if TableLocation(engine.warehouse, self.schema_of(node), node.name).current() is not None:
+            if engine.location(node, self.schema_of(node)).current() is not None:
                 engine.ensure_relation(node, self.schema_of(node))
                 return spark.table(f"`{node.name}`")
             from ..materializations.seed import seed_dataframe  # not built yet: read the CSV itself
@@ -153,10 +138,11 @@ class CatalogBuilder:
             latest = max((os.path.getmtime(f) for f in files), default=None)
             return {"rows": df.count(), "bytes": size, "built_at": _iso(latest), "files": len(files)}
         if node.resource_type == "seed" or node.materialized in ("table", "incremental"):
-            current = TableLocation(self.engine.warehouse, self.schema_of(node), node.name).current()
+            loc = self.engine.location(node, self.schema_of(node))
+            current = loc.current()
             if current is None:
                 return {"rows": None, "bytes": None, "built_at": None, "built": False}
-            size, latest = _dir_stats(current)
+            size, latest = loc.usage(current)
             rows = self.engine.spark.read.parquet(str(current)).count()
             return {"rows": rows, "bytes": size, "built_at": _iso(latest), "built": True}
         return None  # views and ephemerals hold no data of their own

@@ -1,4 +1,4 @@
-"""Warehouse layout and atomic table versions on a local or mounted filesystem (no Spark, no metastore).
+"""The local storage variant: atomic table versions on a local or mounted filesystem (no Spark, no JVM).
 
 A table `<warehouse>/<schema>/<name>` is a symlink to one complete version under
 `<warehouse>/<schema>/.versions/<name>/<version>/`. A write goes to a new version directory and
@@ -16,10 +16,17 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EnvironmentProblem
+from ..errors import EnvironmentProblem
 
 VERSIONS_DIR = ".versions"
 KEEP_PREVIOUS = 1
+
+
+def version_name(prefix: str = "v") -> str:
+    """A new version (or pointer) name; names sort in creation order (nanoseconds, not just seconds)."""
+    ns = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000))
+    return f"{prefix}{stamp}{ns % 1_000_000_000:09d}_{uuid.uuid4().hex[:8]}"
 
 
 def local_path(uri: str) -> Path:
@@ -30,8 +37,10 @@ def local_path(uri: str) -> Path:
         return Path(uri[len("file:"):])
     if "://" in uri:
         raise EnvironmentProblem(
-            f"warehouse '{uri}' is not a local path; this build of sparkmodels writes tables to local or "
-            "mounted filesystems (use a file: path shared by the cluster).",
+            f"warehouse '{uri}' is not a local path; `warehouse_storage: local` writes tables to local or "
+            "mounted filesystems only.",
+            hint="Remove `warehouse_storage: local` (hdfs://, s3a://, abfss:// use the Hadoop storage) or use a "
+                 "file: path shared by the cluster.",
         )
     return Path(uri)
 
@@ -63,10 +72,8 @@ class TableLocation:
         return None
 
     def new_version(self) -> Path:
-        # Names must sort in creation order (clean() compares them): nanoseconds, not just seconds.
-        ns = time.time_ns()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000))
-        path = self.versions / f"v{stamp}{ns % 1_000_000_000:09d}_{uuid.uuid4().hex[:8]}"
+        # Names must sort in creation order: clean() compares them.
+        path = self.versions / version_name()
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -106,3 +113,63 @@ class TableLocation:
             shutil.rmtree(version, ignore_errors=True)
             removed.append(version)
         return removed
+
+    # -- files beside the data (build cache fingerprint, stats) -------------------------------------
+    def is_complete(self, version: Path) -> bool:
+        return (version / "_SUCCESS").exists()
+
+    def read_text(self, version: Path, name: str) -> str | None:
+        try:
+            return (version / name).read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def write_text(self, version: Path, name: str, text: str) -> None:
+        (version / name).write_text(text, encoding="utf-8")
+
+    def data_files(self, version: Path) -> int | None:
+        """Data files of a written version (a directory listing, not a pass over the data)."""
+        try:
+            return sum(1 for p in version.rglob("*") if p.is_file() and not p.name.startswith(("_", ".")))
+        except OSError:
+            return None
+
+    def usage(self, version: Path) -> tuple[int, float]:
+        """(bytes, latest mtime) of every file of a version."""
+        total, latest = 0, 0.0
+        for dirpath, _dirs, files in os.walk(version):
+            for f in files:
+                try:
+                    st = os.stat(os.path.join(dirpath, f))
+                except OSError:
+                    continue
+                total += st.st_size
+                latest = max(latest, st.st_mtime)
+        return total, latest
+
+
+@dataclass(frozen=True)
+class LocalWarehouse:
+    """A warehouse on a POSIX path: tables are TableLocations (symlink + versions)."""
+
+    root: Path
+    kind: str = "local"
+
+    @property
+    def uri(self) -> str:
+        return str(self.root)
+
+    def table(self, schema: str, name: str) -> TableLocation:
+        return TableLocation(self.root, schema, name)
+
+    def relative(self, version) -> str:
+        """Paths inside the warehouse relative to it, so a copied project keeps its cache."""
+        for base in (self.root.resolve(), self.root):
+            try:
+                return str(Path(version).relative_to(base))
+            except ValueError:
+                continue
+        return str(version)
+
+    def connect(self, spark) -> LocalWarehouse:
+        return self
