@@ -315,6 +315,36 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spa
     return redact(info)
 
 
+def table_path(project_dir: str | Path = ".", name: str = "", *, target: str | None = None, vars=None,
+               spark=None, project: Project | None = None) -> str | None:
+    """Where a table's current data is for readers outside sparkmodels, or None if it was never built:
+    the stable `<schema>/<model>` link of a local warehouse (no Spark), or, with Hadoop storage, the
+    version folder its newest pointer names (starts/attaches Spark: the FileSystem is reached via the JVM)."""
+    from .loader import schema_for
+    from .storage import open_warehouse
+
+    p = _project(project_dir, target, vars, project=project)
+    nodes = [n for n in p.manifest.nodes.values()
+             if n.name == name and (n.resource_type == "seed" or (n.resource_type == "model" and
+                                                                  n.materialized not in ("view", "ephemeral")))]
+    if not nodes:
+        raise SelectionError(f"no table or seed named '{name}' in the project (views and ephemerals hold no data).")
+    node, t = nodes[0], p.config.target
+    schema = schema_for(p.config, node.config)
+    storage = open_warehouse(t.warehouse, t.warehouse_storage, remote=t.remote, target=t.name)
+    if storage.kind == "local":
+        loc = storage.table(schema, node.name)
+        return str(loc.link) if loc.current() is not None else None
+    from .engine import Engine
+
+    engine = Engine(t, spark, project_root=p.config.root, app_name="sparkmodels table-path")
+    try:
+        current = engine.location(node, schema).current()
+        return None if current is None else str(current)
+    finally:
+        engine.stop()
+
+
 # -- docs and lineage ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DocsResult:

@@ -190,6 +190,21 @@ def debug_cmd(project_dir, target, debug=False):
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
+@cli.command("table-path")
+@click.argument("name")
+@_common
+@_handled
+def table_path_cmd(project_dir, target, vars_, debug, name):
+    """Print the folder holding a table's current data (for readers outside sparkmodels)."""
+    from . import api
+
+    path = api.table_path(project_dir, name, target=target, vars=vars_)
+    if path is None:
+        click.secho(f"'{name}' has not been built yet.", fg="red", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(path)
+
+
 @cli.command("clean")
 @click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
 @_handled

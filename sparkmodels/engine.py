@@ -171,7 +171,11 @@ class Engine:
         else:
             self._owns_session = False
         self.spark = spark
-        self.storage = self.storage.connect(spark)
+        try:
+            self.storage = self.storage.connect(spark)  # e.g. s3a:// without hadoop-aws: a clear error
+        except BaseException:
+            self.stop()
+            raise
         self.warehouse = getattr(self.storage, "root", None)  # a Path (local) or HadoopPath
         self._registered: set[str] = set()
         # --defer: (warehouse, target schema) of the state's run, read when a table isn't built here.

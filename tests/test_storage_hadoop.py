@@ -14,7 +14,7 @@ import pytest
 
 import sparkmodels
 from sparkmodels.config import load_config
-from sparkmodels.errors import EnvironmentProblem, ProjectError
+from sparkmodels.errors import EnvironmentProblem, ProjectError, SelectionError
 from sparkmodels.storage import LocalWarehouse, open_warehouse
 from sparkmodels.storage.hadoop import HadoopTableLocation, HadoopWarehouse
 
@@ -217,7 +217,7 @@ def _table(root, spark, name):
 
 
 def test_build_cache_failure_and_docs_through_hadoop_storage(make_project, spark):
-    from sparkmodels.api import docs_generate
+    from sparkmodels.api import docs_generate, table_path
 
     root = make_project(PROJECT)
     first = sparkmodels.build(root, spark=spark)
@@ -251,6 +251,11 @@ def test_build_cache_failure_and_docs_through_hadoop_storage(make_project, spark
     assert top2 != top and spark.read.parquet(str(top2)).collect()[0].asDict() == {"n": 4, "sx": 40}
     assert sorted(n for n in os.listdir(_local(loc.versions)) if n.startswith("v")) == sorted([top.name, top2.name])
 
+    # where outside readers find the data: the version the newest pointer names
+    assert table_path(root, "top", spark=spark) == str(top2)
+    with pytest.raises(SelectionError, match="no table or seed named 'v'"):
+        table_path(root, "v", spark=spark)
+
     # docs generate: schemas and stats of tables found through the pointers
     docs_generate(root, spark=spark, stats=True)
     cat = json.loads((root / "target" / "catalog.json").read_text())
@@ -258,3 +263,20 @@ def test_build_cache_failure_and_docs_through_hadoop_storage(make_project, spark
     assert list(entry["columns"]) == ["n", "sx"] and entry["error"] is None
     assert entry["stats"]["built"] and entry["stats"]["rows"] == 1 and entry["stats"]["bytes"] > 0
     assert cat["nodes"]["seed.demo.nums"]["stats"]["rows"] == 4
+
+
+def test_table_path_cli_on_a_local_warehouse_needs_no_spark(make_project):
+    from click.testing import CliRunner
+
+    from sparkmodels.cli import cli
+
+    root = make_project({"models/t.sql": "{{ config(materialized='table') }}select 1 as x"})
+    res = CliRunner().invoke(cli, ["table-path", "t", "--project-dir", str(root)])
+    assert res.exit_code == 1 and "'t' has not been built yet" in res.output
+    loc = LocalWarehouse(root / "warehouse").table("demo", "t")
+    version = loc.new_version()
+    version.mkdir()
+    (version / "_SUCCESS").write_text("")
+    loc.publish(version)
+    res = CliRunner().invoke(cli, ["table-path", "t", "--project-dir", str(root)])
+    assert res.exit_code == 0 and res.output.strip() == str(root / "warehouse" / "demo" / "t")

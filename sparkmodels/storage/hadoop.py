@@ -54,6 +54,12 @@ class JvmFileSystem:
     """The few Hadoop FileSystem calls the pointer layout needs, through the session's JVM."""
 
     def __init__(self, spark, uri: str):
+        if type(spark).__module__.startswith("pyspark.sql.connect"):
+            raise EnvironmentProblem(
+                f"the warehouse '{uri}' uses the Hadoop FileSystem storage, which needs a classic Spark session; "
+                "a Spark Connect client has no FileSystem API.",
+                hint="Use a master: target for this warehouse, or a path the Connect server and this machine share.",
+            )
         self._jvm = spark._jvm
         self._Path = self._jvm.org.apache.hadoop.fs.Path
         try:
