@@ -280,3 +280,20 @@ def test_table_path_cli_on_a_local_warehouse_needs_no_spark(make_project):
     loc.publish(version)
     res = CliRunner().invoke(cli, ["table-path", "t", "--project-dir", str(root)])
     assert res.exit_code == 0 and res.output.strip() == str(root / "warehouse" / "demo" / "t")
+
+
+def test_defer_reads_upstream_from_a_hadoop_storage_state(tmp_path, spark):
+    import shutil
+
+    from conftest import write_files
+
+    models = {"models/a.sql": "{{ config(materialized='table') }}select 1 as id union all select 2 as id",
+              "models/c.sql": "{{ config(materialized='table') }}select sum(id) as n from {{ ref('a') }}"}
+    prod = write_files(tmp_path / "prod", {**models, "project.yml": "name: demo\nversion: '1'\ntargets:\n  p:\n"
+                                           "    warehouse: warehouse\n    warehouse_storage: hadoop\n"})
+    assert sparkmodels.run(prod, select="a", spark=spark).success
+    state = shutil.copytree(prod / "target", tmp_path / "prod-state")
+    dev = write_files(tmp_path / "dev", {**models, "project.yml": "name: demo\nversion: '1'\n"})  # local storage
+    res = sparkmodels.run(dev, select="c", spark=spark, state=state, defer=True)
+    assert res.success, [(r.name, r.message) for r in res.results]
+    assert spark.read.parquet(str(dev / "warehouse" / "demo" / "c")).collect()[0]["n"] == 3

@@ -164,9 +164,11 @@ class LocalWarehouse:
 
     def relative(self, version) -> str:
         """Paths inside the warehouse relative to it, so a copied project keeps its cache."""
+        if "://" in str(version) or str(version).startswith("file:"):
+            return str(version)  # another warehouse's version (--defer to a Hadoop-storage state)
         for base in (self.root.resolve(), self.root):
             try:
-                return str(Path(version).relative_to(base))
+                return str(Path(str(version)).relative_to(base))
             except ValueError:
                 continue
         return str(version)
