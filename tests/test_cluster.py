@@ -123,6 +123,40 @@ def test_build_over_spark_connect_equals_local(connect_url, built_example, spark
     assert "locationid" in nodes["seed.nyc_taxi.taxi_zone_lookup"]["columns"]
 
 
+@pytest.mark.slow
+def test_build_on_standalone_cluster_with_hadoop_storage(standalone_master, built_example, spark, tmp_path):
+    """Executors write the versions, the driver publishes pointers through the JVM's FileSystem API."""
+    import yaml
+
+    root = copy_example(tmp_path / "example")
+    _profiles(root, standalone=standalone_master)
+    profiles = yaml.safe_load((root / "profiles.yml").read_text())
+    profiles["targets"]["standalone"]["warehouse_storage"] = "hadoop"
+    (root / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
+    proc = _cli(root, "build", "--target", "standalone")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert not (root / "warehouse").joinpath(*TABLE).exists()  # no symlink: a pointer names the version
+    where = _cli(root, "table-path", TABLE[1], "--target", "standalone")
+    assert where.returncode == 0, where.stderr[-3000:]
+    version = where.stdout.strip().splitlines()[-1]
+    assert version.startswith(f"file:{root / 'warehouse' / TABLE[0] / '.versions' / TABLE[1]}/v")
+    got = sorted(spark.read.parquet(version).collect(), key=lambda r: tuple(str(v) for v in r))
+    assert got == _rows(spark, built_example / "warehouse")
+
+
+def test_hadoop_storage_over_connect_is_refused_before_connecting(make_project):
+    from click.testing import CliRunner
+
+    from sparkmodels.cli import cli
+
+    root = make_project({"project.yml": "name: d\nversion: '1'\ntargets:\n  c:\n    remote: sc://127.0.0.1:1\n"
+                                        "    warehouse: hdfs://nn:8020/wh\n",
+                         "models/m.sql": "select 1 as x"})
+    res = CliRunner().invoke(cli, ["run", "--project-dir", str(root)])
+    assert res.exit_code == 2
+    assert "Hadoop FileSystem warehouse ('hdfs://nn:8020/wh') cannot be used over Spark Connect" in res.output
+
+
 def test_connect_target_with_packages_is_a_clear_error():
     from sparkmodels.config import Target
     from sparkmodels.engine import build_session
