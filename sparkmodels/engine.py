@@ -162,7 +162,7 @@ class Engine:
     """One run's view of Spark: registers relations once, writes tables atomically, cancels jobs."""
 
     def __init__(self, target: Target, spark=None, *, project_root: Path | None = None,
-                 app_name: str = "sparkmodels"):
+                 app_name: str = "sparkmodels", owns_session: bool = False):
         self.target = target
         self.project_root = Path(project_root or ".").resolve()
         self.warehouse = local_path(target.warehouse)  # an unsupported URI fails before Spark starts
@@ -176,7 +176,7 @@ class Engine:
             spark = build_session(target, app_name)
             self._owns_session = existing is None
         else:
-            self._owns_session = False
+            self._owns_session = owns_session  # True: a session started for this run (api.SessionStart)
         self.spark = spark
         self._registered: set[str] = set()
         # --defer: (warehouse, target schema) of the state's run, read when a table isn't built here.

@@ -208,7 +208,7 @@ def test_downstream_rebuild_reads_unchanged_upstream_correctly(project, spark):
     assert clock["digest"] is None and "schema" in clock
 
 
-def test_full_refresh_and_no_cache_through_the_cli(project):
+def test_full_refresh_and_no_cache_through_the_cli(project, spark):
     from click.testing import CliRunner
 
     runner = CliRunner()
@@ -221,6 +221,8 @@ def test_full_refresh_and_no_cache_through_the_cli(project):
         assert "SKIP (unchanged)" not in out.output
     results = json.loads((project / "target" / "run_results.json").read_text())
     assert all(r["status"] == "success" for r in results["results"])
+    # the CLI booted "its" session in a background thread and found this process's: it must not stop it
+    assert spark.range(3).count() == 3
 
 
 @pytest.mark.parametrize("sql, found", [
