@@ -17,6 +17,7 @@ from .manifest import Manifest, Node
 from .plan import Compiler, Plan, build_plan
 from .reporting import Reporter
 from .selector import select as select_nodes
+from .session import SessionStart
 
 Selection = Sequence[str] | str | None
 
@@ -35,11 +36,16 @@ class Project:
                 if self.manifest.nodes[uid].resource_type in ("model", "test")}
 
 
-def load_project(project_dir: str | Path = ".", *, target: str | None = None,
-                 vars: Mapping | str | None = None, threads: int | None = None) -> Project:
-    """Load a project folder into config, manifest and graph (no Spark)."""
+def _config(project_dir, target, vars, threads) -> ProjectConfig:
     cli_vars = parse_cli_vars(vars) if isinstance(vars, str) else dict(vars or {})
-    config = load_config(project_dir, target=target, cli_vars=cli_vars, threads=threads)
+    return load_config(project_dir, target=target, cli_vars=cli_vars, threads=threads)
+
+
+def load_project(project_dir: str | Path = ".", *, target: str | None = None,
+                 vars: Mapping | str | None = None, threads: int | None = None,
+                 config: ProjectConfig | None = None) -> Project:
+    """Load a project folder into config, manifest and graph (no Spark); `config`: already read."""
+    config = config or _config(project_dir, target, vars, threads)
     manifest = load_manifest(config)
     return Project(config, manifest, Graph(manifest), Compiler(manifest))
 
@@ -114,12 +120,13 @@ def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: 
 
 def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Reporter | None = None,
             fail_fast: bool = False, args: Mapping | None = None, on_event=None, defer_to=None,
-            full_refresh: bool = False, use_cache: bool = True):
+            full_refresh: bool = False, use_cache: bool = True, session: SessionStart | None = None):
     """Run a plan on Spark, write artifacts, and return the RunResult.
 
     `reporter` prints (quiet when None); `on_event(kind, **data)` also receives every runner event.
     `defer_to` (a state.PreviousState) is read for upstream tables not built here; `full_refresh` /
-    `use_cache=False` rebuild tables even when their fingerprint is unchanged.
+    `use_cache=False` rebuild tables even when their fingerprint is unchanged. `session`: a
+    SessionStart already booting the JVM (used when `spark` is None).
     """
     from .cache import BuildCache
     from .engine import Engine
@@ -140,7 +147,11 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
                                                       if s.node.resource_type in ("model", "test")})
     if not plan.steps:
         reporter.warn("nothing to do: the selection matched no nodes to run.")
-    engine = Engine(p.config.target, spark, project_root=p.config.root, app_name=f"sparkmodels {command}")
+    owned = False
+    if spark is None and session is not None:
+        spark, owned = session.result()
+    engine = Engine(p.config.target, spark, project_root=p.config.root, app_name=f"sparkmodels {command}",
+                    owns_session=owned)
     if defer_to is not None:
         engine.defer = _defer_location(defer_to, p)
     try:
@@ -191,6 +202,23 @@ def _runner(command: str, resource_types: Sequence[str]):
                     project: Project | None = None, on_event=None, state: str | Path | None = None,
                     defer: bool = False, selector: str | None = None, full_refresh: bool = False,
                     no_cache: bool = False, only: Sequence[str] | None = None):
+        session = None
+        if spark is None:  # boot the JVM now, while the project loads and the plan is made
+            config = project.config if project is not None else _config(project_dir, target, vars, threads)
+            session = SessionStart(config.target, f"sparkmodels {command}")
+            project = project or load_project(config=config)
+        try:
+            return _run(project_dir, select=select, exclude=exclude, target=target, vars=vars, threads=threads,
+                        fail_fast=fail_fast, spark=spark, reporter=reporter, project=project, on_event=on_event,
+                        state=state, defer=defer, selector=selector, full_refresh=full_refresh,
+                        no_cache=no_cache, only=only, session=session)
+        except BaseException:
+            if session is not None:
+                session.discard()
+            raise
+
+    def _run(project_dir, *, select, exclude, target, vars, threads, fail_fast, spark, reporter, project,
+             on_event, state, defer, selector, full_refresh, no_cache, only, session):
         from .state import load_state
 
         p = _project(project_dir, target, vars, threads, project)
@@ -211,7 +239,7 @@ def _runner(command: str, resource_types: Sequence[str]):
                             context=context, warnings=more)
         return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args,
                        on_event=on_event, defer_to=previous if defer else None, full_refresh=full_refresh,
-                       use_cache=not no_cache)
+                       use_cache=not no_cache, session=session)
 
     run_command.__name__ = command
     run_command.__doc__ = f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark."

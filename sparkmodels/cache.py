@@ -68,12 +68,46 @@ def read_fingerprint(version, store=None) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def write_fingerprint(version, fingerprint: Mapping, store=None) -> None:
-    text = json.dumps(dict(fingerprint), indent=1, default=str)
-    if store is None:
+def write_fingerprint(version, fingerprint: Mapping | None, *, rows: int | None = None,
+                      schema: str | None = None, store=None) -> None:
+    """Store a fully written version's fingerprint (None: not reusable), row count and Spark schema.
+
+    The schema (StructType JSON) is stored with the listing of the files it describes, so a later
+    run can register the version without Spark's footer-reading inference job (see stored_schema).
+    Only local versions record it: elsewhere (`store`, a Hadoop storage.TableStore) Spark infers.
+    """
+    data = {**dict(fingerprint or {"digest": None}), "rows": rows}
+    if schema is not None and isinstance(version, Path):
+        files = _version_files(version)
+        if files is not None:
+            data.update(schema=schema, files=files)
+    text = json.dumps(data, indent=1, default=str)
+    if store is None or isinstance(version, Path):
         Path(version, FINGERPRINT_FILE).write_text(text, encoding="utf-8")
     else:
         store.write_text(version, FINGERPRINT_FILE, text)
+
+
+def _version_files(version: Path) -> list | None:
+    """(relative path, size, mtime_ns) of a version's files, the fingerprint file excepted."""
+    files = file_listing(str(version))
+    return None if files is None else [f for f in files if f[0] != FINGERPRINT_FILE]
+
+
+def stored_schema(version) -> str | None:
+    """The schema recorded when this version was written, if its files are still exactly those.
+
+    Reading Parquet with a given schema trusts it: a column missing from the files reads as null.
+    So the schema is only returned while the version's file listing (names, sizes, mtimes) is the
+    one recorded with it; any difference (files replaced, added, removed, touched) returns None and
+    the caller lets Spark infer the schema from the files.
+    """
+    if not isinstance(version, Path):
+        return None  # a Hadoop-storage version: no schema recorded
+    stored = read_fingerprint(version)
+    if not stored or not isinstance(stored.get("schema"), str) or not isinstance(stored.get("files"), list):
+        return None
+    return stored["schema"] if _version_files(version) == stored["files"] else None
 
 
 def file_listing(location: str, limit: int = 100_000) -> list | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -153,7 +154,7 @@ class Engine:
     """One run's view of Spark: registers relations once, writes tables atomically, cancels jobs."""
 
     def __init__(self, target: Target, spark=None, *, project_root: Path | None = None,
-                 app_name: str = "sparkmodels"):
+                 app_name: str = "sparkmodels", owns_session: bool = False):
         self.target = target
         self.project_root = Path(project_root or ".").resolve()
         # An unsupported URI (or Connect with a Hadoop warehouse) fails here, before Spark starts.
@@ -169,7 +170,7 @@ class Engine:
             spark = build_session(target, app_name)
             self._owns_session = existing is None
         else:
-            self._owns_session = False
+            self._owns_session = owns_session  # True: a session started for this run (api.SessionStart)
         self.spark = spark
         try:
             self.storage = self.storage.connect(spark)  # e.g. s3a:// without hadoop-aws: a clear error
@@ -277,9 +278,23 @@ class Engine:
                     node=node.name, path=node.path,
                     hint=f"Build it first, e.g. `sparkmodels run -s +{node.name}`.",
                 )
-            df = self.spark.read.parquet(str(current))
+            df = self.read_version(current)
         df.createOrReplaceTempView(view)
         self.mark_registered(view)
+
+    def read_version(self, version: Path):
+        """A stored table version as a DataFrame. The schema recorded when it was written (while its
+        files are unchanged) spares Spark's footer-reading inference job; otherwise Spark infers."""
+        from .cache import stored_schema
+
+        reader = self.spark.read
+        recorded = stored_schema(version)
+        if recorded is not None:
+            from pyspark.sql.types import StructType
+
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                reader = reader.schema(StructType.fromJson(json.loads(recorded)))
+        return reader.parquet(str(version))
 
     def read_external(self, node: Node):
         ext: Mapping = node.external or {}
@@ -325,13 +340,13 @@ class Engine:
         except BaseException:
             loc.discard(version)
             raise
-        fingerprint = self._fingerprints.get(node.unique_id)
-        if fingerprint is not None:
-            from .cache import write_fingerprint
+        from .cache import write_fingerprint
 
-            # rows written, so a later cache hit can still report the table's size
-            write_fingerprint(version, {**fingerprint, "rows": observation.get.get("rows") if observation else None},
-                              store=loc)
+        # rows written, so a later cache hit can still report the table's size; the schema, so a
+        # later run registers this version without an inference job (not partitioned: see below)
+        write_fingerprint(version, self._fingerprints.get(node.unique_id),
+                          rows=observation.get.get("rows") if observation else None,
+                          schema=None if partition_by else df.schema.json(), store=loc)
         loc.publish(version)
         loc.clean()
         rows = observation.get.get("rows") if observation else None

@@ -6,11 +6,12 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
 import sparkmodels
-from sparkmodels.cache import FINGERPRINT_FILE, nondeterministic
+from sparkmodels.cache import FINGERPRINT_FILE, nondeterministic, stored_schema
 from sparkmodels.cli import cli
 
 FILES = {
@@ -140,7 +141,74 @@ def test_missing_fingerprint_means_rebuild(project, spark):
     assert _rebuilt(sparkmodels.run(project, spark=spark)) == {"mid", "top", "clock"}
 
 
-def test_full_refresh_and_no_cache_through_the_cli(project):
+def _engine(project, spark):
+    from sparkmodels.engine import Engine
+
+    p = sparkmodels.load_project(project)
+    return Engine(p.config.target, spark, project_root=p.config.root)
+
+
+def _rows(df) -> list[tuple]:
+    return sorted(tuple(r) for r in df.collect())
+
+
+def test_upstream_is_registered_with_its_recorded_schema(project, spark):
+    from pyspark.sql.types import IntegerType, LongType, StructType
+
+    version = Path(os.path.realpath(project / "warehouse" / "demo" / "mid"))
+    assert [f["name"] for f in json.loads(stored_schema(version))["fields"]] == ["id", "x"]
+    # Prove the recorded schema is what Spark uses (no inference): declare id as bigint, files untouched.
+    path = version / FINGERPRINT_FILE
+    fp = json.loads(path.read_text())
+    fp["schema"] = StructType.fromDDL("id bigint, x int").json()
+    path.write_text(json.dumps(fp))
+    engine = _engine(project, spark)
+    df = engine.read_version(version)
+    assert df.schema["id"].dataType == LongType()
+    assert _rows(df) == [(1, 2), (2, 4), (3, 6)]
+    # Any change to the version's files: the recorded schema is no longer trusted, Spark infers.
+    data = next(p for p in version.iterdir() if p.name.endswith(".parquet"))
+    st = data.stat()
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert stored_schema(version) is None
+    assert engine.read_version(version).schema["id"].dataType == IntegerType()
+
+
+def test_recorded_schema_of_replaced_files_is_never_used(project, spark, tmp_path):
+    version = Path(os.path.realpath(project / "warehouse" / "demo" / "mid"))
+    spark.createDataFrame([(7, "seven")], "id int, y string").coalesce(1).write.parquet(str(tmp_path / "other"))
+    for old in version.glob("*.parquet"):
+        old.unlink()
+    new = next((tmp_path / "other").glob("*.parquet"))
+    shutil.move(str(new), version / new.name)
+    assert stored_schema(version) is None
+    df = _engine(project, spark).read_version(version)
+    assert df.columns == ["id", "y"] and _rows(df) == [(7, "seven")]  # the files' truth, not stale nulls
+    # a corrupt recorded schema with matching files also falls back to inference
+    path = version / FINGERPRINT_FILE
+    fp = json.loads(path.read_text())
+    from sparkmodels.cache import _version_files
+
+    fp.update(schema="{not json", files=_version_files(version))
+    path.write_text(json.dumps(fp))
+    assert stored_schema(version) == "{not json"
+    assert _rows(_engine(project, spark).read_version(version)) == [(7, "seven")]
+
+
+def test_downstream_rebuild_reads_unchanged_upstream_correctly(project, spark):
+    # top is rebuilt; mid (unchanged, through view v) is registered from its recorded schema
+    _edit(project / "models/top.sql", "{{ config(materialized='table') }}"
+          "select count(*) as n, sum(x) + 1 as sx from {{ ref('v') }}")
+    assert _rebuilt(sparkmodels.build(project, spark=spark)) == {"top", "clock"}
+    assert _top(spark, project) == (3, 13)
+    fp = json.loads((project / "warehouse" / "demo" / "top" / FINGERPRINT_FILE).read_text())
+    assert [f["name"] for f in json.loads(fp["schema"])["fields"]] == ["n", "sx"]
+    # an uncacheable table still records its schema (for readers), never a reusable digest
+    clock = json.loads((project / "warehouse" / "demo" / "clock" / FINGERPRINT_FILE).read_text())
+    assert clock["digest"] is None and "schema" in clock
+
+
+def test_full_refresh_and_no_cache_through_the_cli(project, spark):
     from click.testing import CliRunner
 
     runner = CliRunner()
@@ -153,6 +221,8 @@ def test_full_refresh_and_no_cache_through_the_cli(project):
         assert "SKIP (unchanged)" not in out.output
     results = json.loads((project / "target" / "run_results.json").read_text())
     assert all(r["status"] == "success" for r in results["results"])
+    # the CLI booted "its" session in a background thread and found this process's: it must not stop it
+    assert spark.range(3).count() == 3
 
 
 @pytest.mark.parametrize("sql, found", [
