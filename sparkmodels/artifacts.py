@@ -44,15 +44,39 @@ def write_compiled(target_dir: Path, manifest: Manifest, compiled: Mapping[str, 
     """target/compiled/<project>/<original path>, one file per compiled node."""
     base = target_dir / "compiled" / manifest.project_name
     written = []
+    made: set[Path] = set()
     for uid, sql in compiled.items():
         node = manifest.nodes[uid]
         path = base / node.path
         if node.resource_type == "test" and not node.path.endswith(".sql"):
             path = path / f"{node.name}.sql"  # generic/unit tests live in a YAML file, as dbt lays them out
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql, encoding="utf-8")
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        write_if_changed(path, sql)
         written.append(path)
     return written
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write text (UTF-8, platform newlines as Path.write_text) unless the file already holds it.
+
+    A re-compile mostly finds every file unchanged: reading is ~20x cheaper than rewriting. A changed
+    file is overwritten in place and then cut to its new length instead of opened with O_TRUNC: ext4
+    flushes a file truncated to zero when it is closed (auto_da_alloc), milliseconds per file.
+    """
+    data = (text if os.linesep == "\n" else text.replace("\n", os.linesep)).encode("utf-8")
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(data) + 1) == data:
+                return False
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.truncate()
+    return True
 
 
 def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = None) -> dict:
