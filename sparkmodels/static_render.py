@@ -19,13 +19,17 @@ import keyword
 import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"""
+# A string literal without backslashes or newlines: its value is its text, in Jinja as here.
+_STR = r"'[^'\\\n]*'" "|" r'"[^"\\\n]*"'
+_TOKEN = re.compile(rf"""
     \s*(?:
-      (?P<str>'[^'\\\n]*'|"[^"\\\n]*")
+      (?P<str>{_STR})
     | (?P<num>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)(?![\w.])
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>[()\[\]{},:=])
+    | (?P<op>[()\[\]{{}},:=])
     )""", re.X)
+# The common shapes, ref('x') / source('a', 'b') / var('x'), without the general parser (same result).
+_SIMPLE = re.compile(rf"\s*([A-Za-z_][A-Za-z0-9_]*)\(\s*({_STR})\s*(?:,\s*({_STR})\s*)?\)\s*\Z")
 _CONSTANTS = {"true": True, "True": True, "false": False, "False": False, "none": None, "None": None}
 _TAG_TEXT = ("{{", "{%", "{#")
 
@@ -47,16 +51,15 @@ class _Reject(Exception):
 class _Parser:
     def __init__(self, text: str):
         self.tokens = []
-        pos, end = 0, len(text)
-        while pos < end:
-            m = _TOKEN.match(text, pos)
-            if m is None or m.end() == pos:
-                if text[pos:].strip():
-                    raise _Reject
-                break
+        pos = 0
+        for m in _TOKEN.finditer(text):
+            if m.start() != pos:
+                raise _Reject  # a character no token matches
             kind = m.lastgroup
             self.tokens.append((kind, m.group(kind)))
             pos = m.end()
+        if text[pos:].strip():
+            raise _Reject
         self.i = 0
 
     def peek(self):
@@ -140,7 +143,7 @@ def plan(parts: list[str]) -> list | None:
     for i, part in enumerate(parts):
         if i % 2 == 0:
             # Jinja normalises "\r" in text; an unmatched tag start is Jinja's to report.
-            if "\r" in part or any(t in part for t in _TAG_TEXT):
+            if "\r" in part or ("{" in part and any(t in part for t in _TAG_TEXT)):
                 return None
             if part:
                 out.append(part)
@@ -159,6 +162,10 @@ def plan(parts: list[str]) -> list | None:
 
 
 def _parse_tag(body: str, line: int) -> Call | None:
+    m = _SIMPLE.match(body)
+    if m:
+        args = (m.group(2)[1:-1],) if m.group(3) is None else (m.group(2)[1:-1], m.group(3)[1:-1])
+        return Call(m.group(1), args, (), line)
     try:
         name, args, kwargs = _Parser(body).call()
     except _Reject:
