@@ -164,12 +164,14 @@ def plan(parts: list[str]) -> list | None:
 def _parse_tag(body: str, line: int) -> Call | None:
     m = _SIMPLE.match(body)
     if m:
+        name = m.group(1)
         args = (m.group(2)[1:-1],) if m.group(3) is None else (m.group(2)[1:-1], m.group(3)[1:-1])
-        return Call(m.group(1), args, (), line)
-    try:
-        name, args, kwargs = _Parser(body).call()
-    except _Reject:
-        return None  # also `{{-`, `-}}` and `{{+`: no token matches the sign
+        kwargs: tuple = ()
+    else:
+        try:
+            name, args, kwargs = _Parser(body).call()
+        except _Reject:
+            return None  # also `{{-`, `-}}` and `{{+`: no token matches the sign
     if "\n" in body and name != "config":
         return None  # Jinja reports the line of a call's `(`; only config() records no line
     return Call(name, args, kwargs, line)
