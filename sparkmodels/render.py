@@ -340,20 +340,18 @@ class Renderer:
         extra: Mapping | None = None,
     ) -> RenderResult:
         """Render a model/test template once: placeholders for refs, markers mapped to lines."""
-        marked = add_line_markers(source)
         rec = _Recorder(self, node_name, filename, None)
         saved: list = []
         own = None
         try:
             if self._top_level_code:
-                ctx, own = self._context(rec, this, extra), None
+                ctx = self._context(rec, this, extra)
             else:
                 ctx, own, saved = self._enter(rec, this, extra)
-                steps = static_render.plan(_TAG.split(marked))
+                # Marker characters typed into a model would be read as markers by Jinja's path.
+                steps = static_render.plan(_TAG.split(source)) if _MARK_OPEN not in source else None
                 if steps is not None:
-                    output = self._run_static(steps, ctx, own, rec)
-                    if output is not None:
-                        rec.result.text, rec.result.line_map = strip_line_markers(output)
+                    if self._run_static(steps, ctx, own, rec):
                         return rec.result
                     # A static call failed: start again with Jinja, whose error messages users know.
                     rec = _Recorder(self, node_name, filename, None)
@@ -361,32 +359,53 @@ class Renderer:
                     for key, value in (extra or {}).items():
                         ctx[key] = value
                     self._state.rec = rec
-            return self._render_jinja(marked, rec, ctx, filename, node_name)
+            return self._render_jinja(add_line_markers(source), rec, ctx, filename, node_name)
         finally:
             if own is not None:
                 self._leave(saved)
 
-    def _run_static(self, steps: list, ctx: dict, own: dict, rec: _Recorder) -> str | None:
-        """Evaluate a static plan; None if a call is not the plain function Jinja would call, or raises."""
-        out = []
+    def _run_static(self, steps: list, ctx: dict, own: dict, rec: _Recorder) -> bool:
+        """Evaluate a static plan into rec.result; False if a call is not the plain function Jinja
+        would call, or raises.
+
+        The line map is the one strip_line_markers derives from Jinja's output: every newline of the
+        template text ends an output line with its source line (and any lines a call's value ended
+        before it); newlines inside a call's value end lines that take the next text newline's line.
+        """
+        out: list[str] = []
+        mapping: list[int] = []
+        pending = 0  # output lines ended by newlines of call values since the last text newline
+        last = 1
         for step in steps:
-            if isinstance(step, str):
-                out.append(step)
+            if type(step) is tuple:
+                text, line = step
+                out.append(text)
+                n = text.count("\n")
+                if n:
+                    mapping.extend([line] * (pending + 1))
+                    mapping.extend(range(line + 1, line + n))
+                    last, pending = line + n - 1, 0
                 continue
             if step.name is None:
-                out.append(str(ctx["this"]))
-                continue
-            fn = ctx.get(step.name)
-            if fn is None or not (fn is own.get(step.name) and step.name in _STATIC_CALLS
-                                  or fn is self._macro_fns.get(step.name)):
-                return None
-            rec.static_line = step.line
-            try:
-                value = fn(*step.args, **dict(step.kwargs))
-            except Exception:  # noqa: BLE001 - Jinja renders it again and reports the error
-                return None
-            out.append(str(value))
-        return "".join(out)
+                value = str(ctx["this"])
+            else:
+                fn = ctx.get(step.name)
+                if fn is None or not (fn is own.get(step.name) and step.name in _STATIC_CALLS
+                                      or fn is self._macro_fns.get(step.name)):
+                    return False
+                rec.static_line = step.line
+                try:
+                    value = str(fn(*step.args, **dict(step.kwargs)))
+                except Exception:  # noqa: BLE001 - Jinja renders it again and reports the error
+                    return False
+            if _MARK_OPEN in value:
+                return False
+            out.append(value)
+            pending += value.count("\n")
+        pending += 1  # the last output line
+        mapping.extend([last + 1 if mapping else last] * pending)
+        rec.result.text, rec.result.line_map = "".join(out), tuple(mapping)
+        return True
 
     def _render_jinja(self, marked: str, rec: _Recorder, ctx: dict, filename: str, node_name: str) -> RenderResult:
         try:

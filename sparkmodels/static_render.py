@@ -137,7 +137,8 @@ class _Parser:
 
 
 def plan(parts: list[str]) -> list | None:
-    """Text pieces and Calls of a marked template split by render._TAG, or None if Jinja must render it."""
+    """(text, first line) pieces and Calls of a template split by render._TAG, or None if Jinja
+    must render it."""
     out: list = []
     line = 1
     for i, part in enumerate(parts):
@@ -146,7 +147,7 @@ def plan(parts: list[str]) -> list | None:
             if "\r" in part or ("{" in part and any(t in part for t in _TAG_TEXT)):
                 return None
             if part:
-                out.append(part)
+                out.append((part, line))
         elif part.startswith("{#"):
             if part[2:3] in ("-", "+") or part.endswith("-#}"):
                 return None  # whitespace control

@@ -39,6 +39,9 @@ STATIC = [
     "with x as (\n  select * from {{ ref('a') }}\n),\ny as ({{ from_ref('b') }})\nselect * from x\n",
     "select {{ is_recent('updated_at', 7) }} as r, {{ keyed(['id', 'd']) }} as k\nfrom t\n",
     "select '{{ this }}' as me, {{ me() }}\n{# a comment\nover two lines #}\nselect {{ lines() }} from z\n",
+    "{# c\n\n #}{{ lines() }}{{ lines() }}\n{{ from_ref('a') }}{# x #}\n\n{{ config(\n) }}{{ lines() }}",
+    "{{ lines() }}",
+    "\n\n",
     "select {{ opts({'k': 'v'}) }}, {{ opts({'k': 2}, flag=false) }}, {{ env_var('SM_STATIC_ENV', 'dflt') }}",
     "select 'é ünï' as s, {{ ref('ünï') }}, {{ log('hi') }}{{ var('n') }}\n\n\n",
 ]
@@ -87,7 +90,7 @@ def test_static_render_equals_jinja(source, monkeypatch):
 
 
 def test_static_templates_are_planned_and_need_no_jinja(monkeypatch):
-    planned = [s for s in STATIC if static_render.plan(render._TAG.split(render.add_line_markers(s))) is not None]
+    planned = [s for s in STATIC if static_render.plan(render._TAG.split(s)) is not None]
     assert planned == STATIC
     r = _renderer()
     monkeypatch.setattr(r.env, "compile", lambda *a, **k: pytest.fail("Jinja compiled a static template"))
@@ -98,7 +101,7 @@ def test_static_templates_are_planned_and_need_no_jinja(monkeypatch):
 
 @pytest.mark.parametrize("source", NOT_STATIC)
 def test_unsupported_jinja_is_left_to_jinja(source):
-    assert static_render.plan(render._TAG.split(render.add_line_markers(source))) is None
+    assert static_render.plan(render._TAG.split(source)) is None
 
 
 def test_failing_static_call_reports_jinjas_error():
