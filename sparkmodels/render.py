@@ -21,6 +21,7 @@ import jinja2
 
 from . import static_render
 from .errors import CompilationError, did_you_mean
+from .manifest import RefCall
 
 _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
 _MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
@@ -122,6 +123,8 @@ class _Recorder:
         self.result = RenderResult(text="", line_map=())
 
     def caller_line(self) -> int | None:
+        if self.template is None:
+            return self.static_line  # rendered without Jinja: no template frame to find
         frame = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_filename == self.filename and self.template is not None:
@@ -130,8 +133,6 @@ class _Recorder:
         return self.static_line
 
     def _placeholder(self, kind: str, args: tuple) -> str:
-        from .manifest import RefCall
-
         self.result.calls.append(RefCall(kind, tuple(str(a) for a in args), self.caller_line()))
         return f"{_PH_OPEN}{len(self.result.calls) - 1}{_PH_CLOSE}"
 
