@@ -201,14 +201,17 @@ class _State:
         self.rec = rec
 
 
-# Context entries that belong to one render; the rest of the shared context is built once.
-_PER_RENDER = ("ref", "source", "config", "var", "env_var", "log", "return", "exceptions", "this")
+# Context functions a static plan may call directly (static_render); macros are the other kind.
 _STATIC_CALLS = ("ref", "source", "config", "var", "env_var")
 _TEMPLATE_CACHE = 512
 
 
 class Renderer:
-    """Owns the project's one Jinja Environment and its compiled macro templates."""
+    """Owns the project's one Jinja Environment and its compiled macro templates.
+
+    Macro modules are made once over one shared context whose per-render entries (ref, var, this,
+    extra...) are swapped in by each render, so renders run one at a time (loading is sequential).
+    """
 
     def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
         self.vars = vars
@@ -235,6 +238,7 @@ class Renderer:
             self.add_macro_file(name, text)
 
     def _compile(self, source: str | jinja2.nodes.Template, filename: str, *, key=None):
+        """A Template from source text or a parsed tree; with a key, memoised (LRU)."""
         if key is not None and key in self._templates:
             self._templates.move_to_end(key)
             return self._templates[key]
@@ -366,46 +370,15 @@ class Renderer:
                 self._leave(saved)
 
     def _run_static(self, steps: list, ctx: dict, own: dict, rec: _Recorder) -> bool:
-        """Evaluate a static plan into rec.result; False if a call is not the plain function Jinja
-        would call, or raises.
+        """Evaluate a static plan into rec.result; False if Jinja must render the template."""
 
-        The line map is the one strip_line_markers derives from Jinja's output: every newline of the
-        template text ends an output line with its source line (and any lines a call's value ended
-        before it); newlines inside a call's value end lines that take the next text newline's line.
-        """
-        out: list[str] = []
-        mapping: list[int] = []
-        pending = 0  # output lines ended by newlines of call values since the last text newline
-        last = 1
-        for step in steps:
-            if type(step) is tuple:
-                text, line = step
-                out.append(text)
-                n = text.count("\n")
-                if n:
-                    mapping.extend([line] * (pending + 1))
-                    mapping.extend(range(line + 1, line + n))
-                    last, pending = line + n - 1, 0
-                continue
-            if step.name is None:
-                value = str(ctx["this"])
-            else:
-                fn = ctx.get(step.name)
-                if fn is None or not (fn is own.get(step.name) and step.name in _STATIC_CALLS
-                                      or fn is self._macro_fns.get(step.name)):
-                    return False
-                rec.static_line = step.line
-                try:
-                    value = str(fn(*step.args, **dict(step.kwargs)))
-                except Exception:  # noqa: BLE001 - Jinja renders it again and reports the error
-                    return False
-            if _MARK_OPEN in value:
-                return False
-            out.append(value)
-            pending += value.count("\n")
-        pending += 1  # the last output line
-        mapping.extend([last + 1 if mapping else last] * pending)
-        rec.result.text, rec.result.line_map = "".join(out), tuple(mapping)
+        def allowed(name: str, fn) -> bool:  # the plain function Jinja would call, not a shadowing extra
+            return fn is own.get(name) and name in _STATIC_CALLS or fn is self._macro_fns.get(name)
+
+        done = static_render.run(steps, ctx, allowed, rec)
+        if done is None or _MARK_OPEN in done[0]:  # a value with marker characters: Jinja's path reads them
+            return False
+        rec.result.text, rec.result.line_map = done
         return True
 
     def _render_jinja(self, marked: str, rec: _Recorder, ctx: dict, filename: str, node_name: str) -> RenderResult:

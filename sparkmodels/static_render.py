@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # A string literal without backslashes or newlines: its value is its text, in Jinja as here.
 _STR = r"'[^'\\\n]*'" "|" r'"[^"\\\n]*"'
@@ -176,3 +178,42 @@ def _parse_tag(body: str, line: int) -> Call | None:
     if "\n" in body and name != "config":
         return None  # Jinja reports the line of a call's `(`; only config() records no line
     return Call(name, args, kwargs, line)
+
+
+def run(steps: list, ctx: Mapping, allowed: Callable[[str, Any], bool], rec) -> tuple[str, tuple[int, ...]] | None:
+    """Make a plan's calls in order: (text, line map), or None if a call is not allowed or raises.
+
+    The line map is the one render.strip_line_markers derives from Jinja's output: every newline of
+    the template text ends an output line with its source line (and the lines a call's value ended
+    before it); newlines inside a call's value end lines that take the next text newline's line.
+    """
+    out: list[str] = []
+    mapping: list[int] = []
+    pending = 0  # output lines ended by newlines of call values since the last text newline
+    last = 1
+    for step in steps:
+        if type(step) is tuple:
+            text, line = step
+            out.append(text)
+            n = text.count("\n")
+            if n:
+                mapping.extend([line] * (pending + 1))
+                mapping.extend(range(line + 1, line + n))
+                last, pending = line + n - 1, 0
+            continue
+        if step.name is None:
+            value = str(ctx["this"])
+        else:
+            fn = ctx.get(step.name)
+            if fn is None or not allowed(step.name, fn):
+                return None
+            rec.static_line = step.line  # the line ref() records, as Jinja's frame would give
+            try:
+                value = str(fn(*step.args, **dict(step.kwargs)))
+            except Exception:  # noqa: BLE001 - Jinja renders it again and reports the error
+                return None
+        out.append(value)
+        pending += value.count("\n")
+    pending += 1  # the last output line
+    mapping.extend([last + 1 if mapping else last] * pending)
+    return "".join(out), tuple(mapping)
