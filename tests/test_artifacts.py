@@ -16,9 +16,14 @@ def test_write_if_changed(tmp_path):
     assert os.stat(path).st_mtime_ns == before.st_mtime_ns
     assert write_if_changed(path, "select 2") is True  # shorter: the old tail must go
     assert path.read_text() == "select 2"
-    assert write_if_changed(path, "select 2 + caf\u00e9") is True
+    assert write_if_changed(path, "select 3") is True  # same length, other bytes
+    assert path.read_text() == "select 3"
+    assert write_if_changed(path, "select 2 + caf\u00e9") is True  # longer
     assert path.read_bytes() == "select 2 + caf\u00e9".encode()
     assert write_if_changed(path, "") is True and path.read_bytes() == b""
+    assert write_if_changed(tmp_path / "new.sql", "x\ny\u2603\n", absent=True) is True
+    (tmp_path / "ref.sql").write_text("x\ny\u2603\n", encoding="utf-8")
+    assert (tmp_path / "new.sql").read_bytes() == (tmp_path / "ref.sql").read_bytes()
 
 
 def test_recompile_rewrites_only_changed_files(make_project):
