@@ -3,6 +3,11 @@
 Targets: 5,000 models compile in < 5 s and < 1 GB, linear growth (seconds per 1,000 models at each N).
 Baseline measured in the same interleaved loop: `sparkmodels --help` (interpreter + CLI import), so
 `net_s_per_1000_models` is the part that grows with the project.
+
+`compile` re-compiles a project whose target/ exists (what a user re-running compile sees: unchanged
+files in target/compiled are not rewritten); `compile_fresh` deletes target/ before each run, so
+every compiled file is created. There is no parse cache: every run renders every model. The target
+is judged on the slower of the two.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ def no_jvm_probe(project) -> dict:
             "java_child_seen": sample.java_seen}
 
 
+def _fresh_compile(project):
+    harness.rmtree(project / "target")  # not timed
+    return harness.timed(harness.sparkmodels_cmd("compile", "--project-dir", str(project))).check("compile")
+
+
 def run(quick: bool) -> dict:
     sizes = (100, 1000) if quick else (100, 1000, 5000)
     repeats = 2 if quick else 3
@@ -51,6 +61,7 @@ def run(quick: bool) -> dict:
                 harness.sparkmodels_cmd("ls", "--project-dir", str(p))).check("ls"))
             variants[f"compile_{n}"] = (lambda p=p: harness.timed(
                 harness.sparkmodels_cmd("compile", "--project-dir", str(p))).check("compile"))
+            variants[f"compile_fresh_{n}"] = (lambda p=p: _fresh_compile(p))
         samples = harness.interleave(variants, repeats)
         help_s = harness.median(harness.walls(samples["help"]))
         help_cpu = harness.median([s.cpu_s for s in samples["help"]])
@@ -61,6 +72,7 @@ def run(quick: bool) -> dict:
             figures[f"N={n}"] = {
                 "ls": harness.summary(samples[f"ls_{n}"], memory=True),
                 "compile": harness.summary(samples[f"compile_{n}"], memory=True),
+                "compile_fresh": harness.summary(samples[f"compile_fresh_{n}"], memory=True),
                 "compile_s_per_1000_models": round(comp_s / n * 1000, 3),
                 "compile_net_s_per_1000_models": round((comp_s - help_s) / n * 1000, 3),
                 "ls_net_s_per_1000_models": round((ls_s - help_s) / n * 1000, 3),
@@ -71,12 +83,16 @@ def run(quick: bool) -> dict:
         biggest = max(sizes)
         figures["no_jvm"] = no_jvm_probe(projects[biggest])
         comp = figures[f"N={biggest}"]["compile"]
+        fresh = figures[f"N={biggest}"]["compile_fresh"]
+        worst = max(comp["median_s"], fresh["median_s"])
+        peak = max(comp["peak_mib_max"], fresh["peak_mib_max"])
         figures["target"] = {
             "N": biggest,
-            "compile_s": comp["median_s"], "compile_cpu_s": comp["cpu_median_s"], "target_s": TARGET_S,
-            "ratio_vs_target_s": harness.ratio(comp["median_s"], TARGET_S),
-            "peak_mib": comp["peak_mib_max"], "target_mib": TARGET_MIB,
-            "met": bool(biggest >= 5000 and comp["median_s"] < TARGET_S and comp["peak_mib_max"] < TARGET_MIB
+            "compile_s": comp["median_s"], "compile_cpu_s": comp["cpu_median_s"],
+            "compile_fresh_s": fresh["median_s"], "compile_fresh_cpu_s": fresh["cpu_median_s"], "target_s": TARGET_S,
+            "ratio_vs_target_s": harness.ratio(worst, TARGET_S),
+            "peak_mib": peak, "target_mib": TARGET_MIB,
+            "met": bool(biggest >= 5000 and worst < TARGET_S and peak < TARGET_MIB
                         and not figures["no_jvm"]["pyspark_imported"]),
         }
         if quick:

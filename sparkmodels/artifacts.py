@@ -44,15 +44,46 @@ def write_compiled(target_dir: Path, manifest: Manifest, compiled: Mapping[str, 
     """target/compiled/<project>/<original path>, one file per compiled node."""
     base = target_dir / "compiled" / manifest.project_name
     written = []
+    made: dict[Path, bool] = {}  # directory -> created by this call (so it holds no files yet)
     for uid, sql in compiled.items():
         node = manifest.nodes[uid]
         path = base / node.path
         if node.resource_type == "test" and not node.path.endswith(".sql"):
             path = path / f"{node.name}.sql"  # generic/unit tests live in a YAML file, as dbt lays them out
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql, encoding="utf-8")
+        parent = path.parent
+        if parent not in made:
+            made[parent] = not parent.is_dir()
+            parent.mkdir(parents=True, exist_ok=True)
+        write_if_changed(path, sql, absent=made[parent])
         written.append(path)
     return written
+
+
+def write_if_changed(path: Path, text: str, *, absent: bool = False) -> bool:
+    """Write text (UTF-8, platform newlines as Path.write_text) unless the file already holds it.
+
+    A re-compile mostly finds every file unchanged: reading is ~20x cheaper than rewriting. A changed
+    file is overwritten in place, and cut only if it was longer, instead of opened with O_TRUNC: ext4
+    flushes a file truncated to zero when it is closed (auto_da_alloc), milliseconds per file.
+    absent=True: the caller knows the file does not exist (its directory was just made).
+    """
+    data = (text if os.linesep == "\n" else text.replace("\n", os.linesep)).encode("utf-8")
+    longer = False
+    if not absent:
+        try:
+            with open(path, "rb") as fh:
+                old = fh.read(len(data) + 1)
+        except FileNotFoundError:
+            old = None
+        if old == data:
+            return False
+        longer = old is not None and len(old) > len(data)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        if longer:
+            fh.truncate()
+    return True
 
 
 def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = None) -> dict:

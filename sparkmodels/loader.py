@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -16,17 +17,47 @@ from .manifest import Column, Macro, Manifest, Node, checksum
 from .render import Relation, Renderer
 
 
-def _files(root: Path, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
-    """(base dir, file) pairs under each dir with one of the suffixes, sorted for determinism."""
+def _files(root: Path, dirs, suffixes: tuple[str, ...], listings: dict | None = None) -> list[tuple[Path, Path]]:
+    """(base dir, file) pairs under each dir with one of the suffixes, sorted for determinism.
+
+    Hidden files and directories (a name starting with '.') are skipped, symlinked directories are
+    not entered. listings memoises each directory's walk within one load (models/ is read twice).
+    """
     found = []
     for d in dirs:
         base = root / d
-        if not base.is_dir():
-            continue
-        for path in sorted(base.rglob("*")):
-            if path.suffix in suffixes and path.is_file() and not any(p.startswith(".") for p in path.relative_to(base).parts):
-                found.append((base, path))
+        key = str(base)
+        files = listings.get(key) if listings is not None else None
+        if files is None:
+            files = [Path(p) for p in _walk(key)] if base.is_dir() else []
+            if listings is not None:
+                listings[key] = files
+        found.extend((base, path) for path in files if path.suffix in suffixes)
     return found
+
+
+def _walk(directory: str) -> list[str]:
+    """Regular files below a directory, depth first in name order (the order of sorted(rglob))."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except (PermissionError, FileNotFoundError):
+        return []
+    out = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            out.extend(_walk(entry.path))
+        elif entry.is_file():
+            out.append(entry.path)
+    return out
+
+
+def read_source(path: Path) -> str:
+    """A text file as Path.read_text(encoding="utf-8") reads it (newlines made \\n), with less overhead."""
+    with open(path, "rb") as fh:
+        text = fh.read().decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def schema_for(config: ProjectConfig, node_config: Mapping) -> str:
@@ -48,6 +79,10 @@ class _Loader:
         self.root = config.root
         self.nodes: dict[str, Node] = {}
         self.seen_names: dict[str, str] = {}  # model/seed name -> path
+        self.listings: dict[str, list[Path]] = {}
+
+    def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
+        return _files(self.root, dirs, suffixes, self.listings)
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -59,11 +94,11 @@ class _Loader:
         builtin = Path(__file__).parent / "include" / "macros"
         sources = [(builtin, p) for p in sorted(builtin.glob("*.sql"))] if builtin.is_dir() else []
         # Generic tests ({% test %} blocks) may also live in test-paths, e.g. tests/generic/.
-        generic = [(b, p) for b, p in _files(self.root, self.config.test_paths, (".sql",))
-                   if has_test_blocks(p.read_text(encoding="utf-8"))]
-        for _base, path in [*sources, *_files(self.root, self.config.macro_paths, (".sql",)), *generic]:
+        generic = [(b, p) for b, p in self.files(self.config.test_paths, (".sql",))
+                   if has_test_blocks(read_source(p))]
+        for _base, path in [*sources, *self.files(self.config.macro_paths, (".sql",)), *generic]:
             display = self.rel(path) if path.is_relative_to(self.root) else f"sparkmodels/{path.name}"
-            text = to_macros(path.read_text(encoding="utf-8"))
+            text = to_macros(read_source(path))
             for name in renderer.add_macro_file(display, text):
                 package = self.config.name if path.is_relative_to(self.root) else "sparkmodels"
                 uid = f"macro.{package}.{name}"
@@ -80,13 +115,13 @@ class _Loader:
         self.seen_names[name] = path
 
     def load_models(self, renderer: Renderer, patches: Mapping) -> None:
-        for base, path in _files(self.root, self.config.model_paths, (".sql", ".py")):
+        for base, path in self.files(self.config.model_paths, (".sql", ".py")):
             rel = self.rel(path)
             name = path.stem
             self.claim_name(name, rel)
             folders = path.relative_to(base).parent.parts
             fqn = (self.config.name, *folders, name)
-            text = path.read_text(encoding="utf-8")
+            text = read_source(path)
             patch = patches.get(name, {})
             base_config = merge_config(self.config.node_config("model", fqn), patch.get("config", {}))
             if path.suffix == ".py":
@@ -122,7 +157,7 @@ class _Loader:
             )
 
     def load_seeds(self, patches: Mapping) -> None:
-        for base, path in _files(self.root, self.config.seed_paths, (".csv",)):
+        for base, path in self.files(self.config.seed_paths, (".csv",)):
             rel = self.rel(path)
             name = path.stem
             self.claim_name(name, rel)
@@ -189,14 +224,14 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     """Read every project file and return the frozen Manifest."""
     loader = _Loader(config)
     renderer, macros = loader.load_macros()
-    yml_files = [p for _, p in _files(config.root, (*config.model_paths, *config.seed_paths), (".yml", ".yaml"))]
+    yml_files = [p for _, p in loader.files((*config.model_paths, *config.seed_paths), (".yml", ".yaml"))]
     parsed = schema_yaml.parse_schema_files(config, yml_files)
     for source in parsed.sources:
         loader.nodes[source.unique_id] = source
     loader.load_models(renderer, parsed.model_patches)
     loader.load_seeds(parsed.seed_patches)
     parsed.check_patches(loader.nodes)
-    test_files = _files(config.root, config.test_paths, (".sql",))
+    test_files = loader.files(config.test_paths, (".sql",))
     loader.nodes.update(build_test_nodes(config, renderer, loader.nodes, parsed.raw, test_files))
     loader.link()
     loader.drop_disabled()

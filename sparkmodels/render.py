@@ -12,13 +12,16 @@ import os
 import re
 import sys
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 
+from . import static_render
 from .errors import CompilationError, did_you_mean
+from .manifest import RefCall
 
 _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
 _MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
@@ -116,19 +119,20 @@ class _Recorder:
         self.node_name = node_name
         self.filename = filename
         self.template = template
+        self.static_line: int | None = None  # the tag being evaluated without Jinja (static_render)
         self.result = RenderResult(text="", line_map=())
 
     def caller_line(self) -> int | None:
+        if self.template is None:
+            return self.static_line  # rendered without Jinja: no template frame to find
         frame = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_filename == self.filename and self.template is not None:
                 return self.template.get_corresponding_lineno(frame.f_lineno)
             frame = frame.f_back
-        return None
+        return self.static_line
 
     def _placeholder(self, kind: str, args: tuple) -> str:
-        from .manifest import RefCall
-
         self.result.calls.append(RefCall(kind, tuple(str(a) for a in args), self.caller_line()))
         return f"{_PH_OPEN}{len(self.result.calls) - 1}{_PH_CLOSE}"
 
@@ -190,8 +194,24 @@ class Relation(str):
         return obj
 
 
+class _State:
+    """The render in progress, shared by a Renderer and its copies: cached macro modules reach it here."""
+
+    def __init__(self, rec: _Recorder | None = None):
+        self.rec = rec
+
+
+# Context functions a static plan may call directly (static_render); macros are the other kind.
+_STATIC_CALLS = ("ref", "source", "config", "var", "env_var")
+_TEMPLATE_CACHE = 512
+
+
 class Renderer:
-    """Owns the project's one Jinja Environment and its compiled macro templates."""
+    """Owns the project's one Jinja Environment and its compiled macro templates.
+
+    Macro modules are made once over one shared context whose per-render entries (ref, var, this,
+    extra...) are swapped in by each render, so renders run one at a time (loading is sequential).
+    """
 
     def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
         self.vars = vars
@@ -206,47 +226,114 @@ class Renderer:
         self.macro_templates: list = []
         self.macro_paths: dict[str, str] = {}
         self.macro_names: dict[str, str] = {}  # macro name -> file
+        # (source, filename) -> Template, least recently used first. Schema tests of one kind in one
+        # YAML file share their text, so each is compiled once; the filename is part of the key
+        # because tracebacks and error locations come from it.
+        self._templates: OrderedDict = OrderedDict()
+        self._state = _State()
+        self._shared: dict | None = None  # the context macro modules see; None = build on next render
+        self._macro_fns: dict[str, Callable] = {}
+        self._top_level_code = False  # a macro file runs code outside macros: rebuild modules per render
         for name, text in macro_sources:
             self.add_macro_file(name, text)
 
-    def _compile(self, source: str, filename: str):
+    def _compile(self, source: str | jinja2.nodes.Template, filename: str, *, key=None):
+        """A Template from source text or a parsed tree; with a key, memoised (LRU)."""
+        if key is not None and key in self._templates:
+            self._templates.move_to_end(key)
+            return self._templates[key]
         try:
             code = self.env.compile(source, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
             raise CompilationError(
                 f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno
             ) from None
-        return self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        if key is not None:
+            self._templates[key] = template
+            if len(self._templates) > _TEMPLATE_CACHE:
+                self._templates.popitem(last=False)
+        return template
 
     def add_macro_file(self, filename: str, text: str) -> list[str]:
         """Compile a macro file once; returns the macro names it defines."""
-        template = self._compile(text, filename)
+        try:
+            tree = self.env.parse(text, name=filename, filename=filename)
+        except jinja2.TemplateSyntaxError as exc:
+            raise CompilationError(
+                f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno
+            ) from None
+        template = self._compile(tree, filename)
         names = [n for n in template.module.__dict__ if not n.startswith("_")] if "{% macro" in text or "{%- macro" in text else []
         for n in names:
             self.macro_names[n] = filename
         self.macro_templates.append(template)
+        # Code outside macros (a top-level {% set %}, {% do %}...) runs when the module is made,
+        # and may depend on the render (var(), this); such files get fresh modules every render.
+        self._top_level_code = self._top_level_code or not all(
+            isinstance(n, jinja2.nodes.Macro)
+            or (isinstance(n, jinja2.nodes.Output) and all(isinstance(c, jinja2.nodes.TemplateData) for c in n.nodes))
+            for n in tree.body)
+        self._shared = None  # a new or changed macro file: modules are made again
         return names
 
-    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> dict:
-        ctx: dict[str, Any] = {
+    def _per_render(self, rec: _Recorder, this: Relation | None) -> dict:
+        return {
             "ref": rec.ref, "source": rec.source, "config": _ConfigCallable(rec), "var": rec.var,
             "env_var": rec.env_var, "log": rec.log, "return": rec.do_return,
+            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.log},
+            "this": this,
+        }
+
+    def _constant(self) -> dict:
+        return {
             # Rendered once, at compile time, so dbt's `{% if execute %}` guards are true.
             "is_incremental": lambda: False, "execute": True, "target": self.target,
-            "run_started_at": self.run_started_at, "this": this,
-            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.log},
+            "run_started_at": self.run_started_at,
             "modules": {"datetime": _dt, "re": re},
             "project_name": self.target.get("project_name"),
         }
-        if extra:
-            ctx.update(extra)
-        # Macro modules share this dict (shared=True) so macros see ref/var and each other.
+
+    def _add_macros(self, ctx: dict, state: _State) -> dict:
+        """Make every macro module over ctx (shared=True: macros see ref/var and each other)."""
+        fns = {}
         for template in self.macro_templates:
             module = template.make_module(ctx, shared=True)
             for name, macro in module.__dict__.items():
-                if not name.startswith("_") and callable(macro):
-                    ctx.setdefault(name, _wrap_macro(macro, name, rec))
+                if not name.startswith("_") and callable(macro) and name not in ctx:
+                    ctx[name] = fns[name] = _wrap_macro(macro, name, state)
+        return fns
+
+    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> dict:
+        """A fresh context with fresh macro modules (used when a macro file has top-level code)."""
+        ctx: dict[str, Any] = {**self._per_render(rec, this), **self._constant(), **(extra or {})}
+        self._add_macros(ctx, _State(rec))
         return ctx
+
+    def _enter(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> tuple[dict, dict, list]:
+        """Point the shared context (macro modules made once) at this render; returns what to undo."""
+        if self._shared is None:
+            shared = {**self._per_render(rec, this), **self._constant()}
+            self._macro_fns = self._add_macros(shared, self._state)
+            self._shared = shared
+        shared = self._shared
+        own = self._per_render(rec, this)
+        shared.update(own)
+        self._state.rec = rec
+        saved = []
+        for key, value in (extra or {}).items():
+            saved.append((key, shared.get(key, _MISSING)))
+            shared[key] = value
+        return shared, own, saved
+
+    def _leave(self, saved: list) -> None:
+        shared = self._shared
+        for key, value in reversed(saved):
+            if value is _MISSING:
+                shared.pop(key, None)
+            else:
+                shared[key] = value
+        self._state.rec = None
 
     def render(
         self,
@@ -258,13 +345,49 @@ class Renderer:
         extra: Mapping | None = None,
     ) -> RenderResult:
         """Render a model/test template once: placeholders for refs, markers mapped to lines."""
+        rec = _Recorder(self, node_name, filename, None)
+        saved: list = []
+        own = None
         try:
-            template = self._compile(add_line_markers(source), filename)
+            if self._top_level_code:
+                ctx = self._context(rec, this, extra)
+            else:
+                ctx, own, saved = self._enter(rec, this, extra)
+                # Marker characters typed into a model would be read as markers by Jinja's path.
+                steps = static_render.plan(_TAG.split(source)) if _MARK_OPEN not in source else None
+                if steps is not None:
+                    if self._run_static(steps, ctx, own, rec):
+                        return rec.result
+                    # A static call failed: start again with Jinja, whose error messages users know.
+                    rec = _Recorder(self, node_name, filename, None)
+                    ctx.update(self._per_render(rec, this))
+                    for key, value in (extra or {}).items():
+                        ctx[key] = value
+                    self._state.rec = rec
+            return self._render_jinja(add_line_markers(source), rec, ctx, filename, node_name)
+        finally:
+            if own is not None:
+                self._leave(saved)
+
+    def _run_static(self, steps: list, ctx: dict, own: dict, rec: _Recorder) -> bool:
+        """Evaluate a static plan into rec.result; False if Jinja must render the template."""
+
+        def allowed(name: str, fn) -> bool:  # the plain function Jinja would call, not a shadowing extra
+            return fn is own.get(name) and name in _STATIC_CALLS or fn is self._macro_fns.get(name)
+
+        done = static_render.run(steps, ctx, allowed, rec)
+        if done is None or _MARK_OPEN in done[0]:  # a value with marker characters: Jinja's path reads them
+            return False
+        rec.result.text, rec.result.line_map = done
+        return True
+
+    def _render_jinja(self, marked: str, rec: _Recorder, ctx: dict, filename: str, node_name: str) -> RenderResult:
+        try:
+            template = self._compile(marked, filename, key=(marked, filename))
         except CompilationError as exc:
             raise exc.located(node=node_name) from None
-        rec = _Recorder(self, node_name, filename, template)
+        rec.template = template
         try:
-            ctx = self._context(rec, this, extra)
             output = template.render(ctx)
         except _MacroReturn as ret:
             output = str(ret.value)
@@ -293,9 +416,9 @@ class _ConfigCallable:
         return self._rec.result.config.get(key, default)
 
 
-def _wrap_macro(macro, name: str, rec: _Recorder) -> Callable:
+def _wrap_macro(macro, name: str, state: _State) -> Callable:
     def call(*args, **kwargs):
-        rec.result.macros_used.add(name)
+        state.rec.result.macros_used.add(name)
         try:
             return macro(*args, **kwargs)
         except _MacroReturn as ret:

@@ -29,6 +29,8 @@ CONFIG_KEYS = frozenset({"severity", "warn_if", "error_if", "where", "limit", "s
 DEFAULTS = {"severity": "error", "warn_if": "!= 0", "error_if": "!= 0", "materialized": "test"}
 _REF_CALL = re.compile(r"^\s*(ref|source)\s*\(.*\)\s*$", re.S)
 _INPUT_REF = re.compile(r"""^\s*ref\(\s*(?:['"][^'"]+['"]\s*,\s*)?['"]([^'"]+)['"]\s*(?:,[^)]*)?\)\s*$""")
+# ref('x') or source('a', 'b') with plain quoted names: passed to the template as values.
+_SIMPLE_INPUT = re.compile(r"""^\s*(?:(ref)\(\s*'([^'\\]+)'\s*\)|(source)\(\s*'([^'\\]+)'\s*,\s*'([^'\\]+)'\s*\))\s*$""")
 _INPUT_SOURCE = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 
 
@@ -94,7 +96,7 @@ class TestBuilder:
                 name = str(entry["name"])
                 uid = f"{rtype}.{self.config.name}.{name}"
                 if uid in self.nodes:
-                    self._target_tests(path, entry, self.nodes[uid], f"ref('{name}')")
+                    self._target_tests(path, entry, self.nodes[uid], ("ref", name))
         for source in doc.get("sources") or []:
             if not isinstance(source, Mapping):
                 continue
@@ -103,10 +105,10 @@ class TestBuilder:
                     continue
                 uid = f"source.{self.config.name}.{source['name']}.{table['name']}"
                 if uid in self.nodes:
-                    expr = f"source('{source['name']}', '{table['name']}')"
+                    expr = ("source", str(source["name"]), str(table["name"]))
                     self._target_tests(path, table, self.nodes[uid], expr)
 
-    def _target_tests(self, path: str, entry: Mapping, target: Node, expr: str) -> None:
+    def _target_tests(self, path: str, entry: Mapping, target: Node, expr: tuple) -> None:
         if not target.enabled:
             return  # tests of a disabled model are disabled with it, as in dbt
         for test in _tests_list(entry) or []:
@@ -116,7 +118,7 @@ class TestBuilder:
                 for test in _tests_list(col) or []:
                     self.generic(path, test, target, expr, str(col["name"]), line_of(test, line_of(col)))
 
-    def generic(self, path: str, spec, target: Node, target_expr: str, column: str | None,
+    def generic(self, path: str, spec, target: Node, target_call: tuple, column: str | None,
                 line: int | None) -> None:
         """One entry of a `tests:`/`data_tests:` list."""
         test_name, kwargs, own, custom_name = _parse_entry(spec, path, line)
@@ -150,7 +152,7 @@ class TestBuilder:
                    yaml_line=line)
         if not cfg.get("enabled", True):
             return
-        rendered, calls, macros = self._render_generic(path, line, name, macro, target_expr, column, kwargs,
+        rendered, calls, macros = self._render_generic(path, line, name, macro, target_call, column, kwargs,
                                                        cfg.get("where"))
         sql, _ = _with_limit(rendered, (), cfg.get("limit"))
         raw = f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}"
@@ -162,14 +164,29 @@ class TestBuilder:
             checksum=checksum(f"{path}:{name}:{sorted(map(str, kwargs.items()))}"), patch_path=path,
         ), line)
 
-    def _render_generic(self, path, line, name, macro, target_expr, column, kwargs, where):
+    def _render_generic(self, path, line, name, macro, target, column, kwargs, where):
+        # The template text names no model and no argument value, only their kind, so every test of
+        # one kind in one YAML file shares a text the Renderer compiles once. target: ("ref", model)
+        # or ("source", source, table), called as ref()/source() so placeholders and calls are recorded.
         plain = {k: v for k, v in kwargs.items() if not (isinstance(v, str) and _REF_CALL.match(v))}
-        exprs = [f"{k}={v.strip()}" for k, v in kwargs.items() if k not in plain]
-        model = target_expr if not where else \
-            f"'(select * from ' ~ {target_expr} ~ ' where ' ~ __sm_where ~ ') dbt_subquery'"
+        exprs, inputs = [], []
+        for k, v in kwargs.items():
+            if k in plain:
+                continue
+            simple = _SIMPLE_INPUT.match(v)
+            if simple:
+                call = ("ref", simple.group(2)) if simple.group(1) else ("source", simple.group(4), simple.group(5))
+                inputs.append(call[1:])
+                exprs.append(f"{k}={call[0]}(*__sm_inputs[{len(inputs) - 1}])")
+            else:
+                exprs.append(f"{k}={v.strip()}")
+        model = f"{target[0]}(*__sm_target)"
+        if where:
+            model = f"'(select * from ' ~ {model} ~ ' where ' ~ __sm_where ~ ') dbt_subquery'"
         args = [f"model={model}"] + (["column_name=__sm_column"] if column is not None else []) + exprs
         template = f"{{{{ {macro}({', '.join(args)}, **__sm_kwargs) }}}}"
-        extra = {"__sm_kwargs": _thaw(plain), "__sm_column": column, "__sm_where": where}
+        extra = {"__sm_kwargs": _thaw(plain), "__sm_column": column, "__sm_where": where,
+                 "__sm_target": target[1:], "__sm_inputs": inputs}
         try:
             result = self.renderer.render(template, filename=path, node_name=name, extra=extra)
         except CompilationError as exc:
