@@ -188,6 +188,7 @@ class Engine:
         self._written: dict[str, tuple[Path, object]] = {}
         self._scope = threading.local()  # the job group of the step running on this thread
         self._status: StatusReader | None = None
+        self._reads: set[str] | None = None  # relations later steps read (None: unknown, assume all)
         # Remote first: a Connect session's sparkContext raises (not AttributeError) instead of missing.
         self.is_connect = target.remote is not None or _is_connect_session(self.spark)
 
@@ -252,6 +253,10 @@ class Engine:
             deferred = base + schema[len(own):] if schema.startswith(own) else schema
             current = TableLocation(warehouse, deferred, node.name).current()
         return current
+
+    def expect_reads(self, names) -> None:
+        """The relations the steps of this run will read (the runner knows its plan)."""
+        self._reads = set(names)
 
     def mark_registered(self, name: str) -> None:
         with self._lock:
@@ -358,7 +363,8 @@ class Engine:
         # Downstream steps must read this version: forget an older registration (and its temp view,
         # which may point at files clean() just removed). Partitioned tables put the partition
         # columns last when read, so only an unpartitioned schema is reused.
-        written_schema = None if partition_by else df.schema
+        read_later = self._reads is None or node.name in self._reads
+        written_schema = df.schema if read_later and not partition_by else None
         with self._lock:
             stale = node.name in self._registered
             self._registered.discard(node.name)
