@@ -16,8 +16,7 @@ from pathlib import Path
 from .config import Target
 from .errors import EnvironmentProblem, ExecutionError
 from .manifest import Node
-from .metrics import StepMetrics, connect_metrics, job_ids
-from .metrics import collect as collect_metrics
+from .metrics import StatusReader, StepMetrics, connect_metrics, empty
 from .plan import relation_name, source_view_name
 from .storage import TableStore, Warehouse, open_warehouse
 
@@ -186,6 +185,11 @@ class Engine:
         self._last_write: dict[str, dict] = {}  # job group -> stats of the table it wrote (metrics)
         self._cancelled: set[str] = set()  # job groups cancelled by Ctrl-C
         self._active: set[str] = set()  # job groups of steps inside job_scope now
+        # Tables written by this run: name -> (version, schema), so a downstream read skips inference.
+        self._written: dict[str, tuple[Path, object]] = {}
+        self._scope = threading.local()  # the job group of the step running on this thread
+        self._status: StatusReader | None = None
+        self._reads: set[str] | None = None  # relations later steps read (None: unknown, assume all)
         # Remote first: a Connect session's sparkContext raises (not AttributeError) instead of missing.
         self.is_connect = target.remote is not None or _is_connect_session(self.spark)
 
@@ -251,6 +255,10 @@ class Engine:
             current = warehouse.connect(self.spark).table(deferred, node.name).current()
         return current
 
+    def expect_reads(self, names) -> None:
+        """The relations the steps of this run will read (the runner knows its plan)."""
+        self._reads = set(names)
+
     def mark_registered(self, name: str) -> None:
         with self._lock:
             self._registered.add(name)
@@ -278,7 +286,12 @@ class Engine:
                     node=node.name, path=node.path,
                     hint=f"Build it first, e.g. `sparkmodels run -s +{node.name}`.",
                 )
-            df = self.read_version(current)
+            written, written_schema = self._written.get(view, (None, None))
+            if written_schema is not None and written.name == current.name:
+                # A table this run wrote is read with the schema it was written with: no inference job.
+                df = self.spark.read.schema(written_schema).parquet(str(current))
+            else:
+                df = self.read_version(current)
         df.createOrReplaceTempView(view)
         self.mark_registered(view)
 
@@ -320,49 +333,80 @@ class Engine:
 
     # -- tables ----------------------------------------------------------------------------------
     def write_table(self, df, node: Node, schema: str, *, partition_by=(), mode_name: str = "table") -> dict:
-        """Write df as a new Parquet version, then publish it atomically. Returns write stats."""
-        from pyspark.sql import Observation
-        from pyspark.sql import functions as F
+        """Write df as a new Parquet version, then publish it atomically. Returns write stats.
 
+        Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
+        an Observation over Spark Connect, where the status store is out of reach. The new version is
+        not read back here: ensure_relation registers it when a downstream step first reads it.
+        """
         loc = self.location(node, schema)
         version = loc.new_version()
-        observation = Observation(f"sm_{node.name}_{version.name}")
-        observed = df.observe(observation, F.count(F.lit(1)).alias("rows"))
-        writer = observed.write.mode("error")  # "errorifexists" is unknown to Spark Connect
+        status = self._status_reader()
+        observation = None
+        if status is None:
+            from pyspark.sql import Observation
+            from pyspark.sql import functions as F
+
+            observation = Observation(f"sm_{node.name}_{version.name}")
+            df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
+        writer = df.write.mode("error")  # "errorifexists" is unknown to Spark Connect
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         group = self._current_group()
         try:
             self._check_cancelled(group, node)
+            since = status.watermark() if status is not None else 0
             writer.parquet(str(version))
             # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
             self._check_cancelled(group, node)
         except BaseException:
             loc.discard(version)
             raise
+        if status is not None:
+            rows = status.collect(group, since).get("rows_written")
+        else:
+            rows = observation.get.get("rows")
+        rows = int(rows) if rows is not None else None
         from .cache import write_fingerprint
 
         # rows written, so a later cache hit can still report the table's size; the schema, so a
         # later run registers this version without an inference job (not partitioned: see below)
-        write_fingerprint(version, self._fingerprints.get(node.unique_id),
-                          rows=observation.get.get("rows") if observation else None,
+        write_fingerprint(version, self._fingerprints.get(node.unique_id), rows=rows,
                           schema=None if partition_by else df.schema.json(), store=loc)
         loc.publish(version)
         loc.clean()
-        rows = observation.get.get("rows") if observation else None
-        # The fresh version is what downstream models in this run must read. Giving the reader the
-        # schema we just wrote skips Spark's footer-reading inference job.
-        reader = self.spark.read if partition_by else self.spark.read.schema(df.schema)
-        reader.parquet(str(version)).createOrReplaceTempView(node.name)
-        self.mark_registered(node.name)
-        stats = {"rows": int(rows) if rows is not None else None, "path": str(loc.link), "version": version.name,
+        # Downstream steps must read this version: forget an older registration (and its temp view,
+        # which may point at files clean() just removed). Partitioned tables put the partition
+        # columns last when read, so only an unpartitioned schema is reused.
+        read_later = self._reads is None or node.name in self._reads
+        written_schema = df.schema if read_later and not partition_by else None
+        with self._lock:
+            stale = node.name in self._registered
+            self._registered.discard(node.name)
+            self._written[node.name] = (version, written_schema)
+        if stale:
+            with contextlib.suppress(Exception):
+                self.spark.catalog.dropTempView(node.name)
+        stats = {"rows": rows, "path": str(loc.link), "version": version.name,
                  "files": loc.data_files(version)}
         if group:
             with self._lock:
                 self._last_write[group] = stats
         return stats
 
+    def _status_reader(self) -> StatusReader | None:
+        """The status-store reader of a classic session (None over Spark Connect or if unreadable)."""
+        if self.is_connect:
+            return None
+        if self._status is None:
+            with contextlib.suppress(Exception):
+                self._status = StatusReader(self.spark)
+        return self._status
+
     def _current_group(self) -> str | None:
+        group = getattr(self._scope, "group", None)
+        if group is not None:  # set by job_scope on this thread: no round trip to the JVM
+            return group
         with contextlib.suppress(Exception):
             if self.is_connect:
                 tags = self.spark.getTags()
@@ -389,19 +433,22 @@ class Engine:
                 scope.values = connect_metrics(group, self._last_write.pop(group, None))
             return
         sc = self.spark.sparkContext
-        scope.before = job_ids(self.spark, group)  # a reused model name must not count old jobs
+        status = self._status_reader()
+        scope.since = status.watermark() if status is not None else 0  # older jobs (a reused name) don't count
         sc.setJobGroup(group, description, interruptOnCancel=True)
         if pool:
             sc.setLocalProperty("spark.scheduler.pool", pool)
+        self._scope.group = group
         try:
             yield scope
         finally:
-            sc.setLocalProperty("spark.jobGroup.id", None)
-            sc.setLocalProperty("spark.job.description", None)
-            sc.setLocalProperty("spark.scheduler.pool", None)
+            self._scope.group = None
+            sc._jsc.clearJobGroup()  # group, description and interrupt flag in one call
+            if pool:
+                sc.setLocalProperty("spark.scheduler.pool", None)
             with self._lock:
                 self._active.discard(group)
-            scope.values = collect_metrics(self.spark, group, scope.before)
+            scope.values = status.collect(group, scope.since) if status is not None else empty("unavailable")
             stats = self._last_write.pop(group, None)
             if stats and stats.get("files") is not None:
                 scope.values["files_written"] = stats["files"]

@@ -122,3 +122,41 @@ def test_spark_errors_point_at_the_source_line(make_project, spark, sql, line, n
     assert r.error.line == line, str(r.error)
     assert needle in r.error.message
     assert "Traceback" not in str(r.error) and "py4j" not in str(r.error).lower()
+
+
+def _engine_and_node(root, spark, name):
+    from sparkmodels.engine import Engine
+
+    p = sparkmodels.load_project(root)
+    node = p.manifest.by_name(name)
+    return Engine(p.config.target, spark, project_root=p.config.root), node
+
+
+def test_rewritten_table_is_what_the_next_reader_sees(make_project, spark):
+    """No eager read-back after a write: a table rewritten after a downstream read is registered
+    again (new version, written schema) on the next ensure_relation, and its stale view is gone."""
+    root = make_project({**BASE, "models/marts/one.sql": "select 1 as x"})
+    engine, node = _engine_and_node(root, spark, "one")
+    first = engine.write_table(spark.sql("select 1 as x, 'a' as tag"), node, "demo")
+    assert first["rows"] == 1 and first["files"] >= 1
+    engine.ensure_relation(node, "demo")
+    assert spark.table("one").collect()[0].x == 1
+    second = engine.write_table(spark.sql("select explode(array(2, 3)) as x, 'b' as tag"), node, "demo")
+    assert second["rows"] == 2 and second["version"] != first["version"]
+    assert not spark.catalog.tableExists("one")  # the view over the old version was dropped
+    engine.ensure_relation(node, "demo")
+    assert sorted(r.x for r in spark.table("one").collect()) == [2, 3]
+    assert spark.table("one").columns == ["x", "tag"]
+
+
+def test_rows_of_a_write_inside_and_outside_a_job_scope(make_project, spark):
+    root = make_project({**BASE, "models/marts/one.sql": "select 1 as x"})
+    engine, node = _engine_and_node(root, spark, "one")
+    query = "select id % 7 as k, count(*) as n from range(1000) group by id % 7"  # a shuffle: two stages
+    with engine.job_scope("sparkmodels-one", "sparkmodels: model one", "one") as scope:
+        spark.range(50).count()  # a job of the same step before the write: not rows of the table
+        stats = engine.write_table(spark.sql(query), node, "demo", partition_by=("k",))
+    assert stats["rows"] == 7 == spark.read.parquet(stats["path"]).count()
+    assert scope.values["rows_written"] == 7 and scope.values["jobs"] >= 2
+    assert scope.values["files_written"] == stats["files"] >= 7  # one directory per partition value
+    assert engine.write_table(spark.sql("select 1 as x"), node, "demo")["rows"] == 1  # no scope

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from sparkmodels.cli import cli
-from sparkmodels.metrics import collect, heaviest, human_bytes, job_ids
+from sparkmodels.metrics import StatusReader, heaviest, human_bytes
 
 
 def _results(root) -> dict:
@@ -45,21 +45,40 @@ def test_build_records_per_model_metrics_pools_and_heaviest_models(example_proje
 
 def test_metrics_count_only_this_steps_jobs(spark):
     sc = spark.sparkContext
+    reader = StatusReader(spark)
     group = "sparkmodels-metrics-probe"
     sc.setJobGroup(group, "probe one")
     try:
         spark.range(10).count()
-        before = job_ids(spark, group)
+        since = reader.watermark()
         sc.setLocalProperty("spark.scheduler.pool", "probe_pool")
         spark.range(100).repartition(2).selectExpr("sum(id)").collect()
+        sc.setJobGroup("sparkmodels-someone-else", "another step's job in the same window")
+        spark.range(5).count()
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)
         sc.setLocalProperty("spark.scheduler.pool", None)
-    m = collect(spark, group, before)
+    m = reader.collect(group, since)
     assert m["jobs"] >= 1
     assert m["shuffle_write_bytes"] > 0 and m["shuffle_read_bytes"] > 0
     assert m["scheduler_pool"] == "probe_pool"  # the earlier job (default pool) is not counted
     assert m["rows_written"] == 0
+    assert m["job_description"] == "probe one"  # the other group's job is not counted either
+    # Read again (from the reader's cache of finished jobs): the same figures.
+    assert reader.collect(group, since) == m
+    # No job since the watermark: zeros, without waiting on Spark.
+    idle = reader.collect(group, reader.watermark())
+    assert idle["jobs"] == 0 and idle["tasks"] == 0 and idle["source"] == "spark-status-store"
+
+
+def test_rows_written_come_from_the_write_stage_of_a_multi_job_query(spark, tmp_path):
+    reader = StatusReader(spark)
+    since = reader.watermark()
+    df = spark.range(1000).selectExpr("id % 37 as k").groupBy("k").count().orderBy("k")  # shuffles, sorts
+    df.write.parquet(str(tmp_path / "t"))
+    m = reader.collect(None, since)
+    assert m["rows_written"] == 37 == spark.read.parquet(str(tmp_path / "t")).count()
+    assert m["stages"] >= 2 and m["bytes_written"] > 0
 
 
 def test_heaviest_orders_by_executor_time():
