@@ -189,7 +189,6 @@ class Engine:
         self._written: dict[str, tuple[Path, object]] = {}
         self._scope = threading.local()  # the job group of the step running on this thread
         self._status: StatusReader | None = None
-        self._reads: set[str] | None = None  # relations later steps read (None: unknown, assume all)
         # Remote first: a Connect session's sparkContext raises (not AttributeError) instead of missing.
         self.is_connect = target.remote is not None or _is_connect_session(self.spark)
 
@@ -254,10 +253,6 @@ class Engine:
             deferred = base + schema[len(own):] if schema.startswith(own) else schema
             current = warehouse.connect(self.spark).table(deferred, node.name).current()
         return current
-
-    def expect_reads(self, names) -> None:
-        """The relations the steps of this run will read (the runner knows its plan)."""
-        self._reads = set(names)
 
     def mark_registered(self, name: str) -> None:
         with self._lock:
@@ -369,17 +364,16 @@ class Engine:
         rows = int(rows) if rows is not None else None
         from .cache import write_fingerprint
 
-        # rows written, so a later cache hit can still report the table's size; the schema, so a
-        # later run registers this version without an inference job (not partitioned: see below)
+        # Partitioned tables put the partition columns last when read, so only an unpartitioned
+        # schema is reused: by later steps of this run and (in the fingerprint) by later runs.
+        written_schema = None if partition_by else df.schema
+        # rows written, so a later cache hit can still report the table's size
         write_fingerprint(version, self._fingerprints.get(node.unique_id), rows=rows,
-                          schema=None if partition_by else df.schema.json(), store=loc)
+                          schema=written_schema.json() if written_schema is not None else None, store=loc)
         loc.publish(version)
         loc.clean()
         # Downstream steps must read this version: forget an older registration (and its temp view,
-        # which may point at files clean() just removed). Partitioned tables put the partition
-        # columns last when read, so only an unpartitioned schema is reused.
-        read_later = self._reads is None or node.name in self._reads
-        written_schema = df.schema if read_later and not partition_by else None
+        # which may point at files clean() just removed).
         with self._lock:
             stale = node.name in self._registered
             self._registered.discard(node.name)
@@ -490,6 +484,16 @@ class Engine:
             self._cancel_jobs(live)
 
     def stop(self) -> None:
+        """End the run: stop a session this run started; in a caller's session (notebook, tests),
+        leave every table this run wrote queryable by its name, as it is in a dbt warehouse."""
         if self._owns_session:
             with contextlib.suppress(Exception):
                 self.spark.stop()
+            return
+        with self._lock:
+            pending = [(n, v, s) for n, (v, s) in self._written.items() if n not in self._registered]
+        for name, version, schema in pending:
+            with contextlib.suppress(Exception):  # a table removed meanwhile is simply not registered
+                reader = self.spark.read.schema(schema) if schema is not None else self.spark.read
+                reader.parquet(str(version)).createOrReplaceTempView(name)
+                self.mark_registered(name)

@@ -88,10 +88,6 @@ class Runner:
         self._lock = threading.Lock()
         self.tests = TestExecutor(engine, manifest, config, plan)
         self.cache = cache  # cache.BuildCache: reuse a table whose fingerprint is unchanged
-        # Tables a later step of this plan reads: only their writes keep the schema for the read
-        # (a leaf table's schema would cost two JVM round trips for nothing).
-        if hasattr(engine, "expect_reads"):
-            engine.expect_reads({dep.name for s in plan.steps for dep in self._upstream_relations(s.node)})
 
     # -- one step ------------------------------------------------------------------------------
     def _sql_dataframe(self, step: PlanStep) -> Callable[[], object]:
