@@ -228,15 +228,38 @@ def load_udfs(config: ProjectConfig) -> list[LoadedUdf]:
 
 
 def spark_udf(spec: UdfSpec, func):
-    """The pyspark UDF object for a spec: Arrow-optimised row UDF, pickled row UDF or pandas UDF."""
-    from pyspark.sql.functions import pandas_udf
+    """The pyspark UDF object for a spec.
+
+    The default form (arrow) of a deterministic UDF with arguments is a scalar Arrow UDF that calls
+    func once per distinct argument tuple of each batch (distinct_udf.py); deterministic=False (or
+    a function of no arguments) keeps pyspark's Arrow-optimised row UDF, one call per row. arrow=False
+    is the classic pickled row UDF, vectorized=True a pandas UDF.
+    """
+    from pyspark.sql.functions import arrow_udf, pandas_udf
     from pyspark.sql.functions import udf as row_udf
 
     if spec.form == "pandas":
         made = pandas_udf(func, spec.returns)
+    elif spec.form == "arrow" and spec.deterministic and _takes_arguments(func):
+        from .distinct_udf import DistinctCalls
+
+        calls = DistinctCalls(func, None)
+        made = arrow_udf(calls, spec.returns)
+        calls.return_type = made.returnType  # parsed by the session; raises here for a bad DDL
     else:
         made = row_udf(func, spec.returns, useArrow=spec.form == "arrow")
     return made if spec.deterministic else made.asNondeterministic()
+
+
+def _takes_arguments(func) -> bool:
+    """Scalar Arrow UDFs need at least one input column to know a batch's length."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
 def register_udfs(engine, config: ProjectConfig) -> list[str]:

@@ -178,7 +178,8 @@ def test_shared_scan_runs_one_spark_job_group_per_relation(tested, spark):
     # The first test (accepted_values_..., by name) computed all counts in one statement; only failing
     # accepted_values tests run their own query, to count distinct rejected values as dbt does.
     assert len(names) == 9 and with_jobs[0] == names[0], with_jobs
-    assert [n for n in with_jobs[1:] if "status" not in n] == [], with_jobs
+    # a unique test with duplicates also asks its own SQL, for dbt's count of duplicated values
+    assert [n for n in with_jobs[1:] if "status" not in n and n != "unique_people_model_id"] == [], with_jobs
 
 
 def test_run_results_and_compiled_sql(tested):
@@ -316,3 +317,72 @@ def test_warn_if_must_be_a_condition(make_project):
     })
     with pytest.raises(ProjectError, match="warn_if: 'lots' is not a condition"):
         sparkmodels.load_project(root)
+
+
+UNIQUE_SCHEMA = """\
+version: 2
+models:
+  - name: keys
+    columns:
+      - name: dense
+        data_tests:
+          - unique
+          - unique: {name: dense_recent, config: {where: "dense > 10"}}
+      - name: dup
+        data_tests:
+          - unique
+          - unique: {name: dup_where_clean, config: {where: "dense < 1000"}}
+          - unique: {name: dup_where_dirty, config: {where: "dense >= 1000"}}
+      - name: neg
+        data_tests: [unique]
+      - name: sparse
+        data_tests: [unique]
+      - name: small
+        data_tests: [unique, not_null]
+      - name: label
+        data_tests: [unique]
+"""
+
+
+def test_unique_on_integral_columns_uses_exact_bitmaps_with_dbt_counts(make_project, spark):
+    from sparkmodels.checks.batch import bitmap_worthwhile
+
+    root = make_project({
+        "models/schema.yml": UNIQUE_SCHEMA,
+        "models/keys.sql": """
+            {{ config(materialized='table') }}
+            select id as dense,                                   -- unique, 0..4999
+                   case when id >= 1000 and id % 10 = 0 then id + 1 else id end as dup,  -- 400 values twice
+                   -id - 40000 as neg,                            -- unique, negative, crosses buckets
+                   id * 1000000007 as sparse,                     -- unique, too sparse for bitmaps
+                   cast(case when id % 2 = 0 then id % 7 end as int) as small,  -- nulls, duplicates
+                   concat('k', id) as label
+            from range(0, 5000, 1, 3)
+        """,
+    })
+    assert sparkmodels.run(root, spark=spark).success
+    result = sparkmodels.test(root, spark=spark)
+    got = {r.name: r.failures for r in result.results}
+    project = sparkmodels.load_project(root)
+    for node in project.manifest.of_type("test"):  # every count is exactly the test's own SQL
+        own = spark.sql(count_query(project.compiler.compile(node.unique_id).sql)).collect()[0][0]
+        assert got[node.name] == own, node.name
+    assert got["unique_keys_dense"] == got["dense_recent"] == got["unique_keys_neg"] == 0
+    assert got["unique_keys_dup"] == got["dup_where_dirty"] == 400 and got["dup_where_clean"] == 0
+    assert got["unique_keys_sparse"] == 0 and got["unique_keys_label"] == 0
+    assert got["unique_keys_small"] == 7 and got["not_null_keys_small"] == 2500
+    assert bitmap_worthwhile(5000, 0, 4999) and not bitmap_worthwhile(5000, 0, 4999 * 1000000007)
+
+
+def test_passing_unique_on_integral_column_runs_no_query_of_its_own(make_project, spark):
+    root = make_project({
+        "models/schema.yml": UNIQUE_SCHEMA.split("      - name: dup")[0],
+        "models/keys.sql": "{{ config(materialized='table') }}\nselect id as dense from range(0, 3000, 1, 2)",
+    })
+    assert sparkmodels.run(root, spark=spark).success
+    result = sparkmodels.test(root, spark=spark)
+    assert {r.name: (r.status, r.failures) for r in result.results} == {
+        "unique_keys_dense": ("pass", 0), "dense_recent": ("pass", 0)}
+    tracker = spark.sparkContext.statusTracker()
+    with_jobs = [r.name for r in result.results if tracker.getJobIdsForGroup(f"sparkmodels-{r.name}")]
+    assert len(with_jobs) == 1, with_jobs  # both answered by the first test's shared statements

@@ -104,7 +104,7 @@ def test_udfs_are_registered_and_callable_from_sql(make_project, spark):
     assert names == {"shout"}
 
 
-def test_udf_forms_map_to_arrow_pickled_and_pandas_eval_types():
+def test_udf_forms_map_to_arrow_pickled_and_pandas_eval_types(spark):
     from pyspark.rdd import PythonEvalType
 
     from sparkmodels.pymodels import spark_udf
@@ -112,12 +112,111 @@ def test_udf_forms_map_to_arrow_pickled_and_pandas_eval_types():
     def f(x):
         return x
 
-    kinds = {form: spark_udf(spec_of(udf("f", returns="string", arrow=form != "pickle",
-                                         vectorized=form == "pandas")(f)), f).evalType
-             for form in ("arrow", "pickle", "pandas")}
-    assert kinds == {"arrow": PythonEvalType.SQL_ARROW_BATCHED_UDF,
+    def g():
+        return "constant"
+
+    def made(form, func=f, deterministic=True):
+        decorated = udf("f", returns="string", arrow=form != "pickle", vectorized=form == "pandas",
+                        deterministic=deterministic)(func)
+        return spark_udf(spec_of(decorated), func)
+
+    kinds = {form: made(form).evalType for form in ("arrow", "pickle", "pandas")}
+    assert kinds == {"arrow": PythonEvalType.SQL_SCALAR_ARROW_UDF,  # the default: once per distinct input
                      "pickle": PythonEvalType.SQL_BATCHED_UDF,
                      "pandas": PythonEvalType.SQL_SCALAR_PANDAS_UDF}
+    # opting out of determinism keeps one call per row (the Arrow row UDF) and tells the optimizer
+    opted_out = made("arrow", deterministic=False)
+    assert opted_out.evalType == PythonEvalType.SQL_ARROW_BATCHED_UDF and not opted_out.deterministic
+    assert made("arrow").deterministic
+    # a function of no arguments has no input column to batch over: Arrow row UDF
+    assert made("arrow", func=g).evalType == PythonEvalType.SQL_ARROW_BATCHED_UDF
+
+
+COUNTING_UDFS = """
+from sparkmodels.udfs import udf
+
+CALL_LOG = "@LOG@"
+
+
+def _note(name):
+    # one line per call, appended by whichever worker process runs the UDF
+    with open(CALL_LOG, "a") as out:
+        out.write(name + "\\n")
+
+
+@udf("tag", returns="string")
+def tag(s):
+    _note("tag")
+    return "was null" if s is None else s.upper()
+
+
+@udf("tag_each_row", returns="string", deterministic=False)
+def tag_each_row(s):
+    _note("tag_each_row")
+    return "was null" if s is None else s.upper()
+
+
+@udf("pair", returns="struct<joined:string,total:bigint>")
+def pair(s, n):
+    _note("pair")
+    return None if s is None else (s + ":" + str(n), None if n is None else n * 2)
+
+
+@udf("zero_sign", returns="string")
+def sign(x):
+    return None if x is None else ("neg" if str(x).startswith("-") else "pos")
+
+
+@udf("doubled", returns="array<int>")
+def doubled(xs):
+    return None if xs is None else [x * 2 for x in xs]
+
+
+@udf("fields", returns="string")
+def fields(r):
+    return None if r is None else f"{r.a}-{r['b']}"
+"""
+
+
+def test_default_udf_calls_the_function_once_per_distinct_input(make_project, spark, tmp_path):
+    log = tmp_path / "calls.log"
+    root = make_project({
+        "udfs/counting.py": COUNTING_UDFS.replace("@LOG@", str(log)),
+        "models/src.sql": """
+            {{ config(materialized='table') }}
+            select case when id % 10 = 9 then null else concat('k', id % 3) end as s,
+                   case when id % 7 = 6 then null else id % 2 end as n,
+                   array(cast(id % 4 as int)) as xs, named_struct('a', id % 2, 'b', 'x') as r,
+                   case id % 4 when 0 then 0.0d when 1 then -0.0d when 2 then null else -1.5d end as x
+            from range(0, 200, 1, 1)
+        """,
+        "models/tagged.sql": """
+            {{ config(materialized='table') }}
+            select s, n, tag(s) as t, pair(s, n) as p, zero_sign(x) as sx, x, doubled(xs) as dx, xs,
+                   fields(r) as fr, r.a as ra
+            from {{ ref('src') }}
+        """,
+        "models/each_row.sql": "{{ config(materialized='table') }}\nselect tag_each_row(s) as t from {{ ref('src') }}",
+    })
+    log.write_text("")
+    result = sparkmodels.run(root, spark=spark)
+    assert result.success, [(r.name, r.message) for r in result.results]
+    rows = spark.table("tagged").collect()
+    assert len(rows) == 200
+    for r in rows:  # the same values as calling the plain function per row
+        assert r.t == ("was null" if r.s is None else r.s.upper())
+        assert r.p == (None if r.s is None else (f"{r.s}:{r.n}", None if r.n is None else r.n * 2))
+        assert r.sx == (None if r.x is None else ("neg" if str(r.x).startswith("-") else "pos"))
+        assert r.dx == [v * 2 for v in r.xs] and r.fr == f"{r.ra}-x"
+    assert {r.sx for r in rows if r.x == 0} == {"pos", "neg"}  # 0.0 and -0.0 are distinct inputs
+    calls = log.read_text().split()
+    # one partition, one batch: 3 strings + null for tag, distinct (s, n) pairs for pair,
+    # and one call per row when the UDF is declared non-deterministic
+    assert calls.count("tag") == 4
+    distinct_pairs = {(r.s, r.n) for r in rows}
+    assert calls.count("pair") == len(distinct_pairs) < 200
+    assert calls.count("tag_each_row") == 200
+    assert {r.t for r in spark.table("each_row").collect()} == {"K0", "K1", "K2", "was null"}
 
 
 def test_udf_paths_config_and_ls_never_imports_udf_files(make_project, spark):
