@@ -206,6 +206,11 @@ _STATIC_CALLS = ("ref", "source", "config", "var", "env_var")
 _TEMPLATE_CACHE = 512
 
 
+def _syntax_error(exc, filename: str) -> CompilationError:
+    """A Jinja syntax error as a located CompilationError."""
+    return CompilationError(f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno)
+
+
 class Renderer:
     """Owns the project's one Jinja Environment and its compiled macro templates.
 
@@ -245,9 +250,7 @@ class Renderer:
         try:
             code = self.env.compile(source, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
-            raise CompilationError(
-                f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno
-            ) from None
+            raise _syntax_error(exc, filename) from None
         template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
         if key is not None:
             self._templates[key] = template
@@ -260,9 +263,7 @@ class Renderer:
         try:
             tree = self.env.parse(text, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
-            raise CompilationError(
-                f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno
-            ) from None
+            raise _syntax_error(exc, filename) from None
         template = self._compile(tree, filename)
         names = [n for n in template.module.__dict__ if not n.startswith("_")] if "{% macro" in text or "{%- macro" in text else []
         for n in names:
