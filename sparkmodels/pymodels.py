@@ -95,11 +95,16 @@ class ModelConfig:
 class ModelContext:
     """The `ctx` a Python model's `model(ctx)` receives."""
 
-    def __init__(self, engine, manifest: Manifest, config: ProjectConfig, node: Node):
+    def __init__(self, engine, manifest: Manifest, config: ProjectConfig, node: Node, *,
+                 inputs: Mapping[tuple, str] | None = None, variables: Mapping | None = None):
         self._engine = engine
         self._manifest = manifest
         self._project = config
         self._node = node
+        # A unit test replaces each ref()/source() by a temp view of given rows, keyed
+        # ("ref", name) or ("source", source, table), and may override vars.
+        self._inputs = inputs
+        self._vars = config.vars if variables is None else variables
         self.config = ModelConfig(node.config)
         self.this = Relation(node.name, schema_for(config, node.config))
 
@@ -127,15 +132,25 @@ class ModelContext:
             raise ExecutionError(
                 f"ctx.ref('{name}'): '{name}' is ephemeral, and ephemeral models cannot be read from "
                 "Python models.", hint=f"Materialize '{name}' as a view or table.")
-        return self._engine.spark.table(relation_name(dep))
+        return self._read(("ref", name), relation_name(dep))
 
     def source(self, source_name: str, table_name: str):
         """A declared source table as a DataFrame."""
-        return self._engine.spark.table(relation_name(self._upstream("source", (source_name, table_name))))
+        dep = self._upstream("source", (source_name, table_name))
+        return self._read(("source", source_name, table_name), relation_name(dep))
+
+    def _read(self, key: tuple, relation: str):
+        if self._inputs is None:
+            return self._engine.spark.table(relation)
+        if key not in self._inputs:
+            shown = f"ref('{key[1]}')" if key[0] == "ref" else f"source('{key[1]}', '{key[2]}')"
+            raise ExecutionError(f"the unit test gives no rows for {shown}, which the model reads.",
+                                 hint="Add it under given: (rows: [] for an empty input).")
+        return self._engine.spark.table(f"`{self._inputs[key]}`")
 
     def var(self, name: str, default=_MISSING):
         """A project/--vars variable, as var() in SQL models."""
-        variables = self._project.vars
+        variables = self._vars
         if name in variables:
             return thaw(variables[name])
         if default is _MISSING:
@@ -153,7 +168,12 @@ class ModelContext:
 
 def python_model_dataframe(engine, manifest: Manifest, config: ProjectConfig, step: PlanStep):
     """Execute a Python model file and return the DataFrame its model(ctx) builds."""
-    node = step.node
+    return model_dataframe(engine, manifest, config, step.node)
+
+
+def model_dataframe(engine, manifest: Manifest, config: ProjectConfig, node: Node, *,
+                    inputs: Mapping[tuple, str] | None = None, variables: Mapping | None = None):
+    """Run a Python model's model(ctx); `inputs`/`variables` replace its upstreams and vars (unit tests)."""
     abs_path = (config.root / node.path).resolve()
     try:
         namespace = _exec_file(node.raw_code, abs_path, f"sparkmodels_model_{node.name}")
@@ -163,7 +183,7 @@ def python_model_dataframe(engine, manifest: Manifest, config: ProjectConfig, st
     if not callable(model):
         raise ExecutionError("a Python model must define `def model(ctx):` returning a DataFrame.",
                              node=node.name, path=node.path, line=1)
-    ctx = ModelContext(engine, manifest, config, node)
+    ctx = ModelContext(engine, manifest, config, node, inputs=inputs, variables=variables)
     code = getattr(model, "__code__", None)
     args = (ctx, engine.spark) if code is not None and code.co_argcount >= 2 else (ctx,)
     try:
@@ -299,5 +319,5 @@ def python_worker_error(exc: BaseException, node: Node, root: Path) -> Execution
                           node=node.name, path=path, line=line)
 
 
-__all__ = ["ModelContext", "python_model_dataframe", "load_udfs", "register_udfs", "spark_udf",
+__all__ = ["ModelContext", "model_dataframe", "python_model_dataframe", "load_udfs", "register_udfs", "spark_udf",
            "python_worker_error", "udf_files"]

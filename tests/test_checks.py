@@ -386,3 +386,69 @@ def test_passing_unique_on_integral_column_runs_no_query_of_its_own(make_project
     tracker = spark.sparkContext.statusTracker()
     with_jobs = [r.name for r in result.results if tracker.getJobIdsForGroup(f"sparkmodels-{r.name}")]
     assert len(with_jobs) == 1, with_jobs  # both answered by the first test's shared statements
+
+
+PY_UNIT_FILES = {
+    **{k: v for k, v in UNIT_FILES.items() if k != "models/unit.yml"},
+    "models/scored_py.py": """\
+from pyspark.sql import functions as F
+
+
+def model(ctx):
+    base = ctx.ref("base")
+    kinds = ctx.source("raw", "kinds").where("keep")
+    out = base.join(kinds, "kind").select("id", (F.col("score") * ctx.var("factor")).alias("scaled"))
+    if ctx.var("explode", False):
+        raise ValueError("asked to fail")
+    return out
+""",
+    "models/unit.yml": UNIT.replace("model: scored\n", "model: scored_py\n") + """\
+  - name: python_error_is_located
+    model: scored_py
+    overrides:
+      vars: {explode: true}
+    given:
+      - input: ref('base')
+        rows: [{id: 1, score: 10, kind: a}]
+      - input: source('raw', 'kinds')
+        rows: [{kind: a, keep: true}]
+    expect:
+      rows: [{id: 1, scaled: 20}]
+""",
+}
+
+
+def test_unit_tests_of_python_models_read_the_given_rows_and_var_overrides(make_project, spark):
+    root = make_project(PY_UNIT_FILES)
+    result = sparkmodels.test(root, spark=spark, select=["scored_py"], fail_fast=False)
+    by_name = {r.name: r for r in result.results}
+    assert set(by_name) == {"doubles_and_filters", "wrong_expectation", "python_error_is_located"}
+    good = by_name["doubles_and_filters"]  # factor 3 from the override, not project.yml's 2
+    assert good.status == "pass", good.message
+    bad = by_name["wrong_expectation"]
+    assert (bad.status, bad.failures) == ("fail", 2)
+    assert "missing:    {id: 7, scaled: 14}" in bad.message and "unexpected: {id: 5, scaled: 2}" in bad.message
+    err = by_name["python_error_is_located"]
+    assert err.status == "error"
+    assert "ValueError: asked to fail" in err.message
+    assert (err.error.path, err.error.line) == ("models/scored_py.py", 9)  # the model's line, not the YAML's
+    # the real model never ran: no table or view was made from the given rows
+    assert not any(t.name == "scored_py" for t in spark.catalog.listTables())
+
+
+def test_unit_test_of_a_python_model_must_give_every_input(make_project):
+    files = dict(PY_UNIT_FILES)
+    files["models/unit.yml"] = """\
+version: 2
+unit_tests:
+  - name: half_given
+    model: scored_py
+    given:
+      - input: ref('base')
+        rows: [{id: 1, score: 10, kind: a}]
+    expect:
+      rows: [{id: 1, scaled: 20}]
+"""
+    root = make_project(files)
+    with pytest.raises(ProjectError, match=r"gives no rows for source\('raw', 'kinds'\), which scored_py reads"):
+        sparkmodels.load_project(root)

@@ -262,14 +262,16 @@ class TestBuilder:
             given.append({"input": str(spec["input"]), "key": list(key), "view": view,
                           "node": dep.unique_id if dep else None,
                           "rows": self._rows(spec, name, path, gline)})
+        missing = [c for c in calls if _call_key(c) not in views]
+        if missing:
+            c = missing[0]
+            call = f"{c.kind}({', '.join(repr(a) for a in c.args)})"
+            raise ProjectError(f"unit test '{name}' gives no rows for {call}, which {model_name} reads.",
+                               path=path, line=line, hint="Add it under given: (rows: [] for an empty input).")
         if model.language == "sql":
-            missing = [c for c in calls if _call_key(c) not in views]
-            if missing:
-                c = missing[0]
-                call = f"{c.kind}({', '.join(repr(a) for a in c.args)})"
-                raise ProjectError(f"unit test '{name}' gives no rows for {call}, which {model_name} reads.",
-                                   path=path, line=line, hint="Add it under given: (rows: [] for an empty input).")
             rendered = resolve(rendered, [f"`{views[_call_key(c)]}`" for c in calls])
+        elif (entry.get("overrides") or {}).get("vars"):
+            cfg["var_overrides"] = dict(entry["overrides"]["vars"])  # ctx.var() reads them at run time
         expect = entry.get("expect") or {}
         if not isinstance(expect, Mapping):
             raise ProjectError(f"unit test '{name}': expect needs rows.", path=path, line=line)

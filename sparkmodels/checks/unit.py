@@ -1,7 +1,8 @@
-"""Unit tests: a model's SQL run on Spark over temp views of given rows, compared with expected rows.
+"""Unit tests: a model run on Spark over temp views of given rows, compared with expected rows.
 
-Each given input becomes a temp view with a name unique to the unit test (the test node's
-rendered SQL already points at those names). Inputs are typed like the real upstream relation when
+Each given input becomes a temp view with a name unique to the unit test: a SQL model's rendered
+test SQL already points at those names; a Python model's ctx.ref()/ctx.source() are pointed at
+them (and ctx.var() at the test's var overrides). Inputs are typed like the real upstream relation when
 it can be read, otherwise from the Python values. Expected rows are cast to the types of the
 model's output and compared as multisets (order-insensitive) with exceptAll in both directions.
 """
@@ -23,13 +24,23 @@ _INT = re.compile(r"^-?\d{1,18}$")
 _FLOAT = re.compile(r"^-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 
 
-def _sql_model(engine, test: Node, model: Node, sql: str):
-    return engine.sql(sql)
+def _sql_model(engine, manifest: Manifest, config, test: Node, model: Node, sql: str):
+    return engine.sql(sql)  # the test's SQL already reads the given views
+
+
+def _python_model(engine, manifest: Manifest, config, test: Node, model: Node, sql: str):
+    from ..pymodels import model_dataframe
+
+    cfg = test.config
+    inputs = {tuple(g["key"]): g["view"] for g in thaw(cfg.get("given") or [])}
+    overrides = thaw(cfg.get("var_overrides") or {})
+    variables = {**thaw(config.vars), **overrides} if overrides else None
+    return model_dataframe(engine, manifest, config, model, inputs=inputs, variables=variables)
 
 
 # How a model of each language is turned into a DataFrame over the mocked inputs:
-# fn(engine, test_node, model_node, compiled_sql) -> DataFrame. Python models register here.
-MODEL_DATAFRAMES: dict[str, Callable] = {"sql": _sql_model}
+# fn(engine, manifest, config, test_node, model_node, compiled_sql) -> DataFrame.
+MODEL_DATAFRAMES: dict[str, Callable] = {"sql": _sql_model, "python": _python_model}
 
 
 def upstream_schema(engine, config, dep: Node | None):
@@ -197,9 +208,12 @@ def run_unit_test(engine, manifest: Manifest, config, step: PlanStep) -> TestOut
                 raise exc.located(node=test.name, path=test.path, line=cfg.get("yaml_line")) from None
             views.append(given["view"])
         try:
-            actual = make_df(engine, test, model, step.compiled.sql)
+            actual = make_df(engine, manifest, config, test, model, step.compiled.sql)
             missing, unexpected = compare(spark, actual, thaw(cfg.get("expect") or []), model=model.name)
         except ExecutionError as exc:
+            if exc.path == model.path:  # raised in the Python model's own code: keep its file and line
+                exc.message = f"unit test '{test.name}': {exc.message}"
+                raise
             raise exc.located(node=test.name, path=test.path, line=cfg.get("yaml_line")) from None
         except Exception as exc:  # noqa: BLE001 - a Spark error in the model's SQL, located in the model
             names = {c.__name__ for c in type(exc).__mro__}
