@@ -72,6 +72,9 @@ class Target:
     warehouse_storage: str = "auto"
     schema: str = "main"
     threads: int = 1
+    # data tests: a unique test over at most this many rows (x tested columns) is checked by
+    # collecting 8-byte values to the driver instead of shuffling them (checks/unique.py); 0 = never
+    unique_collect_max_rows: int = 16_000_000
     packages: tuple[str, ...] = ()
     jars: tuple[str, ...] = ()
     type: str = "spark"
@@ -189,6 +192,13 @@ def _read_targets(root: Path, project: Mapping, project_file: str) -> tuple[dict
     return {}, None, "profiles.yml"
 
 
+def _int_option(data: Mapping, key: str, default: int, target: str, path: str, raw: Mapping) -> int:
+    try:
+        return int(data.get(key, default))
+    except (TypeError, ValueError):
+        raise ProjectError(f"target '{target}': {key} must be an integer.", path=path, line=line_of(raw)) from None
+
+
 def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path: str) -> Target:
     """A Target from its YAML mapping (env_var rendered, warehouse made absolute)."""
     if not isinstance(raw, Mapping):
@@ -203,10 +213,8 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
                            path=path, line=line_of(raw))
     remote = data.get("remote")
     master = data.get("master") or (None if remote else "local[*]")
-    try:
-        threads = int(data.get("threads", 1))
-    except (TypeError, ValueError):
-        raise ProjectError(f"target '{name}': threads must be an integer.", path=path, line=line_of(raw)) from None
+    threads = _int_option(data, "threads", 1, name, path, raw)
+    collect_rows = _int_option(data, "unique_collect_max_rows", Target.unique_collect_max_rows, name, path, raw)
     return Target(
         name=name,
         master=master,
@@ -218,6 +226,7 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
         warehouse_storage=storage,
         schema=str(data.get("schema") or default_schema),
         threads=max(1, threads),
+        unique_collect_max_rows=max(0, collect_rows),
         packages=_as_tuple(data.get("packages"), ()),
         jars=_as_tuple(data.get("jars"), ()),
     )

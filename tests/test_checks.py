@@ -344,11 +344,26 @@ models:
 """
 
 
-def test_unique_on_integral_columns_uses_exact_bitmaps_with_dbt_counts(make_project, spark):
-    from sparkmodels.checks.batch import bitmap_worthwhile
+@pytest.mark.parametrize("collect_rows", [16_000_000, 0], ids=["collected", "bitmaps_or_sql"])
+def test_unique_shortcuts_give_dbt_counts(make_project, spark, collect_rows):
+    from sparkmodels.checks.unique import bitmap_worthwhile
 
+    schema = UNIQUE_SCHEMA + """\
+      - name: label_dup
+        data_tests: [unique]
+      - name: day
+        data_tests: [unique]
+      - name: at
+        data_tests: [unique]
+      - name: amount
+        data_tests: [unique]
+      - name: ratio
+        data_tests: [unique]
+"""
     root = make_project({
-        "models/schema.yml": UNIQUE_SCHEMA,
+        "project.yml": f"name: demo\nversion: '1'\ntarget: dev\n"
+                       f"targets:\n  dev: {{unique_collect_max_rows: {collect_rows}}}\n",
+        "models/schema.yml": schema,
         "models/keys.sql": """
             {{ config(materialized='table') }}
             select id as dense,                                   -- unique, 0..4999
@@ -356,7 +371,12 @@ def test_unique_on_integral_columns_uses_exact_bitmaps_with_dbt_counts(make_proj
                    -id - 40000 as neg,                            -- unique, negative, crosses buckets
                    id * 1000000007 as sparse,                     -- unique, too sparse for bitmaps
                    cast(case when id % 2 = 0 then id % 7 end as int) as small,  -- nulls, duplicates
-                   concat('k', id) as label
+                   concat('k', id) as label,                      -- unique string (hashed)
+                   concat('k', id % 4990) as label_dup,           -- 10 strings twice
+                   date_add(date'2020-01-01', cast(id % 4000 as int)) as day,  -- 1000 dates twice
+                   timestamp_micros(id * 1000) as at,             -- unique timestamps
+                   cast(id % 2500 as decimal(10, 2)) as amount,   -- 2500 decimals twice
+                   id / 7.0d as ratio                             -- unique doubles (never collected)
             from range(0, 5000, 1, 3)
         """,
     })
@@ -371,7 +391,31 @@ def test_unique_on_integral_columns_uses_exact_bitmaps_with_dbt_counts(make_proj
     assert got["unique_keys_dup"] == got["dup_where_dirty"] == 400 and got["dup_where_clean"] == 0
     assert got["unique_keys_sparse"] == 0 and got["unique_keys_label"] == 0
     assert got["unique_keys_small"] == 7 and got["not_null_keys_small"] == 2500
+    assert got["unique_keys_label_dup"] == 10 and got["unique_keys_day"] == 1000
+    assert got["unique_keys_at"] == 0 and got["unique_keys_amount"] == 2500 and got["unique_keys_ratio"] == 0
+    tracker = spark.sparkContext.statusTracker()
+    with_jobs = {r.name for r in result.results[1:] if tracker.getJobIdsForGroup(f"sparkmodels-{r.name}")}
+    # the first test ran the shared statements; a count they give exactly needs no query of its own
+    shared = {"unique_keys_dense", "unique_keys_neg", "unique_keys_label", "unique_keys_day", "unique_keys_dup"}
+    if collect_rows:
+        assert not with_jobs & shared, with_jobs
+        assert {"unique_keys_label_dup", "unique_keys_amount", "unique_keys_ratio"} - {result.results[0].name} <= with_jobs
+    else:  # bitmaps prove dense integral columns; strings, dates and duplicates run their own SQL
+        assert not with_jobs & {"unique_keys_dense", "unique_keys_neg"}, with_jobs
+        assert {"unique_keys_label", "unique_keys_day", "unique_keys_dup"} - {result.results[0].name} <= with_jobs
     assert bitmap_worthwhile(5000, 0, 4999) and not bitmap_worthwhile(5000, 0, 4999 * 1000000007)
+
+
+def test_unique_failure_counts_from_sorted_values():
+    from sparkmodels.checks.unique import duplicate_groups, kind_of, pick_collected
+
+    assert duplicate_groups([]) == duplicate_groups([5]) == duplicate_groups([3, 1, 2]) == 0
+    assert duplicate_groups([2, 2]) == 1 and duplicate_groups([1, 2, 2, 2, 3, 3, 9, 1]) == 3
+    assert [kind_of(t) for t in ("int", "date", "string", "decimal(5,1)", "double", "string collate UTF8_LCASE")] \
+        == ["exact", "exact", "hash", "hash", None, None]
+    # rows x columns within the limit; an uncollectable column takes no share
+    assert pick_collected({0: "exact", 1: None, 2: "hash", 3: "exact"}, 100, 250) == [0, 2]
+    assert pick_collected({0: "exact"}, 100, 0) == []
 
 
 def test_passing_unique_on_integral_column_runs_no_query_of_its_own(make_project, spark):

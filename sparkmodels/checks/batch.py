@@ -1,10 +1,10 @@
 """Data test execution: failure counts (shared scans per relation), statuses and store_failures.
 
 not_null, unique and accepted_values tests of one relation are answered together: a single
-global aggregate (one scan, no shuffle) counts nulls and rejected values of every tested column;
-a unique test on an integral column is checked exactly with Spark's bitmaps (no shuffle of the
-values, see unique_query), any other unique test adds a grouped UNION ALL branch. Every other
-data test runs its own compiled SQL wrapped in count(*).
+global aggregate (one scan, no shuffle) counts nulls, rejected values and the rows each unique
+test sees; unique tests are then proven without shuffling their values where possible (see
+unique.py). Every other data test, and any count these shortcuts cannot give exactly, runs its
+own compiled SQL wrapped in count(*).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..errors import ExecutionError, SparkModelsError
 from ..manifest import Manifest, Node
 from ..plan import Plan, PlanStep, relation_name
+from . import unique
 from .generic import BATCHABLE, sql_literal, status_for
 
 AUDIT_SCHEMA = "dbt_test__audit"
@@ -39,10 +40,6 @@ def is_batchable(node: Node, manifest: Manifest) -> bool:
             and not (target.resource_type == "model" and target.materialized == "ephemeral"))
 
 
-INTEGRAL = ("tinyint", "smallint", "int", "bigint")  # bitmap_bit_position's input types
-BITMAP_BITS = 32_768  # values per bitmap bucket (Spark's bitmap_* functions: 4 KiB per bucket)
-
-
 def _test_parts(t: Node) -> tuple[str, str]:
     cfg = t.config
     where = cfg.get("where")
@@ -50,66 +47,34 @@ def _test_parts(t: Node) -> tuple[str, str]:
 
 
 def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = frozenset()) -> str:
-    """One statement returning rows (__i, __n, __lo, __hi): counts per test index i.
+    """One global aggregate returning rows (__i, __n, __lo, __hi): counts per test index i.
 
-    not_null and accepted_values share one global aggregate (one scan, no shuffle). For
-    accepted_values __n counts rejected rows: 0 means pass, else `refine` counts the distinct
-    rejected values as dbt does. A unique test on an integral column (index in `integral`) adds
-    its non-null row count and value range to the same aggregate, for `unique_query`'s bitmap
-    check; every other unique test is a grouped branch of the same UNION ALL.
+    For not_null __n counts nulls; for accepted_values it counts rejected rows (0 means pass, else
+    `refine` counts the distinct rejected values as dbt does); for unique it counts the non-null
+    rows the test sees, with the value range when the column is integral (index in `integral`),
+    for the bitmap check. The row with __i = -1 counts the relation's rows.
     """
-    counters, branches = [], []
+    none = "cast(null as bigint) as __lo, cast(null as bigint) as __hi"
+    counters = [f"struct(-1 as __i, count(*) as __n, {none})"]
     for i, t in enumerate(tests):
         col, cond = _test_parts(t)
         name = t.config["test_name"]
         if name == "not_null":
-            counters.append(f"struct({i} as __i, count_if({cond}{col} is null) as __n, "
-                            "cast(null as bigint) as __lo, cast(null as bigint) as __hi)")
+            counters.append(f"struct({i} as __i, count_if({cond}{col} is null) as __n, {none})")
         elif name == "unique" and i in integral:
             kept = f"case when {cond}true then {col} end"
             counters.append(f"struct({i} as __i, count_if({cond}{col} is not null) as __n, "
                             f"cast(min({kept}) as bigint) as __lo, cast(max({kept}) as bigint) as __hi)")
         elif name == "unique":
-            branches.append(f"select {i} as __i, count(*) as __n, cast(null as bigint) as __lo, "
-                            f"cast(null as bigint) as __hi from (\n    select {col} as k from {relation}\n"
-                            f"    where {cond}{col} is not null group by {col} having count(*) > 1\n) u{i}")
+            counters.append(f"struct({i} as __i, count_if({cond}{col} is not null) as __n, {none})")
         else:  # accepted_values: nulls are never rejected (as in dbt)
             kwargs = t.config.get("kwargs") or {}
             values = list(kwargs.get("values") or [])
             quote = kwargs.get("quote", True)
             bad = f" and not ({col} in ({', '.join(sql_literal(v, quote) for v in values)}))" if values else ""
-            counters.append(f"struct({i} as __i, count_if({cond}{col} is not null{bad}) as __n, "
-                            "cast(null as bigint) as __lo, cast(null as bigint) as __hi)")
-    if counters:
-        inner = ",\n        ".join(counters)
-        branches.insert(0, f"select inline(array(\n        {inner}\n    ))\nfrom {relation}")
-    return "\nunion all\n".join(branches)
-
-
-def bitmap_worthwhile(rows: int, lo: int | None, hi: int | None) -> bool:
-    """Whether exact bitmaps are cheaper than shuffling the values: the buckets the value range
-    spans (4 KiB each) must not outweigh the rows themselves (a 16-byte shuffled row each)."""
-    if lo is None or hi is None or rows <= 1:
-        return False
-    buckets = (hi - lo) // BITMAP_BITS + 2
-    return buckets * 4096 <= rows * 16 + (1 << 20)
-
-
-def unique_query(relation: str, tests: list[Node], rows: dict[int, int]) -> str:
-    """Rows (__i, __n): for each unique test i on a dense integral column, its number of non-null
-    rows (rows[i]) minus its number of distinct values, computed with Spark's exact bitmaps.
-
-    Each bucket of 32,768 consecutive values becomes one 4 KiB bitmap, so the shuffle carries a
-    few bitmaps per map task instead of every value: a unique column of 3M ids moves ~92 bitmaps.
-    __n = 0 proves the column unique; otherwise dbt's own query gives the failure count.
-    """
-    branches = []
-    for i, nonnull in rows.items():
-        col, cond = _test_parts(tests[i])
-        branches.append(f"select {i} as __i, {int(nonnull)} - coalesce(sum(bitmap_count(b)), 0) as __n from (\n"
-                        f"    select bitmap_construct_agg(bitmap_bit_position({col})) as b from {relation}\n"
-                        f"    where {cond}{col} is not null group by bitmap_bucket_number({col})\n) b{i}")
-    return "\nunion all\n".join(branches)
+            counters.append(f"struct({i} as __i, count_if({cond}{col} is not null{bad}) as __n, {none})")
+    inner = ",\n        ".join(counters)
+    return f"select inline(array(\n        {inner}\n    ))\nfrom {relation}"
 
 
 def count_query(sql: str) -> str:
@@ -171,38 +136,56 @@ class TestExecutor:
         tests = [t for t in self._groups[key] if t.unique_id not in self._counts]
         relation = relation_name(self.manifest.nodes[key])
         try:
-            integral = self._integral_unique(relation, tests)
+            types = self._unique_types(relation, tests)
+            integral = frozenset(i for i, name in types.items() if name in unique.INTEGRAL)
             found, ranges = {}, {}
             for r in self.engine.sql(batch_query(relation, tests, integral)).collect():
                 found[int(r["__i"])] = int(r["__n"] or 0)
                 ranges[int(r["__i"])] = (r["__lo"], r["__hi"])
-            dense = {i: found[i] for i in integral if bitmap_worthwhile(found.get(i, 0), *ranges.get(i, (None, None)))}
-            excess = {}
-            if dense:
-                excess = {int(r["__i"]): int(r["__n"] or 0)
-                          for r in self.engine.sql(unique_query(relation, tests, dense)).collect()}
+            counted = self._unique_counts(relation, tests, types, found, ranges)
         except Exception:  # noqa: BLE001 - one bad test must not fail its neighbours: run each alone
             self._counts.update({t.unique_id: None for t in tests})
             return
         for i, t in enumerate(tests):
-            if i in integral:
-                # a proven-unique column has 0 failures; duplicates (or a range too sparse for
-                # bitmaps) are counted by the test's own SQL, so the count is always dbt's
-                proven = found.get(i, 0) <= 1 or excess.get(i) == 0
-                self._counts[t.unique_id] = 0 if proven else None
+            if t.config["test_name"] == "unique":
+                # None (duplicates seen by a hash or a bitmap, or no shortcut applies) leaves the
+                # count to the test's own SQL, so every count is dbt's
+                self._counts[t.unique_id] = 0 if found.get(i, 0) <= 1 else counted.get(i)
                 continue
             # accepted_values with rejected rows: dbt counts distinct values, so ask its own SQL
             refine = t.config["test_name"] == "accepted_values" and found.get(i, 0) > 0
             self._counts[t.unique_id] = None if refine else found.get(i, 0)
 
-    def _integral_unique(self, relation: str, tests: list[Node]) -> frozenset[int]:
-        """Indexes of unique tests whose column is integral (one analysis, no Spark job)."""
+    def _unique_counts(self, relation: str, tests: list[Node], types: dict[int, str],
+                       found: dict[int, int], ranges: dict) -> dict[int, int | None]:
+        """Counts of the unique tests that collecting (small relations) or bitmaps can give."""
+        pending = {i: name for i, name in types.items() if found.get(i, 0) > 1}
+        limit = self.config.target.unique_collect_max_rows
+        picked = unique.pick_collected({i: unique.kind_of(n) for i, n in pending.items()}, found.get(-1, 0), limit)
+        counted: dict[int, int | None] = {}
+        if picked:
+            columns = {}
+            for i in picked:
+                col, cond = _test_parts(tests[i])
+                columns[i] = (unique.collected_expr(pending[i], col), cond, col)
+            table = self.engine.sql(unique.collect_query(relation, columns)).toArrow()
+            counted.update(unique.collected_counts(table, {i: unique.kind_of(pending[i]) for i in picked}))
+        dense = {i: found[i] for i, name in pending.items() if i not in counted and name in unique.INTEGRAL
+                 and unique.bitmap_worthwhile(found[i], *ranges.get(i, (None, None)))}
+        if dense:
+            parts = {i: _test_parts(tests[i]) for i in dense}
+            for r in self.engine.sql(unique.unique_query(relation, parts, dense)).collect():
+                counted[int(r["__i"])] = 0 if int(r["__n"] or 0) == 0 else None
+        return counted
+
+    def _unique_types(self, relation: str, tests: list[Node]) -> dict[int, str]:
+        """Spark type (simpleString) of each unique test's column (one analysis, no Spark job)."""
         idx = [i for i, t in enumerate(tests) if t.config["test_name"] == "unique"]
         if not idx:
-            return frozenset()
+            return {}
         cols = ", ".join(f"{_test_parts(tests[i])[0]} as __u{i}" for i in idx)
         schema = self.engine.sql(f"select {cols} from {relation}").schema
-        return frozenset(i for i, f in zip(idx, schema.fields, strict=True) if f.dataType.simpleString() in INTEGRAL)
+        return {i: f.dataType.simpleString() for i, f in zip(idx, schema.fields, strict=True)}
 
     def count(self, sql: str) -> int:
         return int(self.engine.sql(count_query(sql)).collect()[0][0])
