@@ -46,13 +46,16 @@ def _test_parts(t: Node) -> tuple[str, str]:
     return f"({cfg['column_name']})", (f"({where}) and " if where else "")
 
 
-def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = frozenset()) -> str:
+def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = frozenset(),
+                orderable: frozenset[int] = frozenset()) -> str:
     """One global aggregate returning rows (__i, __n, __lo, __hi): counts per test index i.
 
-    For not_null __n counts nulls; for accepted_values it counts rejected rows (0 means pass, else
-    `refine` counts the distinct rejected values as dbt does); for unique it counts the non-null
-    rows the test sees, with the value range when the column is integral (index in `integral`),
-    for the bitmap check. The row with __i = -1 counts the relation's rows.
+    For not_null __n counts nulls; for accepted_values it counts rejected rows (0 means pass), and
+    when the column is orderable (index in `orderable`) __lo = 1 says all rejected rows hold one
+    value (min = max): dbt's count, of distinct rejected values, is then 1; otherwise the test's
+    own SQL counts them. For unique __n counts the non-null rows the test sees, with the value
+    range when the column is integral (index in `integral`), for the bitmap check. The row with
+    __i = -1 counts the relation's rows.
     """
     none = "cast(null as bigint) as __lo, cast(null as bigint) as __hi"
     counters = [f"struct(-1 as __i, count(*) as __n, {none})"]
@@ -72,7 +75,12 @@ def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = fro
             values = list(kwargs.get("values") or [])
             quote = kwargs.get("quote", True)
             bad = f" and not ({col} in ({', '.join(sql_literal(v, quote) for v in values)}))" if values else ""
-            counters.append(f"struct({i} as __i, count_if({cond}{col} is not null{bad}) as __n, {none})")
+            one = none
+            if i in orderable:
+                rejected = f"case when {cond}{col} is not null{bad} then {col} end"
+                one = (f"cast(min({rejected}) = max({rejected}) as bigint) as __lo, "
+                       "cast(null as bigint) as __hi")
+            counters.append(f"struct({i} as __i, count_if({cond}{col} is not null{bad}) as __n, {one})")
     inner = ",\n        ".join(counters)
     return f"select inline(array(\n        {inner}\n    ))\nfrom {relation}"
 
@@ -136,13 +144,17 @@ class TestExecutor:
         tests = [t for t in self._groups[key] if t.unique_id not in self._counts]
         relation = relation_name(self.manifest.nodes[key])
         try:
-            types = self._unique_types(relation, tests)
-            integral = frozenset(i for i, name in types.items() if name in unique.INTEGRAL)
+            types = self._column_types(relation, tests)
+            integral = frozenset(i for i, name in types.items() if name in unique.INTEGRAL
+                                 and tests[i].config["test_name"] == "unique")
+            orderable = frozenset(i for i, name in types.items() if tests[i].config["test_name"] == "accepted_values"
+                                  and "map<" not in name and "variant" not in name)
             found, ranges = {}, {}
-            for r in self.engine.sql(batch_query(relation, tests, integral)).collect():
+            for r in self.engine.sql(batch_query(relation, tests, integral, orderable)).collect():
                 found[int(r["__i"])] = int(r["__n"] or 0)
                 ranges[int(r["__i"])] = (r["__lo"], r["__hi"])
-            counted = self._unique_counts(relation, tests, types, found, ranges)
+            unique_types = {i: name for i, name in types.items() if tests[i].config["test_name"] == "unique"}
+            counted = self._unique_counts(relation, tests, unique_types, found, ranges)
         except Exception:  # noqa: BLE001 - one bad test must not fail its neighbours: run each alone
             self._counts.update({t.unique_id: None for t in tests})
             return
@@ -152,9 +164,11 @@ class TestExecutor:
                 # count to the test's own SQL, so every count is dbt's
                 self._counts[t.unique_id] = 0 if found.get(i, 0) <= 1 else counted.get(i)
                 continue
-            # accepted_values with rejected rows: dbt counts distinct values, so ask its own SQL
-            refine = t.config["test_name"] == "accepted_values" and found.get(i, 0) > 0
-            self._counts[t.unique_id] = None if refine else found.get(i, 0)
+            if t.config["test_name"] == "accepted_values" and found.get(i, 0) > 0:
+                # dbt counts distinct rejected values: 1 when they are all one value, else its own SQL
+                self._counts[t.unique_id] = 1 if ranges.get(i, (None,))[0] == 1 else None
+                continue
+            self._counts[t.unique_id] = found.get(i, 0)
 
     def _unique_counts(self, relation: str, tests: list[Node], types: dict[int, str],
                        found: dict[int, int], ranges: dict) -> dict[int, int | None]:
@@ -178,9 +192,10 @@ class TestExecutor:
                 counted[int(r["__i"])] = 0 if int(r["__n"] or 0) == 0 else None
         return counted
 
-    def _unique_types(self, relation: str, tests: list[Node]) -> dict[int, str]:
-        """Spark type (simpleString) of each unique test's column (one analysis, no Spark job)."""
-        idx = [i for i, t in enumerate(tests) if t.config["test_name"] == "unique"]
+    def _column_types(self, relation: str, tests: list[Node]) -> dict[int, str]:
+        """Spark type (simpleString) of each unique and accepted_values test's column (one analysis,
+        no Spark job)."""
+        idx = [i for i, t in enumerate(tests) if t.config["test_name"] in ("unique", "accepted_values")]
         if not idx:
             return {}
         cols = ", ".join(f"{_test_parts(tests[i])[0]} as __u{i}" for i in idx)
