@@ -75,6 +75,7 @@ class Target:
     # data tests: a unique test over at most this many rows (x tested columns) is checked by
     # collecting 8-byte values to the driver instead of shuffling them (checks/unique.py); 0 = never
     unique_collect_max_rows: int = 16_000_000
+    jvm_cds: bool = True  # map a class-data-sharing archive into the driver JVM (jvm_cds.py)
     packages: tuple[str, ...] = ()
     jars: tuple[str, ...] = ()
     type: str = "spark"
@@ -199,6 +200,13 @@ def _int_option(data: Mapping, key: str, default: int, target: str, path: str, r
         raise ProjectError(f"target '{target}': {key} must be an integer.", path=path, line=line_of(raw)) from None
 
 
+def _bool_option(data: Mapping, key: str, default: bool, target: str, path: str, raw: Mapping) -> bool:
+    value = data.get(key, default)
+    if isinstance(value, bool):
+        return value
+    raise ProjectError(f"target '{target}': {key} must be true or false, not '{value}'.", path=path, line=line_of(raw))
+
+
 def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path: str) -> Target:
     """A Target from its YAML mapping (env_var rendered, warehouse made absolute)."""
     if not isinstance(raw, Mapping):
@@ -227,6 +235,7 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
         schema=str(data.get("schema") or default_schema),
         threads=max(1, threads),
         unique_collect_max_rows=max(0, collect_rows),
+        jvm_cds=_bool_option(data, "jvm_cds", True, name, path, raw),
         packages=_as_tuple(data.get("packages"), ()),
         jars=_as_tuple(data.get("jars"), ()),
     )

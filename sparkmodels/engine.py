@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from . import jvm_cds
 from .config import Target
 from .errors import EnvironmentProblem, ExecutionError
 from .manifest import Node
@@ -126,9 +127,6 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
         if target.threads > 1:
             # One scheduler pool per model (job_scope): concurrent models share the cluster fairly.
             builder = builder.config("spark.scheduler.mode", "FAIR")
-        if _LOG4J.exists():
-            opt = f"-Dlog4j2.configurationFile={_LOG4J}"
-            builder = builder.config("spark.driver.extraJavaOptions", opt)
         if target.packages:
             builder = builder.config("spark.jars.packages", ",".join(target.packages))
         if target.jars:
@@ -136,13 +134,32 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
     builder = builder.appName(app_name)
     for key, value in target.conf.items():
         builder = builder.config(key, value)
+    java_opts = "" if target.remote else _driver_java_options(target)
     try:
-        return builder.getOrCreate()
+        if not java_opts:
+            return builder.getOrCreate()
+        try:
+            return builder.config("spark.driver.extraJavaOptions", java_opts).getOrCreate()
+        except Exception:
+            if jvm_cds.USE_FLAG not in java_opts:
+                raise
+            # a class archive the JVM cannot use (a changed JDK, a damaged file): drop it, start without
+            jvm_cds.discard_archive(java_opts)
+            return builder.config("spark.driver.extraJavaOptions", _driver_java_options(target, cds=False)).getOrCreate()
     except Exception as exc:  # noqa: BLE001 - turn gateway/connection failures into one clear message
         raise EnvironmentProblem(
             f"Spark could not start for target '{target.name}': {str(exc).strip().splitlines()[0][:300]}",
             hint="Run `sparkmodels debug` for details.",
         ) from exc
+
+
+def _driver_java_options(target: Target, *, cds: bool = True) -> str:
+    """The driver JVM's options: our log4j config, the class archive (jvm_cds.py), then the user's."""
+    opts = [f"-Dlog4j2.configurationFile={_LOG4J}"] if _LOG4J.exists() else []
+    if cds and target.jvm_cds:
+        opts.append(jvm_cds.java_options(target.conf))
+    opts.append(target.conf.get("spark.driver.extraJavaOptions", ""))
+    return " ".join(o for o in opts if o)
 
 
 def _is_connect_session(spark) -> bool:
