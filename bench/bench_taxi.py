@@ -86,7 +86,8 @@ def run(quick: bool) -> dict:
             "sparkmodels_build_threads1": lambda: build(1),
             "pyspark_script": lambda: harness.timed(
                 [harness.PY, str(harness.BENCH / "taxi_baseline.py"), str(project), str(out_dir)],
-                env=harness.spark_env()).check("taxi baseline"),
+                env={**harness.spark_env(), "SMBENCH_CLASS_ARCHIVE_OPTS": harness.class_archive_options()},
+            ).check("taxi baseline"),
             "sparkmodels_build_threads2": lambda: build(2),
         }
         if not quick:

@@ -9,6 +9,7 @@ columns as `sparkmodels build` of the example project (the fhvhv staging view is
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def staging(df, prefix: str, green: bool):
 def main(project: str, out: str) -> None:
     spark = (SparkSession.builder.master("local[*]").appName("baseline taxi")
              .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J}")
+             .config("spark.driver.extraJavaOptions",
+                     f"-Dlog4j2.configurationFile={LOG4J} {os.environ.get('SMBENCH_CLASS_ARCHIVE_OPTS', '')}")
              .getOrCreate())
     data = f"{project}/data"
 
