@@ -46,16 +46,25 @@ def _test_parts(t: Node) -> tuple[str, str]:
     return f"({cfg['column_name']})", (f"({where}) and " if where else "")
 
 
-def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = frozenset(),
-                orderable: frozenset[int] = frozenset()) -> str:
+def rejected_condition(t: Node) -> str:
+    """SQL true for the rows an accepted_values test rejects (nulls never are, as in dbt)."""
+    col, cond = _test_parts(t)
+    kwargs = t.config.get("kwargs") or {}
+    values = list(kwargs.get("values") or [])
+    quote = kwargs.get("quote", True)
+    bad = f" and not ({col} in ({', '.join(sql_literal(v, quote) for v in values)}))" if values else ""
+    return f"{cond}{col} is not null{bad}"
+
+
+def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = frozenset()) -> str:
     """One global aggregate returning rows (__i, __n, __lo, __hi): counts per test index i.
 
-    For not_null __n counts nulls; for accepted_values it counts rejected rows (0 means pass), and
-    when the column is orderable (index in `orderable`) __lo = 1 says all rejected rows hold one
-    value (min = max): dbt's count, of distinct rejected values, is then 1; otherwise the test's
-    own SQL counts them. For unique __n counts the non-null rows the test sees, with the value
-    range when the column is integral (index in `integral`), for the bitmap check. The row with
-    __i = -1 counts the relation's rows.
+    For not_null __n counts nulls; for accepted_values it counts rejected rows (0 means pass, else
+    dbt's count of distinct rejected values is found as unique.py describes). For unique it counts
+    the non-null rows the test sees, with the value range when the column is integral (index in
+    `integral`), for the bitmap check. The row with __i = -1 counts the relation's rows. Every
+    aggregate is fixed-width (counts, integer min/max), which keeps Spark's code-generated hash
+    aggregate; a string min/max would not.
     """
     none = "cast(null as bigint) as __lo, cast(null as bigint) as __hi"
     counters = [f"struct(-1 as __i, count(*) as __n, {none})"]
@@ -70,17 +79,8 @@ def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = fro
                             f"cast(min({kept}) as bigint) as __lo, cast(max({kept}) as bigint) as __hi)")
         elif name == "unique":
             counters.append(f"struct({i} as __i, count_if({cond}{col} is not null) as __n, {none})")
-        else:  # accepted_values: nulls are never rejected (as in dbt)
-            kwargs = t.config.get("kwargs") or {}
-            values = list(kwargs.get("values") or [])
-            quote = kwargs.get("quote", True)
-            bad = f" and not ({col} in ({', '.join(sql_literal(v, quote) for v in values)}))" if values else ""
-            one = none
-            if i in orderable:
-                rejected = f"case when {cond}{col} is not null{bad} then {col} end"
-                one = (f"cast(min({rejected}) = max({rejected}) as bigint) as __lo, "
-                       "cast(null as bigint) as __hi")
-            counters.append(f"struct({i} as __i, count_if({cond}{col} is not null{bad}) as __n, {one})")
+        else:
+            counters.append(f"struct({i} as __i, count_if({rejected_condition(t)}) as __n, {none})")
     inner = ",\n        ".join(counters)
     return f"select inline(array(\n        {inner}\n    ))\nfrom {relation}"
 
@@ -147,44 +147,45 @@ class TestExecutor:
             types = self._column_types(relation, tests)
             integral = frozenset(i for i, name in types.items() if name in unique.INTEGRAL
                                  and tests[i].config["test_name"] == "unique")
-            orderable = frozenset(i for i, name in types.items() if tests[i].config["test_name"] == "accepted_values"
-                                  and "map<" not in name and "variant" not in name)
             found, ranges = {}, {}
-            for r in self.engine.sql(batch_query(relation, tests, integral, orderable)).collect():
+            for r in self.engine.sql(batch_query(relation, tests, integral)).collect():
                 found[int(r["__i"])] = int(r["__n"] or 0)
                 ranges[int(r["__i"])] = (r["__lo"], r["__hi"])
-            unique_types = {i: name for i, name in types.items() if tests[i].config["test_name"] == "unique"}
-            counted = self._unique_counts(relation, tests, unique_types, found, ranges)
+            counted = self._collected_counts(relation, tests, types, found, ranges)
         except Exception:  # noqa: BLE001 - one bad test must not fail its neighbours: run each alone
             self._counts.update({t.unique_id: None for t in tests})
             return
         for i, t in enumerate(tests):
-            if t.config["test_name"] == "unique":
+            name = t.config["test_name"]
+            if name == "unique" and found.get(i, 0) > 1 or name == "accepted_values" and found.get(i, 0) > 0:
                 # None (duplicates seen by a hash or a bitmap, or no shortcut applies) leaves the
                 # count to the test's own SQL, so every count is dbt's
-                self._counts[t.unique_id] = 0 if found.get(i, 0) <= 1 else counted.get(i)
-                continue
-            if t.config["test_name"] == "accepted_values" and found.get(i, 0) > 0:
-                # dbt counts distinct rejected values: 1 when they are all one value, else its own SQL
-                self._counts[t.unique_id] = 1 if ranges.get(i, (None,))[0] == 1 else None
-                continue
-            self._counts[t.unique_id] = found.get(i, 0)
+                self._counts[t.unique_id] = counted.get(i)
+            else:
+                self._counts[t.unique_id] = 0 if name == "unique" else found.get(i, 0)
 
-    def _unique_counts(self, relation: str, tests: list[Node], types: dict[int, str],
-                       found: dict[int, int], ranges: dict) -> dict[int, int | None]:
-        """Counts of the unique tests that collecting (small relations) or bitmaps can give."""
-        pending = {i: name for i, name in types.items() if found.get(i, 0) > 1}
-        limit = self.config.target.unique_collect_max_rows
-        picked = unique.pick_collected({i: unique.kind_of(n) for i, n in pending.items()}, found.get(-1, 0), limit)
+    def _collected_counts(self, relation: str, tests: list[Node], types: dict[int, str],
+                          found: dict[int, int], ranges: dict) -> dict[int, int | None]:
+        """Counts the driver-side scan (small relations) or bitmaps can give: unique tests with more
+        than one row, accepted_values tests that rejected rows (dbt counts distinct rejected values)."""
+        pending = {i: name for i, name in types.items() if found.get(i, 0) > (
+            1 if tests[i].config["test_name"] == "unique" else 0)}
+        kinds = {i: unique.kind_of(n) if tests[i].config["test_name"] == "unique" else unique.raw_kind_of(n, found[i])
+                 for i, n in pending.items()}
+        picked = unique.pick_collected(kinds, found.get(-1, 0), self.config.target.unique_collect_max_rows)
         counted: dict[int, int | None] = {}
         if picked:
             columns = {}
             for i in picked:
                 col, cond = _test_parts(tests[i])
-                columns[i] = (unique.collected_expr(pending[i], col), cond, col)
+                if kinds[i] == "raw":  # the rejected values themselves
+                    columns[i] = f"case when {rejected_condition(tests[i])} then {col} end"
+                else:
+                    columns[i] = f"case when {cond}{col} is not null then {unique.collected_expr(pending[i], col)} end"
             table = self.engine.sql(unique.collect_query(relation, columns)).toArrow()
-            counted.update(unique.collected_counts(table, {i: unique.kind_of(pending[i]) for i in picked}))
+            counted.update(unique.collected_counts(table, {i: kinds[i] for i in picked}))
         dense = {i: found[i] for i, name in pending.items() if i not in counted and name in unique.INTEGRAL
+                 and tests[i].config["test_name"] == "unique"
                  and unique.bitmap_worthwhile(found[i], *ranges.get(i, (None, None)))}
         if dense:
             parts = {i: _test_parts(tests[i]) for i in dense}

@@ -1,4 +1,4 @@
-"""How a shared-scan `unique` test is proven without a shuffle: values collected and sorted, or bitmaps.
+"""Counting unique (and failing accepted_values) tests without a shuffle: a driver-side scan, or bitmaps.
 
 dbt's unique test groups the column and counts values seen more than once, which makes Spark
 shuffle every value. A relation small enough for the driver (target option
@@ -11,6 +11,8 @@ once, as 8-byte Arrow integers, and sorted with numpy:
   xxhash64: equal values hash equally, so no repeated hash proves the column unique; a repeated
   hash (a duplicate, or a collision) leaves the count to the test's own SQL.
 
+The same scan collects the rejected values of each accepted_values test that rejected rows, for
+Arrow's exact distinct count (dbt's failure count), when Arrow compares the type as Spark does.
 Larger integral columns use Spark's exact bitmaps when their value range is dense enough
 (unique_query); anything else runs the test's own SQL.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+RAW_MAX_ROWS = 1_000_000  # rejected values collected as they are (not as 8-byte integers)
 INTEGRAL = ("tinyint", "smallint", "int", "bigint")  # bitmap_bit_position's input types
 BITMAP_BITS = 32_768  # values per bitmap bucket (Spark's bitmap_* functions: 4 KiB per bucket)
 _EXACT = {**{t: "cast({c} as bigint)" for t in INTEGRAL}, "date": "unix_date({c})", "timestamp": "unix_micros({c})"}
@@ -31,6 +34,16 @@ def kind_of(type_name: str) -> str | None:
         return "exact"
     if type_name in _HASHED or type_name.startswith("decimal("):
         return "hash"
+    return None
+
+
+def raw_kind_of(type_name: str, rejected_rows: int) -> str | None:
+    """'raw' when Arrow compares values of this Spark type as Spark does (for distinct counts) and
+    the rejected rows are few enough to collect whatever their width (strings may be long)."""
+    if rejected_rows > RAW_MAX_ROWS:
+        return None
+    if type_name in _EXACT or type_name in _HASHED or type_name.startswith("decimal("):
+        return "raw"
     return None
 
 
@@ -49,11 +62,9 @@ def pick_collected(kinds: Mapping[int, str | None], rows: int, limit: int) -> li
     return picked
 
 
-def collect_query(relation: str, columns: Mapping[int, tuple[str, str, str]]) -> str:
-    """One scan selecting column u<i> per test: (expr, where-prefix, column), null when not tested."""
-    cols = ", ".join(f"case when {cond}{col} is not null then {expr} end as __u{i}"
-                     for i, (expr, cond, col) in columns.items())
-    return f"select {cols} from {relation}"
+def collect_query(relation: str, columns: Mapping[int, str]) -> str:
+    """One scan selecting column __u<i> per test: its expression, null on rows the test ignores."""
+    return f"select {', '.join(f'{expr} as __u{i}' for i, expr in columns.items())} from {relation}"
 
 
 def duplicate_groups(values) -> int:
@@ -68,12 +79,16 @@ def duplicate_groups(values) -> int:
 
 
 def collected_counts(arrow_table, kinds: Mapping[int, str]) -> dict[int, int | None]:
-    """Failure count per collected test: exact for 'exact' kinds; 0 or None (recount) for 'hash'."""
+    """Failure count per collected test: unique 'exact' kinds and accepted_values' 'raw' rejected
+    values exactly; unique 'hash' kinds 0, or None (recount with the test's SQL) on a repeated hash."""
     import pyarrow.compute as pc
 
     counts: dict[int, int | None] = {}
     for i, kind in kinds.items():
         column = pc.drop_null(arrow_table.column(f"__u{i}"))
+        if kind == "raw":
+            counts[i] = int(pc.count_distinct(column).as_py())
+            continue
         dups = duplicate_groups(column.to_numpy())
         counts[i] = dups if kind == "exact" else (0 if dups == 0 else None)
     return counts
