@@ -504,3 +504,52 @@ unit_tests:
     root = make_project(files)
     with pytest.raises(ProjectError, match=r"gives no rows for source\('raw', 'kinds'\), which scored_py reads"):
         sparkmodels.load_project(root)
+
+
+def test_builtin_tests_render_the_same_without_jinja(make_project, monkeypatch):
+    """The built-in tests' static expansion gives exactly the macro's text, calls and macros."""
+    from sparkmodels.checks import nodes
+
+    schema = """\
+version: 2
+sources:
+  - name: raw
+    tables:
+      - name: events
+        columns:
+          - name: kind
+            data_tests:
+              - accepted_values: {values: [click, "it's"], config: {where: "kind <> 'x'"}}
+models:
+  - name: m
+    columns:
+      - name: id
+        data_tests:
+          - not_null
+          - unique
+          - unique: {name: u_where, config: {where: "id > 1"}}
+          - relationships: {to: ref('p'), field: pid}
+          - relationships: {to: "source('raw', 'events')", field: kind}
+          - relationships: {name: rel_where, arguments: {to: ref('p'), field: pid}, config: {where: "id is not null"}}
+      - name: status
+        data_tests:
+          - accepted_values: {values: [a, b]}
+          - accepted_values: {name: av_noquote, values: [1, 2.5, true], quote: false}
+          - accepted_values: {name: av_empty, values: []}
+          - accepted_values: {name: av_brace, values: ["{x}"]}
+          - not_null: {config: {where: "status <> '{{ var(\\"v\\", \\"z\\") }}'"}}
+"""
+    root = make_project({"models/m.sql": "select 1 as id, 'a' as status", "models/p.sql": "select 1 as pid",
+                         "models/schema.yml": schema, "project.yml": "name: demo\nversion: '1'\nvars: {v: q}\n"})
+
+    def tests_of(project):
+        return {n.name: (n.rendered, n.calls, n.depends_on_macros, n.depends_on)
+                for n in project.manifest.of_type("test")}
+
+    fast = tests_of(sparkmodels.load_project(root))
+    assert nodes.builtin_template("not_null", ("ref", "m"), "id", {}, None) == "select id\nfrom {{ ref('m') }}\nwhere id is null"
+    assert nodes.builtin_template("accepted_values", ("ref", "m"), "s", {"values": ["{x}"]}, None) is None
+    monkeypatch.setattr(nodes, "builtin_template", lambda *a: None)
+    slow = tests_of(sparkmodels.load_project(root))
+    assert len(fast) == 12 and fast == slow
+    assert "where value_field not in ('click', 'it\\'s')" in fast["accepted_values_raw_events_kind__click__it_s"][0]

@@ -94,3 +94,53 @@ def sql_literal(value, quote: bool = True) -> str:
     if not quote:
         return str(value)
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# -- the built-in tests' SQL without Jinja ---------------------------------------------------------
+_INPUT = re.compile(r"""^\s*(?:ref\(\s*'([^'\\{}]+)'\s*\)|source\(\s*'([^'\\{}]+)'\s*,\s*'([^'\\{}]+)'\s*\))\s*$""")
+
+
+def _tag(call: tuple) -> str | None:
+    """A literal ref()/source() tag for ("ref", m) or ("source", s, t), or None if a name needs quoting."""
+    if any("'" in a or "\\" in a or "{" in a or "}" in a for a in call[1:]):
+        return None
+    args = ", ".join(f"'{a}'" for a in call[1:])
+    return f"{{{{ {call[0]}({args}) }}}}"
+
+
+def builtin_template(test_name: str, target: tuple, column: str | None, kwargs: dict,
+                     where: str | None) -> str | None:
+    """What sparkmodels' own macro for a built-in test renders, as a template whose only tags are
+    literal ref()/source() calls, so the renderer's static path (no Jinja compile) records the same
+    calls and text. None when anything would need Jinja itself (a `{`, unexpected arguments): the
+    caller then renders the macro. tests/test_checks.py compares both paths."""
+    model = _tag(target)
+    texts = [column, where, *(str(v) for v in kwargs.values() if not isinstance(v, list | tuple))]
+    if model is None or column is None or any(t is not None and ("{" in t or "}" in t) for t in texts):
+        return None
+    if where:
+        model = f"(select * from {model} where {where}) dbt_subquery"
+    c = column
+    if test_name == "not_null" and not kwargs:
+        return f"select {c}\nfrom {model}\nwhere {c} is null"
+    if test_name == "unique" and not kwargs:
+        return (f"select\n    {c} as unique_field,\n    count(*) as n_records\nfrom {model}\n"
+                f"where {c} is not null\ngroup by {c}\nhaving count(*) > 1")
+    if test_name == "accepted_values" and set(kwargs) <= {"values", "quote"} and "values" in kwargs:
+        values, quote = kwargs["values"], kwargs.get("quote", True)
+        if not isinstance(values, list | tuple) or any("{" in str(v) or "}" in str(v) for v in values):
+            return None
+        shown = ", ".join("'" + str(v).replace("'", "\\'") + "'" if quote else str(v) for v in values)
+        return (f"with all_values as (\n    select\n        {c} as value_field,\n        count(*) as n_records\n"
+                f"    from {model}\n    group by {c}\n)\nselect *\nfrom all_values\n"
+                f"where value_field not in ({shown})")
+    if test_name == "relationships" and set(kwargs) == {"to", "field"} and isinstance(kwargs["to"], str):
+        m = _INPUT.match(kwargs["to"])
+        parent = _tag(("ref", m.group(1)) if m and m.group(1) else ("source", m.group(2), m.group(3))) if m else None
+        if parent is None:
+            return None
+        return (f"with child as (\n    select {c} as from_field\n    from {model}\n    where {c} is not null\n),\n\n"
+                f"parent as (\n    select {kwargs['field']} as to_field\n    from {parent}\n)\n\n"
+                "select from_field\nfrom child\nleft join parent\n    on child.from_field = parent.to_field\n"
+                "where parent.to_field is null")
+    return None

@@ -21,7 +21,7 @@ from ..errors import CompilationError, ProjectError, did_you_mean
 from ..manifest import Node, RefCall, checksum
 from ..render import Renderer, resolve
 from ..yamlio import line_of
-from .generic import BUILTIN, has_test_blocks, parse_condition, test_node_name
+from .generic import BUILTIN, builtin_template, has_test_blocks, parse_condition, test_node_name
 
 # Test config keys that may be written next to a test's arguments (dbt < 1.8 style) or under config:.
 CONFIG_KEYS = frozenset({"severity", "warn_if", "error_if", "where", "limit", "store_failures", "tags",
@@ -153,7 +153,7 @@ class TestBuilder:
         if not cfg.get("enabled", True):
             return
         rendered, calls, macros = self._render_generic(path, line, name, macro, target_call, column, kwargs,
-                                                       cfg.get("where"))
+                                                       cfg.get("where"), cfg["builtin"])
         sql, _ = _with_limit(rendered, (), cfg.get("limit"))
         raw = f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}"
         self.add(Node(
@@ -164,7 +164,11 @@ class TestBuilder:
             checksum=checksum(f"{path}:{name}:{sorted(map(str, kwargs.items()))}"), patch_path=path,
         ), line)
 
-    def _render_generic(self, path, line, name, macro, target, column, kwargs, where):
+    def _render_generic(self, path, line, name, macro, target, column, kwargs, where, builtin=False):
+        text = builtin_template(macro[5:], target, column, kwargs, where) if builtin else None
+        if text is not None:  # sparkmodels' own macro, expanded without Jinja (same text and calls)
+            result = self.renderer.render(text, filename=path, node_name=name)
+            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}
         # The template text names no model and no argument value, only their kind, so every test of
         # one kind in one YAML file shares a text the Renderer compiles once. target: ("ref", model)
         # or ("source", source, table), called as ref()/source() so placeholders and calls are recorded.
