@@ -168,9 +168,7 @@ def class_archive_options() -> str:
     """
     from sparkmodels import jvm_cds
 
-    key = jvm_cds.archive_key({})
-    archive = jvm_cds.cache_dir() / f"{key}.jsa" if key else None
-    return f"{jvm_cds.USE_FLAG}{archive} {jvm_cds.QUIET}" if archive and archive.is_file() else ""
+    return jvm_cds.mapping_options({})
 
 
 def ensure_class_archive(timeout_s: float = 300) -> bool:

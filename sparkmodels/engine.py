@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -27,9 +26,8 @@ _LOG4J = Path(__file__).parent / "include" / "log4j2.properties"
 
 def java_version() -> tuple[int | None, str]:
     """(major version, java executable) of the Java Spark would use; (None, reason) if missing."""
-    home = os.environ.get("JAVA_HOME")
-    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    if not java or not Path(java).exists():
+    java = jvm_cds.java_executable()
+    if java is None:
         return None, "no 'java' on PATH and JAVA_HOME is not set"
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr

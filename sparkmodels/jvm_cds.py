@@ -36,10 +36,16 @@ def cache_dir() -> Path:
     return Path(base) / "sparkmodels" / "cds"
 
 
-def _java_binary() -> str | None:
+def java_executable() -> str | None:
+    """The java Spark's launcher runs: $JAVA_HOME/bin/java, else the one on PATH (None if missing)."""
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    return os.path.realpath(java) if java and os.path.exists(java) else None
+    return java if java and os.path.exists(java) else None
+
+
+def _java_binary() -> str | None:
+    java = java_executable()
+    return os.path.realpath(java) if java else None
 
 
 def archive_key(conf: Mapping[str, str], spark_home: Path | None = None) -> str | None:
@@ -74,8 +80,7 @@ def java_options(conf: Mapping[str, str], directory: Path | None = None) -> str:
     directory = directory or cache_dir()
     final = directory / f"{key}.jsa"
     if final.is_file() or _publish_finished_dump(directory, key):
-        # should the archive crash the JVM, its report goes to the cache, not the project folder
-        return f"{USE_FLAG}{final} {QUIET} -XX:ErrorFile={directory}/hs_err_%p.log"
+        return _use_options(final)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         if _dump_in_progress(directory, key):
@@ -85,6 +90,18 @@ def java_options(conf: Mapping[str, str], directory: Path | None = None) -> str:
     part = directory / f"{key}.{os.getpid()}.{time.time_ns()}.part"
     # the JVM dumps when it exits (with this process); the log's last line says the dump is complete
     return f"{DUMP_FLAG}{part} {QUIET} -Xlog:cds+dynamic=info:file={part}.log"
+
+
+def _use_options(archive: Path) -> str:
+    # should the archive crash the JVM, its report goes to the cache, not the project folder
+    return f"{USE_FLAG}{archive} {QUIET} -XX:ErrorFile={archive.parent}/hs_err_%p.log"
+
+
+def mapping_options(conf: Mapping[str, str]) -> str:
+    """Options that map an existing archive, never dump one ("" when there is none yet)."""
+    key = archive_key(conf)
+    archive = cache_dir() / f"{key}.jsa" if key else None
+    return _use_options(archive) if archive is not None and archive.is_file() else ""
 
 
 def _publish_finished_dump(directory: Path, key: str) -> bool:

@@ -40,11 +40,7 @@ def kind_of(type_name: str) -> str | None:
 def raw_kind_of(type_name: str, rejected_rows: int) -> str | None:
     """'raw' when Arrow compares values of this Spark type as Spark does (for distinct counts) and
     the rejected rows are few enough to collect whatever their width (strings may be long)."""
-    if rejected_rows > RAW_MAX_ROWS:
-        return None
-    if type_name in _EXACT or type_name in _HASHED or type_name.startswith("decimal("):
-        return "raw"
-    return None
+    return "raw" if rejected_rows <= RAW_MAX_ROWS and kind_of(type_name) is not None else None
 
 
 def collected_expr(type_name: str, col: str) -> str:
