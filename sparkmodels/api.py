@@ -164,7 +164,8 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
             reporter.line(f"Spark UI: {url}")
         reporter.begin(len(plan), f"Running {len(plan)} node{'s' if len(plan) != 1 else ''} with "
                        f"{p.config.target.threads} thread{'s' if p.config.target.threads != 1 else ''} "
-                       f"on target '{p.config.target.name}' (Spark {engine.version()})")
+                       f"on target '{p.config.target.name}' (Spark {engine.version()}"
+                       f"{', via sparkmodels server' if engine.via_server else ''})")
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
                         on_event=emit, fail_fast=fail_fast,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
@@ -341,6 +342,27 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spa
     from .redact import redact
 
     return redact(info)
+
+
+def server_start(project_dir: str | Path = ".", *, target: str | None = None):
+    """Start the warm Spark server of a target (server.py): (Server, False if it was already running)."""
+    from . import server
+    from .engine import check_java, driver_java_options
+
+    config = load_config(project_dir, target=target)
+    check_java()
+    return server.start(config.target, config.root, driver_java_options(config.target, cds="map"))
+
+
+def server_stop(project_dir: str | Path = ".", *, target: str | None = None, every: bool = False) -> list:
+    """Stop the server of a target (every=True: all servers of this user); returns those stopped."""
+    from . import server
+
+    found = server.servers() if every else [s for s in [server.find(load_config(project_dir, target=target).target)]
+                                            if s is not None]
+    for s in found:
+        server.stop(s)
+    return found
 
 
 def table_path(project_dir: str | Path = ".", name: str = "", *, target: str | None = None, vars=None,

@@ -190,6 +190,56 @@ def debug_cmd(project_dir, target, debug=False):
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
+@cli.group("server")
+def server_group():
+    """A warm Spark server for a target: runs connect to it instead of starting a JVM each time."""
+
+
+@server_group.command("start")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@_handled
+def server_start_cmd(project_dir, target, debug):
+    """Start the server (a local Spark Connect server with the target's session) and return."""
+    from . import api
+
+    server, started = api.server_start(project_dir, target=target)
+    click.echo(f"{'Started' if started else 'Already running'}: {server.describe()}")
+    click.echo("Runs of this target now use it. Stop it with `sparkmodels server stop`.")
+
+
+@server_group.command("stop")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")
+@click.option("--all", "every", is_flag=True, help="Stop every sparkmodels server of this user.")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@_handled
+def server_stop_cmd(project_dir, target, every, debug):
+    """Stop the target's server; later runs start their own JVM again."""
+    from . import api
+
+    stopped = api.server_stop(project_dir, target=target, every=every)
+    for server in stopped:
+        click.echo(f"Stopped: {server.describe()}")
+    if not stopped:
+        click.echo("No server was running" + ("." if every else " for this target."))
+
+
+@server_group.command("status")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@_handled
+def server_status_cmd(debug):
+    """List the running servers."""
+    from .server import servers
+
+    running = servers()
+    for server in running:
+        click.echo(server.describe())
+    if not running:
+        click.echo("No sparkmodels server is running.")
+
+
 @cli.command("table-path")
 @click.argument("name")
 @_common

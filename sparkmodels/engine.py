@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 from . import jvm_cds
 from .config import Target
@@ -106,6 +108,12 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
     from pyspark.sql import SparkSession
 
     prepare_python_env()
+    if not target.remote:
+        from .server import find
+
+        running = find(target)
+        if running is not None:  # `sparkmodels server` holds exactly this session, warm: connect to it
+            target = replace(target, remote=running.url, conf=MappingProxyType({}), packages=(), jars=())
     if target.remote:
         if target.packages or target.jars:
             raise EnvironmentProblem(
@@ -132,7 +140,7 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
     builder = builder.appName(app_name)
     for key, value in target.conf.items():
         builder = builder.config(key, value)
-    java_opts = "" if target.remote else _driver_java_options(target)
+    java_opts = "" if target.remote else driver_java_options(target)
     try:
         if not java_opts:
             return builder.getOrCreate()
@@ -143,7 +151,7 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
                 raise
             # a class archive the JVM cannot use (a changed JDK, a damaged file): drop it, start without
             jvm_cds.discard_archive(java_opts)
-            return builder.config("spark.driver.extraJavaOptions", _driver_java_options(target, cds=False)).getOrCreate()
+            return builder.config("spark.driver.extraJavaOptions", driver_java_options(target, cds="off")).getOrCreate()
     except Exception as exc:  # noqa: BLE001 - turn gateway/connection failures into one clear message
         raise EnvironmentProblem(
             f"Spark could not start for target '{target.name}': {str(exc).strip().splitlines()[0][:300]}",
@@ -151,11 +159,12 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
         ) from exc
 
 
-def _driver_java_options(target: Target, *, cds: bool = True) -> str:
-    """The driver JVM's options: our log4j config, the class archive (jvm_cds.py), then the user's."""
+def driver_java_options(target: Target, *, cds: str = "auto") -> str:
+    """The driver JVM's options: our log4j config, the class archive (jvm_cds.py), then the user's.
+    cds: "auto" maps the archive or dumps one at exit, "map" only maps an existing one, "off"."""
     opts = [f"-Dlog4j2.configurationFile={_LOG4J}"] if _LOG4J.exists() else []
-    if cds and target.jvm_cds:
-        opts.append(jvm_cds.java_options(target.conf))
+    if cds != "off" and target.jvm_cds:
+        opts.append(jvm_cds.java_options(target.conf) if cds == "auto" else jvm_cds.mapping_options(target.conf))
     opts.append(target.conf.get("spark.driver.extraJavaOptions", ""))
     return " ".join(o for o in opts if o)
 
@@ -206,6 +215,7 @@ class Engine:
         self._status: StatusReader | None = None
         # Remote first: a Connect session's sparkContext raises (not AttributeError) instead of missing.
         self.is_connect = target.remote is not None or _is_connect_session(self.spark)
+        self.via_server = self.is_connect and target.remote is None  # attached to `sparkmodels server`
 
     # -- introspection -------------------------------------------------------------------------
     def ui_url(self) -> str | None:

@@ -31,9 +31,14 @@ _DONE = b"Written dynamic archive"
 _ABANDONED_S = 15 * 60
 
 
-def cache_dir() -> Path:
+def cache_root() -> Path:
+    """sparkmodels' folder in the user's cache ($XDG_CACHE_HOME or ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sparkmodels" / "cds"
+    return Path(base) / "sparkmodels"
+
+
+def cache_dir() -> Path:
+    return cache_root() / "cds"
 
 
 def java_executable() -> str | None:
