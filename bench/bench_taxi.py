@@ -9,12 +9,13 @@ the synthetic data, recorded in with_tests_exit_codes; full runs only).
 The build selects `+dim_monthly_zone_revenue` (seed, 2 staging views, 3 tables): the fhvhv and ML
 models of the example are not part of this pipeline (and there is no fhvhv data). Outputs are compared
 once after timing (row counts, columns, trip keys; rows differing in the small tables; see outputs_note).
-Target: build / baseline <= 1.05.
+Target: build / baseline <= 1.05. SMBENCH_TAXI_REPEATS sets the repeats of a full run (default 2).
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import harness
 
@@ -62,7 +63,7 @@ def taxi_data(rows_per_colour: int):
 
 def run(quick: bool) -> dict:
     rows = 25_000 if quick else 2_500_000
-    repeats = 1 if quick else 2
+    repeats = 1 if quick else int(os.environ.get("SMBENCH_TAXI_REPEATS", "2"))
     data = taxi_data(rows)
     root = harness.fresh_dir("taxi")
     figures: dict = {"trips_total_generated": rows * 2, "repeats": repeats}
