@@ -78,6 +78,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _is_server(pid: int) -> bool:
+    """The process is alive and (where /proc tells) a Spark Connect server: after a reboot a record's
+    pid may belong to an unrelated process, which `stop` must never signal."""
+    if not _alive(pid):
+        return False
+    try:
+        return SERVER_CLASS.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): the listening check in find() still applies
+
+
 def _listening(url: str, timeout: float = 2.0) -> bool:
     host, port = url.removeprefix("sc://").rsplit(":", 1)
     try:
@@ -97,7 +108,7 @@ def _read(path: Path) -> Server | None:
 def _live(path: Path) -> Server | None:
     """The server a record names if its process still runs; a stale record is removed."""
     server = _read(path)
-    if server is not None and _alive(server.pid):
+    if server is not None and _is_server(server.pid):
         return server
     with contextlib.suppress(OSError):
         path.unlink()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkmodels import server
+from sparkmodels import api, server
 from sparkmodels.config import Target, load_config
 
 PROJECT = {
@@ -42,19 +42,39 @@ def test_the_key_follows_every_session_setting_and_nothing_else(tmp_path):
     assert server.server_key(replace(base, threads=4, name="dev", schema="other")) == key
 
 
+def _record(target: Target, pid: int, tmp_path: Path) -> Path:
+    server.servers_dir().mkdir(parents=True, exist_ok=True)
+    record = server.servers_dir() / f"{server.server_key(target)}.json"
+    record.write_text(json.dumps({"key": server.server_key(target), "pid": pid, "url": "sc://127.0.0.1:1",
+                                  "target": "local", "project": str(tmp_path), "master": "local[*]",
+                                  "warehouse": target.warehouse, "started": time.time(), "log": "x.log"}))
+    return record
+
+
 def test_a_record_whose_process_is_gone_is_removed_and_not_used(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     target = Target(warehouse=str(tmp_path / "wh"))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    server.servers_dir().mkdir(parents=True)
-    record = server.servers_dir() / f"{server.server_key(target)}.json"
-    record.write_text(json.dumps({"key": server.server_key(target), "pid": dead.pid, "url": "sc://127.0.0.1:1",
-                                  "target": "local", "project": str(tmp_path), "master": "local[*]",
-                                  "warehouse": target.warehouse, "started": time.time(), "log": "x.log"}))
+    record = _record(target, dead.pid, tmp_path)
     assert server.find(target) is None
     assert not record.exists()
     assert server.servers() == []
+
+
+def test_a_record_naming_an_unrelated_live_process_is_dropped_and_that_process_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    target = Target(warehouse=str(tmp_path / "wh"))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # e.g. a pid reused after a reboot
+    try:
+        record = _record(target, other.pid, tmp_path)
+        assert server.servers() == [] and not record.exists()
+        _record(target, other.pid, tmp_path)
+        assert api.server_stop(tmp_path, every=True) == []
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_a_connect_target_is_refused_with_a_reason(make_project):
