@@ -87,7 +87,7 @@ def run(quick: bool) -> dict:
     from sparkmodels.checks.batch import count_query
 
     rows = 100_000 if quick else 3_000_000
-    repeats = 2 if quick else 3
+    repeats = 1 if quick else 3  # --quick checks the benchmark itself (the 5-minute suite)
     root = harness.fresh_dir("tests")
     spark = _session()
     try:
@@ -119,7 +119,7 @@ def run(quick: bool) -> dict:
 
         variants = {"shared_scan": shared, "one_query_each": one_query_each,
                     "sparkmodels_without_sharing": framework_unshared}
-        for fn in variants.values():  # warm-up: JIT, file listing caches
+        for fn in variants.values() if not quick else ():  # warm-up: JIT, file listing caches
             fn()
         samples = harness.interleave(variants, repeats)
         assert counts["shared"] == counts["each"], "shared-scan counts differ from per-test SQL"
