@@ -126,19 +126,11 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
     else:
         check_java()
         builder = SparkSession.builder.master(target.master or "local[*]")
-        wh = target.warehouse
-        if "://" not in wh:
-            builder = builder.config("spark.sql.warehouse.dir", str(Path(wh) / ".spark-warehouse"))
-        builder = builder.config("spark.ui.showConsoleProgress", "false")
         if target.threads > 1:
             # One scheduler pool per model (job_scope): concurrent models share the cluster fairly.
             builder = builder.config("spark.scheduler.mode", "FAIR")
-        if target.packages:
-            builder = builder.config("spark.jars.packages", ",".join(target.packages))
-        if target.jars:
-            builder = builder.config("spark.jars", ",".join(target.jars))
     builder = builder.appName(app_name)
-    for key, value in target.conf.items():
+    for key, value in (target.conf if target.remote else session_conf(target)).items():
         builder = builder.config(key, value)
     java_opts = "" if target.remote else driver_java_options(target)
     try:
@@ -157,6 +149,19 @@ def build_session(target: Target, app_name: str = "sparkmodels"):
             f"Spark could not start for target '{target.name}': {str(exc).strip().splitlines()[0][:300]}",
             hint="Run `sparkmodels debug` for details.",
         ) from exc
+
+
+def session_conf(target: Target) -> dict[str, str]:
+    """The Spark conf of a classic session for this target, the user's `conf:` last (so it wins);
+    `sparkmodels server` starts its JVM with the same conf (server.py)."""
+    conf = {"spark.ui.showConsoleProgress": "false"}
+    if "://" not in target.warehouse:
+        conf["spark.sql.warehouse.dir"] = str(Path(target.warehouse) / ".spark-warehouse")
+    if target.packages:
+        conf["spark.jars.packages"] = ",".join(target.packages)
+    if target.jars:
+        conf["spark.jars"] = ",".join(target.jars)
+    return {**conf, **target.conf}
 
 
 def driver_java_options(target: Target, *, cds: str = "auto") -> str:

@@ -149,26 +149,20 @@ def _spark_home() -> Path:
 
 
 def _command(target: Target, port: int, java_options: str) -> list[str]:
-    home = _spark_home()
-    conf = {k: v for k, v in target.conf.items() if k != "spark.driver.extraJavaOptions"}
+    from .engine import session_conf
+
+    conf = {k: v for k, v in session_conf(target).items() if k != "spark.driver.extraJavaOptions"}
     conf.update({
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
-        "spark.ui.showConsoleProgress": "false",
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
     })
-    if "://" not in target.warehouse:
-        conf.setdefault("spark.sql.warehouse.dir", str(Path(target.warehouse) / ".spark-warehouse"))
     if java_options:
         conf["spark.driver.extraJavaOptions"] = java_options
-    args = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS,
+    args = [str(_spark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS,
             "--name", f"sparkmodels server ({target.name})", "--master", target.master or "local[*]"]
     for key, value in conf.items():
         args += ["--conf", f"{key}={value}"]
-    if target.packages:
-        args += ["--packages", ",".join(target.packages)]
-    if target.jars:
-        args += ["--jars", ",".join(target.jars)]
     return [*args, "spark-internal"]
 
 
