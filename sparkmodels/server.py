@@ -182,6 +182,10 @@ def start(target: Target, project: Path, java_options: str, *,
     if target.remote:
         raise EnvironmentProblem(f"target '{target.name}' already uses a Spark Connect server ({target.remote}).",
                                  hint="`sparkmodels server` serves classic targets (master: local[*], spark://...).")
+    from .storage import open_warehouse
+
+    # runs attached to the server are Connect clients: a Hadoop FileSystem warehouse fails here, with the reason
+    open_warehouse(target.warehouse, target.warehouse_storage, remote="sparkmodels server", target=target.name)
     key = server_key(target)
     if key is None:
         raise EnvironmentProblem("cannot start a Spark server: Java or Spark's jars were not found.",

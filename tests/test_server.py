@@ -84,6 +84,13 @@ def test_a_connect_target_is_refused_with_a_reason(make_project):
     assert "already uses a Spark Connect server" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_hadoop_warehouse_is_refused_before_any_jvm_starts(make_project):
+    root = make_project({"project.yml": "name: srv\nversion: '1'\ntargets:\n  h:\n    warehouse: hdfs://nn:8020/wh\n"})
+    proc = _cli(root, "server", "start", "--target", "h")
+    assert proc.returncode == 2
+    assert "cannot be used over Spark Connect" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_stop_and_status_without_a_server_say_so(make_project, tmp_path):
     root = make_project({"project.yml": f"name: srv\nversion: '1'\ntargets:\n  local:\n    warehouse: {tmp_path}/w\n"})
     assert "No server was running" in _cli(root, "server", "stop").stdout
