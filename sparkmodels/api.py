@@ -359,8 +359,11 @@ def server_stop(project_dir: str | Path = ".", *, target: str | None = None, eve
     """Stop the server of a target (every=True: all servers of this user); returns those stopped."""
     from . import server
 
-    found = server.servers() if every else [s for s in [server.find(load_config(project_dir, target=target).target)]
-                                            if s is not None]
+    if every:
+        found = server.servers()
+    else:
+        mine = server.find(load_config(project_dir, target=target).target)
+        found = [mine] if mine is not None else []
     for s in found:
         server.stop(s)
     return found

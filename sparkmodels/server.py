@@ -117,7 +117,8 @@ def _live(path: Path) -> Server | None:
 
 def find(target: Target) -> Server | None:
     """The running server for exactly this target's session, or None."""
-    if target.remote:
+    # every session start asks: without any record, answer before hashing Java and Spark's jars
+    if target.remote or not any(servers_dir().glob("*.json")):
         return None
     key = server_key(target)
     if key is None:
