@@ -53,18 +53,24 @@ def _java_binary() -> str | None:
     return os.path.realpath(java) if java else None
 
 
+def find_spark_home() -> Path | None:
+    """$SPARK_HOME, else the installed pyspark package (found without importing it); None if neither."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(os.environ.get("SPARK_HOME") or list(spec.submodule_search_locations)[0])
+
+
 def archive_key(conf: Mapping[str, str], spark_home: Path | None = None) -> str | None:
     """A name for the archive of this Java + Spark + driver classpath, or None when Java is unknown."""
     java = _java_binary()
     if java is None:
         return None
+    spark_home = spark_home or find_spark_home()
     if spark_home is None:
-        import importlib.util
-
-        spec = importlib.util.find_spec("pyspark")
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        spark_home = Path(os.environ.get("SPARK_HOME") or list(spec.submodule_search_locations)[0])
+        return None
     jars = spark_home / "jars"
     try:
         listing = sorted((e.name, e.stat().st_size, int(e.stat().st_mtime)) for e in os.scandir(jars))

@@ -140,13 +140,11 @@ def _free_port() -> int:
 
 
 def _spark_home() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or not spec.submodule_search_locations:
+    home = jvm_cds.find_spark_home()
+    if home is None:
         raise EnvironmentProblem("pyspark is not installed, so no Spark server can start.",
                                  hint='Install sparkmodels with its dependencies (pip install -e ".").')
-    return Path(os.environ.get("SPARK_HOME") or list(spec.submodule_search_locations)[0])
+    return home
 
 
 def _command(target: Target, port: int, java_options: str) -> list[str]:
