@@ -33,7 +33,7 @@ def _report():
     open({out!r}, 'w').write(json.dumps(mods))
 atexit.register(_report)
 sys.argv = ['sparkmodels', 'compile', '--project-dir', {project!r}]
-from sparkmodels.cli import main
+from sparkmodels.app.cli import main
 main()
 """
 

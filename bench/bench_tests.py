@@ -83,8 +83,8 @@ def _session():
 
 def run(quick: bool) -> dict:
     import sparkmodels
-    from sparkmodels.checks import batch
-    from sparkmodels.checks.batch import count_query
+    from sparkmodels.execute.checks import batch
+    from sparkmodels.execute.checks.batch import count_query
 
     rows = 100_000 if quick else 3_000_000
     repeats = 1 if quick else 3  # --quick checks the benchmark itself (the 5-minute suite)

@@ -41,8 +41,8 @@ def _session():
 
 def _udfs():
     """The UDF objects, built by sparkmodels from the example project's udfs/base_id.py."""
-    from sparkmodels.config import load_config
-    from sparkmodels.pymodels import load_udfs, spark_udf
+    from sparkmodels.execute.python.models import load_udfs, spark_udf
+    from sparkmodels.project.config import load_config
     from sparkmodels.udfs import UdfSpec
 
     loaded = {u.spec.name: u for u in load_udfs(load_config(REPO))}

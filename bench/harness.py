@@ -166,7 +166,7 @@ def class_archive_options() -> str:
     Hand-written baselines start their JVM with them too, so a comparison measures the framework's
     own work, not the archive (which any PySpark job could use; see sparkmodels/jvm_cds.py).
     """
-    from sparkmodels import jvm_cds
+    from sparkmodels.execute.spark import jvm_cds
 
     return jvm_cds.mapping_options({})
 

@@ -5,10 +5,10 @@ The Python API is what the CLI calls: `sparkmodels.run(project_dir, select=[...]
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .api import build, clean, compile, debug, load_project, ls, run, seed, test  # noqa: E402
-from .errors import SparkModelsError  # noqa: E402
+from sparkmodels.app.api import build, clean, compile, debug, ls, run, seed, test  # noqa: E402
+from sparkmodels.app.project import load_project  # noqa: E402
+from sparkmodels.errors import SparkModelsError  # noqa: E402
+from sparkmodels.version import __version__  # noqa: E402
 
 __all__ = ["build", "clean", "compile", "debug", "load_project", "ls", "run", "seed", "test", "SparkModelsError",
            "__version__"]

@@ -1,5 +1,5 @@
 """`python -m sparkmodels` runs the CLI."""
 
-from .cli import main
+from sparkmodels.app.cli import main
 
 main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import sparkmodels
-from sparkmodels.artifacts import write_if_changed
+from sparkmodels.report.artifacts import write_if_changed
 
 
 def test_write_if_changed(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 import sparkmodels
-from sparkmodels.cli import cli
+from sparkmodels.app.cli import cli
 
 SCHEMA = """\
 version: 2
@@ -86,7 +86,7 @@ def test_fail_fast_stops_everything_after_the_first_failure(make_project, spark)
 
 def _names(root, select=None, exclude=None, command_types=("test",), indirect="eager"):
     project = sparkmodels.load_project(root)
-    plan = sparkmodels.api.plan_for(project, select, exclude, command_types, indirect)
+    plan = sparkmodels.app.api.plan_for(project, select, exclude, command_types, indirect)
     return sorted(s.name for s in plan.steps if s.node.resource_type == "test")
 
 

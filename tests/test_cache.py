@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import sparkmodels
-from sparkmodels.cache import FINGERPRINT_FILE, nondeterministic, stored_schema
-from sparkmodels.cli import cli
+from sparkmodels.app.cli import cli
+from sparkmodels.execute.cache import FINGERPRINT_FILE, nondeterministic, stored_schema
 
 FILES = {
     "project.yml": "name: demo\nversion: '1'\nvars:\n  max_id: 100\n",
@@ -142,7 +142,7 @@ def test_missing_fingerprint_means_rebuild(project, spark):
 
 
 def _engine(project, spark):
-    from sparkmodels.engine import Engine
+    from sparkmodels.execute.engine import Engine
 
     p = sparkmodels.load_project(project)
     return Engine(p.config.target, spark, project_root=p.config.root)
@@ -187,7 +187,7 @@ def test_recorded_schema_of_replaced_files_is_never_used(project, spark, tmp_pat
     # a corrupt recorded schema with matching files also falls back to inference
     path = version / FINGERPRINT_FILE
     fp = json.loads(path.read_text())
-    from sparkmodels.cache import _version_files
+    from sparkmodels.execute.cache import _version_files
 
     fp.update(schema="{not json", files=_version_files(version))
     path.write_text(json.dumps(fp))

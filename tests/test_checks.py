@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 import sparkmodels
-from sparkmodels.checks.batch import count_query
-from sparkmodels.cli import cli
+from sparkmodels.app.cli import cli
 from sparkmodels.errors import ProjectError
+from sparkmodels.execute.checks.batch import count_query
 
 PEOPLE = """\
 id,name,status,country_id,score
@@ -345,7 +345,7 @@ models:
 
 @pytest.mark.parametrize("collect_rows", [16_000_000, 0], ids=["collected", "bitmaps_or_sql"])
 def test_unique_shortcuts_give_dbt_counts(make_project, spark, collect_rows):
-    from sparkmodels.checks.unique import bitmap_worthwhile
+    from sparkmodels.execute.checks.unique import bitmap_worthwhile
 
     schema = UNIQUE_SCHEMA + """\
       - name: label_dup
@@ -415,7 +415,7 @@ def test_unique_shortcuts_give_dbt_counts(make_project, spark, collect_rows):
 
 
 def test_unique_failure_counts_from_sorted_values():
-    from sparkmodels.checks.unique import duplicate_groups, kind_of, pick_collected
+    from sparkmodels.execute.checks.unique import duplicate_groups, kind_of, pick_collected
 
     assert duplicate_groups([]) == duplicate_groups([5]) == duplicate_groups([3, 1, 2]) == 0
     assert duplicate_groups([2, 2]) == 1 and duplicate_groups([1, 2, 2, 2, 3, 3, 9, 1]) == 3
@@ -508,7 +508,7 @@ unit_tests:
 
 def test_builtin_tests_render_the_same_without_jinja(make_project, monkeypatch):
     """The built-in tests' static expansion gives exactly the macro's text, calls and macros."""
-    from sparkmodels.checks import nodes
+    from sparkmodels.project import testnodes as nodes
 
     schema = """\
 version: 2

@@ -8,7 +8,7 @@ import sys
 
 from click.testing import CliRunner
 
-from sparkmodels.cli import cli
+from sparkmodels.app.cli import cli
 
 
 def invoke(*args):
@@ -108,7 +108,7 @@ def test_missing_java_gives_actionable_error(make_project, tmp_path):
 
 
 def test_pyspark_python_is_set_for_workers():
-    code = ("import os; os.environ.pop('PYSPARK_PYTHON', None); from sparkmodels.engine import prepare_python_env;"
+    code = ("import os; os.environ.pop('PYSPARK_PYTHON', None); from sparkmodels.execute.spark.launch import prepare_python_env;"
             "prepare_python_env(); import sys; print(os.environ['PYSPARK_PYTHON'] == sys.executable)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == "True"

@@ -147,7 +147,7 @@ def test_build_on_standalone_cluster_with_hadoop_storage(standalone_master, buil
 def test_hadoop_storage_over_connect_is_refused_before_connecting(make_project):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     root = make_project({"project.yml": "name: d\nversion: '1'\ntargets:\n  c:\n    remote: sc://127.0.0.1:1\n"
                                         "    warehouse: hdfs://nn:8020/wh\n",
@@ -158,9 +158,9 @@ def test_hadoop_storage_over_connect_is_refused_before_connecting(make_project):
 
 
 def test_connect_target_with_packages_is_a_clear_error():
-    from sparkmodels.config import Target
-    from sparkmodels.engine import build_session
     from sparkmodels.errors import EnvironmentProblem
+    from sparkmodels.execute.spark.session import build_session
+    from sparkmodels.project.config import Target
 
     target = Target(name="c", master=None, remote="sc://127.0.0.1:1", packages=("org.x:y:1",))
     with pytest.raises(EnvironmentProblem, match="packages/jars"):
@@ -169,7 +169,7 @@ def test_connect_target_with_packages_is_a_clear_error():
 
 def test_object_store_warehouse_is_refused_clearly():
     from sparkmodels.errors import EnvironmentProblem
-    from sparkmodels.storage import local_path
+    from sparkmodels.execute.storage import local_path
 
     assert str(local_path("file:/mnt/shared/wh")) == "/mnt/shared/wh"
     with pytest.raises(EnvironmentProblem, match="not a local path"):
@@ -179,7 +179,7 @@ def test_object_store_warehouse_is_refused_clearly():
 def test_debug_names_the_reason_an_unreachable_connect_server_fails(make_project):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     port = free_port()  # nothing listens there
     root = make_project({"project.yml": f"name: d\nversion: '1'\ntargets:\n  c:\n    remote: sc://127.0.0.1:{port}\n"})

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import sparkmodels
-from sparkmodels.config import load_config, parse_cli_vars, resolve_tree
 from sparkmodels.errors import CompilationError, ProjectError
+from sparkmodels.project.config import load_config, parse_cli_vars, resolve_tree
 
 TREE_PROJECT = """
 name: demo
@@ -165,7 +165,7 @@ def test_default_materialization_is_view(make_project):
     (("other", "x"), {}),
 ])
 def test_resolve_tree(fqn, expected):
-    from sparkmodels.yamlio import parse_yaml
+    from sparkmodels.project.yamlio import parse_yaml
 
     tree = parse_yaml(TREE_PROJECT, "project.yml")["models"]
     got = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in resolve_tree(tree, fqn).items()}

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import sparkmodels
-from sparkmodels.api import docs_generate
-from sparkmodels.cli import cli
-from sparkmodels.docs.serve import make_server
+from sparkmodels.app.api import docs_generate
+from sparkmodels.app.cli import cli
+from sparkmodels.report.docs.serve import make_server
 
 FILES = {
     "models/sources.yml": """

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sparkmodels.cli import cli
+from sparkmodels.app.cli import cli
 
 EVIL = {
     "models/sources.yml": """

@@ -7,8 +7,8 @@ from types import MappingProxyType
 import pytest
 
 from sparkmodels.errors import GraphError
-from sparkmodels.graph import Graph
-from sparkmodels.manifest import Manifest, Node
+from sparkmodels.project.manifest import Manifest, Node
+from sparkmodels.select.graph import Graph
 
 
 def _manifest(edges: dict[str, tuple[str, ...]]) -> Manifest:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkmodels import jvm_cds
+from sparkmodels.execute.spark import jvm_cds
 
 MAGIC = bytes.fromhex("a8ab0bf0")
 

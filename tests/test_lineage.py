@@ -7,8 +7,8 @@ import json
 from click.testing import CliRunner
 
 import sparkmodels
-from sparkmodels.cli import cli
-from sparkmodels.lineage import column_tree, project_column_lineage, sql_column_lineage
+from sparkmodels.app.cli import cli
+from sparkmodels.report.lineage.columns import column_tree, project_column_lineage, sql_column_lineage
 
 REL = {"orders": "model.p.orders", "customers": "model.p.customers", "raw__events": "source.p.raw.events"}
 SCHEMA = {"orders": ["order_id", "customer_id", "amount", "status"], "customers": ["customer_id", "name"]}

@@ -23,7 +23,7 @@ def test_ruff_clean():
 
 def test_loading_and_compiling_do_not_import_pyspark(example_project, tmp_path):
     code = (
-        "import sys, sparkmodels; from sparkmodels.cli import cli; "
+        "import sys, sparkmodels; from sparkmodels.app.cli import cli; "
         f"p = sparkmodels.compile({str(example_project)!r}); "
         "print('pyspark' in sys.modules, 'pandas' in sys.modules)"
     )

@@ -228,7 +228,7 @@ def test_hidden_files_and_other_suffixes_are_ignored(make_project):
 def test_cli_ls_lists_nodes(example_project):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     res = CliRunner().invoke(cli, ["ls", "--project-dir", str(example_project)])
     assert res.exit_code == 0, res.output
@@ -256,7 +256,7 @@ def test_cli_compile_writes_compiled_sql_and_manifest(example_project):
 
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     res = CliRunner().invoke(cli, ["compile", "--project-dir", str(example_project)])
     assert res.exit_code == 0, res.output
@@ -280,7 +280,7 @@ def test_cli_compile_writes_compiled_sql_and_manifest(example_project):
 def test_cli_compile_error_is_one_located_paragraph(make_project):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     root = make_project({"models/a.sql": "select 1\nfrom {{ ref('nope') }}\n"})
     res = CliRunner().invoke(cli, ["compile", "--project-dir", str(root)])
@@ -296,7 +296,7 @@ def test_ls_and_compile_never_import_pyspark(example_project, command):
 
     code = (
         "import sys\n"
-        "from sparkmodels.cli import cli\n"
+        "from sparkmodels.app.cli import cli\n"
         "try:\n"
         f"    cli({[*command, *(['--project-dir', str(example_project)] if command[0] != '--help' else [])]!r},"
         " prog_name='sparkmodels')\n"
@@ -310,7 +310,7 @@ def test_ls_and_compile_never_import_pyspark(example_project, command):
 
 
 def test_file_walk_matches_sorted_rglob_and_skips_hidden(tmp_path):
-    from sparkmodels.loader import _walk
+    from sparkmodels.project.loader import _walk
 
     base = tmp_path / "models"
     for rel in ("b.sql", "a/z.sql", "a.sql", "a_b/c.sql", "A/x.sql", ".hidden.sql", ".git/k.sql",
@@ -329,7 +329,7 @@ def test_file_walk_matches_sorted_rglob_and_skips_hidden(tmp_path):
 
 
 def test_read_source_reads_like_read_text(tmp_path):
-    from sparkmodels.loader import read_source
+    from sparkmodels.project.loader import read_source
 
     path = tmp_path / "m.sql"
     for data in (b"select 1\r\nfrom t\rwhere x\n", "caf\u00e9 \u2603\n".encode(), b"", b"\xef\xbb\xbfbom"):

@@ -125,7 +125,7 @@ def test_spark_errors_point_at_the_source_line(make_project, spark, sql, line, n
 
 
 def _engine_and_node(root, spark, name):
-    from sparkmodels.engine import Engine
+    from sparkmodels.execute.engine import Engine
 
     p = sparkmodels.load_project(root)
     node = p.manifest.by_name(name)

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from sparkmodels.cli import cli
-from sparkmodels.metrics import StatusReader, heaviest, human_bytes
+from sparkmodels.app.cli import cli
+from sparkmodels.execute.spark.metrics import StatusReader, heaviest, human_bytes
 
 
 def _results(root) -> dict:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 import sparkmodels
-from sparkmodels.plan import EPHEMERAL_PREFIX, build_plan, inject_ctes
-from sparkmodels.selector import select
+from sparkmodels.plan.compiler import EPHEMERAL_PREFIX, inject_ctes
+from sparkmodels.plan.steps import build_plan
+from sparkmodels.select.selector import select
 
 FILES = {
     "models/e1.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as id",

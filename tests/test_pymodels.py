@@ -243,7 +243,7 @@ def test_python_model_cannot_be_ephemeral(make_project):
 def test_cli_reports_a_python_model_error_as_one_located_line(make_project, spark):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     root = make_project({"models/boom.py": "def model(ctx):\n    return 1 / 0\n"})
     out = CliRunner().invoke(cli, ["run", "--project-dir", str(root)])

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from sparkmodels.cli import cli
-from sparkmodels.redact import MASK, redact, redact_text, secret_values
+from sparkmodels.app.cli import cli
+from sparkmodels.report.redact import MASK, redact, redact_text, secret_values
 
 SECRET = "hunter2-very-secret"
 

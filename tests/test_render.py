@@ -8,7 +8,7 @@ import pytest
 
 import sparkmodels
 from sparkmodels.errors import CompilationError
-from sparkmodels.render import Relation, Renderer, add_line_markers, resolve, strip_line_markers
+from sparkmodels.project.render.jinja import Relation, Renderer, add_line_markers, resolve, strip_line_markers
 
 
 def _load(make_project, files, **kw):

@@ -10,9 +10,10 @@ import jinja2
 import pytest
 
 import sparkmodels
-from sparkmodels import render, static_render
 from sparkmodels.errors import CompilationError
-from sparkmodels.render import Relation, Renderer
+from sparkmodels.project.render import jinja as render
+from sparkmodels.project.render import static as static_render
+from sparkmodels.project.render.jinja import Relation, Renderer
 
 MACROS = {
     "macros/a.sql": (

@@ -8,7 +8,7 @@ import shutil
 from click.testing import CliRunner
 
 import sparkmodels
-from sparkmodels.cli import cli
+from sparkmodels.app.cli import cli
 
 FILES = {
     "project.yml": "name: demo\nversion: '1'\n",

@@ -6,7 +6,7 @@ import pytest
 
 import sparkmodels
 from sparkmodels.errors import SelectionError
-from sparkmodels.selector import parse, parse_atom, select
+from sparkmodels.select.selector import parse, parse_atom, select
 
 # raw.green, raw.yellow -> stg_green, stg_yellow -> trips (table) -> monthly_revenue (table)
 # zones (seed) -> dim_zones (table) -> trips;  raw.fhv -> stg_fhv (tag: fhv) -> fhv_by_base (ephemeral)

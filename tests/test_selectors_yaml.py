@@ -7,7 +7,7 @@ from test_selector import FILES
 
 import sparkmodels
 from sparkmodels.errors import SelectionError
-from sparkmodels.selectors_yaml import parse_selectors, resolve_selector
+from sparkmodels.select.selectors_yaml import parse_selectors, resolve_selector
 
 SELECTORS = """
 selectors:
@@ -184,7 +184,7 @@ def test_default_selector_applies_without_select(tmp_path):
 def test_cli_selector_option(project):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     out = CliRunner().invoke(cli, ["ls", "--project-dir", str(project), "--selector", "inter", "-o", "name",
                                    "--resource-type", "model"])

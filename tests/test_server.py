@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sparkmodels import api, server
-from sparkmodels.config import Target, load_config
+from sparkmodels.app import api
+from sparkmodels.execute.spark import server
+from sparkmodels.project.config import Target, load_config
 
 PROJECT = {
     "project.yml": "name: srv\nversion: '1'\nmodels:\n  srv:\n    +materialized: table\n",

@@ -9,7 +9,7 @@ import pytest
 
 import sparkmodels
 from sparkmodels.errors import SelectionError
-from sparkmodels.state import load_state, selector_context
+from sparkmodels.select.state import load_state, selector_context
 
 BEFORE = {
     "project.yml": "name: demo\nversion: '1'\n",
@@ -149,7 +149,7 @@ def test_manifest_records_warehouse_for_defer(pair):
 def test_cli_state_option(pair):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     root, state = pair
     out = CliRunner().invoke(cli, ["ls", "--project-dir", str(root), "-s", "state:modified.configs",

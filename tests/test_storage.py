@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sparkmodels.errors import EnvironmentProblem
-from sparkmodels.storage import TableLocation, local_path
+from sparkmodels.execute.storage import TableLocation, local_path
 
 
 def _write(loc: TableLocation, payload: str, complete: bool = True) -> Path:

@@ -13,10 +13,10 @@ import time
 import pytest
 
 import sparkmodels
-from sparkmodels.config import load_config
 from sparkmodels.errors import EnvironmentProblem, ProjectError, SelectionError
-from sparkmodels.storage import LocalWarehouse, open_warehouse
-from sparkmodels.storage.hadoop import HadoopTableLocation, HadoopWarehouse
+from sparkmodels.execute.storage import LocalWarehouse, open_warehouse
+from sparkmodels.execute.storage.hadoop import HadoopTableLocation, HadoopWarehouse
+from sparkmodels.project.config import load_config
 
 
 @pytest.fixture
@@ -217,7 +217,7 @@ def _table(root, spark, name):
 
 
 def test_build_cache_failure_and_docs_through_hadoop_storage(make_project, spark):
-    from sparkmodels.api import docs_generate, table_path
+    from sparkmodels.app.api import docs_generate, table_path
 
     root = make_project(PROJECT)
     first = sparkmodels.build(root, spark=spark)
@@ -268,7 +268,7 @@ def test_build_cache_failure_and_docs_through_hadoop_storage(make_project, spark
 def test_table_path_cli_on_a_local_warehouse_needs_no_spark(make_project):
     from click.testing import CliRunner
 
-    from sparkmodels.cli import cli
+    from sparkmodels.app.cli import cli
 
     root = make_project({"models/t.sql": "{{ config(materialized='table') }}select 1 as x"})
     res = CliRunner().invoke(cli, ["table-path", "t", "--project-dir", str(root)])

@@ -107,7 +107,7 @@ def test_udfs_are_registered_and_callable_from_sql(make_project, spark):
 def test_udf_forms_map_to_arrow_pickled_and_pandas_eval_types(spark):
     from pyspark.rdd import PythonEvalType
 
-    from sparkmodels.pymodels import spark_udf
+    from sparkmodels.execute.python.models import spark_udf
 
     def f(x):
         return x

@@ -1,0 +1,1 @@
+"""The application layer: the Python API and the CLI on top of every stage."""

@@ -1,0 +1,349 @@
+"""The command line: options -> one API call -> exit code. The only module that imports click."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from functools import wraps
+
+import click
+
+from sparkmodels.errors import SparkModelsError
+from sparkmodels.version import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _common(f):
+    """--project-dir, --target, --vars and --debug on every command."""
+    f = click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")(f)
+    f = click.option("--vars", "vars_", metavar="YAML", help="Override project vars, e.g. '{start: 2020-01}'.")(f)
+    f = click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")(f)
+    f = click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+                     help="Folder holding project.yml.")(f)
+    return f
+
+
+def _selection(f):
+    f = click.option("--state", type=click.Path(file_okay=False), metavar="DIR",
+                     help="A previous run's target/ (manifest.json, run_results.json) for state:/result: "
+                          "selectors and --defer.")(f)
+    f = click.option("--selector", metavar="NAME", help="A named selector from selectors.yml.")(f)
+    f = click.option("--exclude", multiple=True, help="Nodes to leave out (same syntax as --select).")(f)
+    f = click.option("--select", "-s", "--models", "-m", multiple=True,
+                     help="Nodes to include: names, +name, name+, tag:x, path:..., space separated.")(f)
+    return f
+
+
+def _handled(f):
+    """Turn SparkModelsErrors into one paragraph and exit 2; tracebacks only with --debug."""
+
+    @wraps(f)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug", False)
+        try:
+            return f(*args, **kwargs)
+        except SparkModelsError as exc:
+            if debug:
+                traceback.print_exc()
+            from sparkmodels.report.redact import redact_text
+
+            click.secho(redact_text(str(exc)), fg="red", err=True)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.secho("Interrupted.", fg="yellow", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sparkmodels")
+def cli():
+    """sparkmodels: dbt-style SQL and Python models, materialised on Apache Spark."""
+
+
+def _reporter():
+    from sparkmodels.report.console import Reporter
+
+    return Reporter()
+
+
+def _run_command(name: str, help_text: str, fail_fast_option: bool = False):
+    def command(project_dir, target, vars_, debug, select, exclude, threads, state=None, selector=None,
+                defer=False, full_refresh=False, no_cache=False, fail_fast=False):
+        from sparkmodels.app import api
+
+        result = getattr(api, name)(project_dir, select=list(select) or None, exclude=list(exclude) or None,
+                                    target=target, vars=vars_, threads=threads, fail_fast=fail_fast,
+                                    reporter=_reporter(), state=state, selector=selector, defer=defer,
+                                    full_refresh=full_refresh, no_cache=no_cache)
+        if result.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+
+    command.__name__ = name
+    command.__doc__ = help_text
+    cmd = _handled(command)
+    if fail_fast_option:
+        cmd = click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")(cmd)
+    cmd = click.option("--threads", type=int, help="Models to run at once (default: the target's).")(cmd)
+    cmd = click.option("--no-cache", is_flag=True, help="Rebuild tables even when their inputs are unchanged.")(cmd)
+    cmd = click.option("--full-refresh", is_flag=True, help="Rebuild every selected table (ignores the cache).")(cmd)
+    cmd = click.option("--defer", is_flag=True,
+                       help="Read unbuilt upstream tables from the --state run's warehouse.")(cmd)
+    cmd = _selection(cmd)
+    cmd = _common(cmd)
+    return cli.command(name)(cmd)
+
+
+_run_command("run", "Build the selected models (views, tables) on Spark.", True)
+_run_command("seed", "Load seeds/*.csv into Parquet tables.", True)
+_run_command("test", "Run data tests and unit tests (exit 1 if an error-severity test fails).", True)
+_run_command("build", "Load seeds, build models and run their tests in one graph order.", True)
+
+
+@cli.command("retry")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--threads", type=int, help="Models to run at once (default: the last invocation's).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@_handled
+def retry_cmd(project_dir, threads, debug):
+    """Rerun what errored, failed or was skipped in the last run/build/seed/test (target/run_results.json)."""
+    from sparkmodels.app import api
+
+    reporter = _reporter()
+    result = api.retry(project_dir, threads=threads, reporter=reporter)
+    if result is None:
+        click.echo("Nothing to retry: the last invocation succeeded.")
+        sys.exit(EXIT_OK)
+    if result.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+
+
+@cli.command("compile")
+@_common
+@_selection
+@_handled
+def compile_cmd(project_dir, target, vars_, debug, select, exclude, state=None, selector=None):
+    """Render models to target/compiled/ and write target/manifest.json (no Spark)."""
+    from sparkmodels.app import api
+    from sparkmodels.report.console import Reporter
+
+    res = api.compile(project_dir, select=list(select) or None, exclude=list(exclude) or None,
+                      target=target, vars=vars_, state=state, selector=selector)
+    rep = Reporter()
+    rep.warnings(res.warnings)
+    out = res.project.config.target_dir / "compiled"
+    rep.line(f"Compiled {len(res.compiled)} node{'s' if len(res.compiled) != 1 else ''} into {out}")
+    if len(res.compiled) == 1:
+        click.echo(next(iter(res.compiled.values())))
+
+
+@cli.command("ls")
+@_common
+@_selection
+@click.option("--resource-type", "resource_types", multiple=True,
+              type=click.Choice(["model", "seed", "source", "test", "all"]), help="Limit to these types.")
+@click.option("--output", "-o", type=click.Choice(["name", "path", "json", "selector"]), default="selector",
+              show_default=True)
+@_handled
+def ls_cmd(project_dir, target, vars_, debug, select, exclude, resource_types, output, state=None, selector=None):
+    """List the selected nodes (no Spark)."""
+    from sparkmodels.app import api
+
+    types = ("model", "seed", "source", "test") if not resource_types or "all" in resource_types else resource_types
+    nodes, warnings = api.ls(project_dir, select=list(select) or None, exclude=list(exclude) or None,
+                             resource_types=types, target=target, vars=vars_, state=state, selector=selector)
+    for w in warnings:
+        click.secho(f"[WARNING]: {w}", fg="yellow", err=True)
+    for node in nodes:
+        if output == "name":
+            click.echo(node.name)
+        elif output == "path":
+            click.echo(node.path)
+        elif output == "json":
+            click.echo(json.dumps({"name": node.name, "resource_type": node.resource_type,
+                                   "unique_id": node.unique_id, "path": node.path,
+                                   "config": {"materialized": node.materialized} if node.resource_type == "model" else {},
+                                   "depends_on": list(node.depends_on)}))
+        else:
+            click.echo(".".join(node.fqn) if node.resource_type != "source" else f"source:{'.'.join(node.fqn)}")
+
+
+@cli.command("debug")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--target", "-t")
+@_handled
+def debug_cmd(project_dir, target, debug=False):
+    """Print versions (Python, pyspark, Java), the target, and whether Spark starts."""
+    from sparkmodels.app import api
+
+    info = api.debug(project_dir, target=target)  # already redacted
+    for key, value in info.items():
+        if key != "spark_ok":
+            click.echo(f"  {key + ':':<22}{value}")
+    ok = info.get("spark_ok", False)
+    click.secho("All checks passed!" if ok else "Spark did not start (see above).", fg="green" if ok else "red")
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+@cli.group("server")
+def server_group():
+    """A warm Spark server for a target: runs connect to it instead of starting a JVM each time."""
+
+
+@server_group.command("start")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@_handled
+def server_start_cmd(project_dir, target, debug):
+    """Start the server (a local Spark Connect server with the target's session) and return."""
+    from sparkmodels.app import api
+
+    server, started = api.server_start(project_dir, target=target)
+    click.echo(f"{'Started' if started else 'Already running'}: {server.describe()}")
+    click.echo("Runs of this target now use it. Stop it with `sparkmodels server stop`.")
+
+
+@server_group.command("stop")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")
+@click.option("--all", "every", is_flag=True, help="Stop every sparkmodels server of this user.")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@_handled
+def server_stop_cmd(project_dir, target, every, debug):
+    """Stop the target's server; later runs start their own JVM again."""
+    from sparkmodels.app import api
+
+    stopped = api.server_stop(project_dir, target=target, every=every)
+    for server in stopped:
+        click.echo(f"Stopped: {server.describe()}")
+    if not stopped:
+        click.echo("No server was running" + ("." if every else " for this target."))
+
+
+@server_group.command("status")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@_handled
+def server_status_cmd(debug):
+    """List the running servers."""
+    from sparkmodels.execute.spark.server import servers
+
+    running = servers()
+    for server in running:
+        click.echo(server.describe())
+    if not running:
+        click.echo("No sparkmodels server is running.")
+
+
+@cli.command("table-path")
+@click.argument("name")
+@_common
+@_handled
+def table_path_cmd(project_dir, target, vars_, debug, name):
+    """Print the folder holding a table's current data (for readers outside sparkmodels)."""
+    from sparkmodels.app import api
+
+    path = api.table_path(project_dir, name, target=target, vars=vars_)
+    if path is None:
+        click.secho(f"'{name}' has not been built yet.", fg="red", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(path)
+
+
+@cli.command("clean")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@_handled
+def clean_cmd(project_dir, debug=False):
+    """Delete target/ (and clean-targets); the warehouse is left alone."""
+    from sparkmodels.app import api
+
+    for path in api.clean(project_dir):
+        click.echo(f"  removed {path}")
+
+
+@cli.group("docs")
+def docs_group():
+    """Generate and serve the project's documentation site (target/docs/)."""
+
+
+@docs_group.command("generate")
+@_common
+@click.option("--no-catalog", is_flag=True, help="Build the site from the manifest alone (no Spark).")
+@click.option("--stats", is_flag=True, help="Add row counts, size on disk and build times to the catalog.")
+@_handled
+def docs_generate_cmd(project_dir, target, vars_, debug, no_catalog, stats):
+    """Write target/catalog.json (Spark schemas) and the static site target/docs/."""
+    from sparkmodels.app import api
+
+    res = api.docs_generate(project_dir, target=target, vars=vars_, catalog=not no_catalog, stats=stats)
+    if res.catalog_path:
+        errors = (res.catalog or {}).get("errors") or {}
+        click.echo(f"Catalog written to {res.catalog_path}")
+        for uid, message in errors.items():
+            click.secho(f"[WARNING]: {uid}: {message}", fg="yellow", err=True)
+    click.echo(f"Docs site written to {res.site} (open it in a browser, or `sparkmodels docs serve`)")
+
+
+@docs_group.command("serve")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@_handled
+def docs_serve_cmd(project_dir, port, host, debug=False):
+    """Serve target/docs/ over HTTP until Ctrl-C."""
+    from sparkmodels.project.config import load_config
+    from sparkmodels.report.docs.serve import serve
+
+    config = load_config(project_dir)
+    serve(config.target_dir / "docs", host=host, port=port,
+          on_ready=lambda url: click.echo(f"Serving docs at {url} (Ctrl-C to stop)"))
+
+
+@cli.command("lineage")
+@_common
+@click.argument("node")
+@click.option("--upstream/--downstream", default=True, show_default=True, help="Direction to walk.")
+@click.option("--depth", type=int, help="Levels to show (default: all).")
+@click.option("--output", "-o", type=click.Choice(["tree", "json"]), default="tree", show_default=True)
+@_handled
+def lineage_cmd(project_dir, target, vars_, debug, node, upstream, depth, output):
+    """Model or column lineage: NODE is model, model.column, source.table or source.table.column (no Spark)."""
+    from sparkmodels.app import api
+
+    data = api.lineage(project_dir, node, upstream=upstream, depth=depth, target=target, vars=vars_)
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    def label(item: dict) -> str:
+        text = f"[bold]{escape(item.get('name') or item['node'])}[/bold]"
+        if data["column"] is not None:
+            text += f".{escape(item['column'])}"
+        text += f" [dim]({escape(str(item.get('resource_type')))})[/dim]"
+        if item.get("kind"):
+            text += f" [cyan]{escape(item['kind'])}[/cyan]"
+        return text
+
+    def grow(branch, item: dict) -> None:
+        for kid in item["children"]:
+            grow(branch.add(label(kid)), kid)
+
+    root = Tree(label(data["tree"]))
+    grow(root, data["tree"])
+    Console(soft_wrap=True).print(root)
+
+
+def main() -> None:
+    cli(prog_name="sparkmodels")
+
+
+if __name__ == "__main__":
+    main()

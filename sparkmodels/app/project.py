@@ -1,0 +1,45 @@
+"""A loaded project: config, manifest, graph and compiler, made once and handed to every command."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sparkmodels.plan.compiler import Compiler
+from sparkmodels.project.config import ProjectConfig, load_config, parse_cli_vars
+from sparkmodels.project.loader import load_manifest
+from sparkmodels.project.manifest import Manifest
+from sparkmodels.select.graph import Graph
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded project: config, manifest, graph and the compiler over them."""
+
+    config: ProjectConfig
+    manifest: Manifest
+    graph: Graph
+    compiler: Compiler
+
+    def compiled(self, uids) -> dict[str, str]:
+        return {uid: self.compiler.compile(uid).sql for uid in uids
+                if self.manifest.nodes[uid].resource_type in ("model", "test")}
+
+
+def config_for(project_dir, target, vars, threads) -> ProjectConfig:
+    cli_vars = parse_cli_vars(vars) if isinstance(vars, str) else dict(vars or {})
+    return load_config(project_dir, target=target, cli_vars=cli_vars, threads=threads)
+
+
+def load_project(project_dir: str | Path = ".", *, target: str | None = None,
+                 vars: Mapping | str | None = None, threads: int | None = None,
+                 config: ProjectConfig | None = None) -> Project:
+    """Load a project folder into config, manifest and graph (no Spark); `config`: already read."""
+    config = config or config_for(project_dir, target, vars, threads)
+    manifest = load_manifest(config)
+    return Project(config, manifest, Graph(manifest), Compiler(manifest))
+
+
+def ensure_project(project_dir, target, vars, threads=None, project: Project | None = None) -> Project:
+    return project or load_project(project_dir, target=target, vars=vars, threads=threads)

@@ -1,1 +1,0 @@
-"""Data tests and unit tests: test nodes from YAML and files, generic tests, batched and unit execution."""

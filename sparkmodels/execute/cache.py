@@ -1,0 +1,266 @@
+"""The build cache: fingerprints of stored tables, so run/build skip a table whose inputs did not change.
+
+A table version carries `_sparkmodels.json` (written by Engine.write_table before the version is
+published) holding the digest of everything its data depends on:
+  - its compiled SQL (or Python source), materialization and config;
+  - the values of the vars / env vars it reads (every var for Python models), and the UDF files;
+  - for each upstream relation: a stored table's current version path (a rebuild makes a new version,
+    so any upstream rebuild invalidates the downstream), a view's compiled SQL plus its own upstream
+    (recursively, views aren't stored), an external source's file listing (path, size, mtime);
+  - for seeds, the CSV file's checksum, size and mtime.
+Correctness first: anything that cannot be fingerprinted (a catalog source, an unbuilt upstream, a
+non-deterministic function unless `config(deterministic=true)`) makes the fingerprint None: rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sparkmodels.project.config import ProjectConfig
+from sparkmodels.project.frozen import thaw
+from sparkmodels.project.manifest import Manifest, Node
+
+FINGERPRINT_FILE = "_sparkmodels.json"
+FORMAT = 1
+CACHED_MATERIALIZATIONS = ("table", "seed")
+# Functions whose result changes between runs; SQL using them is never reused unless the model opts in.
+_NONDETERMINISTIC = re.compile(
+    r"\b(?:current_timestamp|current_date|current_time|localtimestamp|current_timezone)\b"
+    r"|\b(?:now|rand|randn|random|uuid|shuffle|monotonically_increasing_id|spark_partition_id|"
+    r"input_file_name|input_file_block_start|try_random|randstr|uniform)\s*\("
+    r"|\bunix_timestamp\s*\(\s*\)",
+    re.I,
+)
+
+
+def nondeterministic(code: str) -> str | None:
+    """The first non-deterministic function call in code, or None."""
+    m = _NONDETERMINISTIC.search(code or "")
+    return re.match(r"\w+", m.group(0)).group(0).lower() if m else None
+
+
+def digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def read_fingerprint(version, store=None) -> dict | None:
+    """The fingerprint stored with a table version, or None (missing, unreadable, incomplete version).
+    `store` (a storage.TableStore) reads it where the version lives; without it, a local Path."""
+    if version is None:
+        return None
+    try:
+        if store is None:
+            if not (version / "_SUCCESS").exists():
+                return None
+            text = (version / FINGERPRINT_FILE).read_text(encoding="utf-8")
+        elif store.is_complete(version):
+            text = store.read_text(version, FINGERPRINT_FILE) or ""
+        else:
+            return None
+        data = json.loads(text)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_fingerprint(version, fingerprint: Mapping | None, *, rows: int | None = None,
+                      schema: str | None = None, store=None) -> None:
+    """Store a fully written version's fingerprint (None: not reusable), row count and Spark schema.
+
+    The schema (StructType JSON) is stored with the listing of the files it describes, so a later
+    run can register the version without Spark's footer-reading inference job (see stored_schema).
+    Only local versions record it: elsewhere (`store`, a Hadoop storage.TableStore) Spark infers.
+    """
+    data = {**dict(fingerprint or {"digest": None}), "rows": rows}
+    if schema is not None and isinstance(version, Path):
+        files = _version_files(version)
+        if files is not None:
+            data.update(schema=schema, files=files)
+    text = json.dumps(data, indent=1, default=str)
+    if store is None or isinstance(version, Path):
+        Path(version, FINGERPRINT_FILE).write_text(text, encoding="utf-8")
+    else:
+        store.write_text(version, FINGERPRINT_FILE, text)
+
+
+def _version_files(version: Path) -> list | None:
+    """(relative path, size, mtime_ns) of a version's files, the fingerprint file excepted."""
+    files = file_listing(str(version))
+    return None if files is None else [f for f in files if f[0] != FINGERPRINT_FILE]
+
+
+def stored_schema(version) -> str | None:
+    """The schema recorded when this version was written, if its files are still exactly those.
+
+    Reading Parquet with a given schema trusts it: a column missing from the files reads as null.
+    So the schema is only returned while the version's file listing (names, sizes, mtimes) is the
+    one recorded with it; any difference (files replaced, added, removed, touched) returns None and
+    the caller lets Spark infer the schema from the files.
+    """
+    if not isinstance(version, Path):
+        return None  # a Hadoop-storage version: no schema recorded
+    stored = read_fingerprint(version)
+    if not stored or not isinstance(stored.get("schema"), str) or not isinstance(stored.get("files"), list):
+        return None
+    return stored["schema"] if _version_files(version) == stored["files"] else None
+
+
+def file_listing(location: str, limit: int = 100_000) -> list | None:
+    """(relative path, size, mtime_ns) of every file under a local location; None if not local or too big."""
+    if "://" in location and not location.startswith("file:"):
+        return None
+    path = Path(location[len("file://"):] if location.startswith("file://") else
+                location[len("file:"):] if location.startswith("file:") else location)
+    if path.is_file():
+        st = path.stat()
+        return [[path.name, st.st_size, st.st_mtime_ns]]
+    if not path.is_dir():
+        return None
+    out = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            st = full.stat()
+            out.append([str(full.relative_to(path)), st.st_size, st.st_mtime_ns])
+            if len(out) > limit:
+                return None
+    return out
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """A reusable stored version: where it is and the fingerprint that matched."""
+
+    version: Path
+    fingerprint: Mapping
+    rows: int | None = None  # rows in the stored version, as recorded when it was written
+
+
+class BuildCache:
+    """Computes fingerprints for one run and decides whether a table step can reuse its stored version."""
+
+    def __init__(self, engine, manifest: Manifest, config: ProjectConfig, *, compiler=None,
+                 enabled: bool = True, force: bool = False):
+        from sparkmodels.plan.compiler import Compiler
+
+        self.engine = engine
+        self.manifest = manifest
+        self.config = config
+        self.compiler = compiler or Compiler(manifest)
+        self.enabled = enabled  # False: --no-cache (still records fingerprints)
+        self.force = force  # --full-refresh
+        self._udfs: str | None = None
+
+    # -- fingerprints ------------------------------------------------------------------------------
+    def _code(self, node: Node) -> str:
+        if node.language == "python":
+            return node.raw_code
+        return self.compiler.compile(node.unique_id).sql
+
+    def _udf_digest(self) -> str:
+        if self._udfs is None:
+            files = []
+            for rel in self.config.udf_paths:
+                base = self.config.root / rel
+                if base.is_dir():
+                    files += [[str(p.relative_to(self.config.root)), hashlib.sha256(p.read_bytes()).hexdigest()]
+                              for p in sorted(base.rglob("*.py"))]
+            self._udfs = digest(files)
+        return self._udfs
+
+    def _vars(self, node: Node) -> dict:
+        vars_ = thaw(self.config.vars)
+        if node.language == "python":  # var use is not tracked in Python models: all of them count
+            return {"vars": vars_, "env": {}}
+        return {"vars": {k: vars_.get(k) for k in node.uses_vars},
+                "env": {k: os.environ.get(k) for k in node.uses_env_vars}}
+
+    def _upstream(self, node: Node, trail: frozenset = frozenset()) -> dict | None:
+        """Identity of each relation the node reads (through ephemerals); None if any is unknown."""
+        out: dict = {}
+        for uid in node.depends_on:
+            dep = self.manifest.nodes[uid]
+            ident = self.relation_identity(dep, trail | {node.unique_id})
+            if ident is None:
+                return None
+            out[uid] = ident
+        return out
+
+    def relation_identity(self, dep: Node, trail: frozenset = frozenset()):
+        """What an upstream relation's data is, as far as we can tell (None: unknown)."""
+        from sparkmodels.project.config import schema_for
+
+        if dep.unique_id in trail:
+            return None
+        if dep.resource_type == "source":
+            if not dep.external:
+                return None  # a catalog table: its contents are invisible to us
+            ext = thaw(dep.external)
+            files = file_listing(str(ext.get("location", "")))
+            ext["location"] = self._relative(str(ext.get("location", "")), self.config.root)
+            return None if files is None else {"external": ext, "files": files}
+        if dep.resource_type == "model" and dep.materialized in ("view", "ephemeral"):
+            code = self._code(dep)
+            if nondeterministic(code) and not dep.config.get("deterministic"):
+                return None
+            upstream = self._upstream(dep, trail)
+            return None if upstream is None else {"code": code, "vars": self._vars(dep), "upstream": upstream}
+        if dep.resource_type in ("model", "seed"):
+            current = self.engine.stored_version(dep, schema_for(self.config, dep.config))
+            return None if current is None else self.engine.storage.relative(current)
+        return None
+
+    @staticmethod
+    def _relative(path: str, base: Path) -> str:
+        """Paths inside the project/warehouse relative to it, so a copied project keeps its cache."""
+        try:
+            return str(Path(path).relative_to(Path(base).resolve()))
+        except ValueError:
+            try:
+                return str(Path(path).relative_to(base))
+            except ValueError:
+                return path
+
+    def fingerprint(self, node: Node) -> dict | None:
+        """The inputs of a table/seed step, with their digest; None when the node must always rebuild."""
+        inputs: dict = {"format": FORMAT, "unique_id": node.unique_id, "materialized": node.materialized,
+                        "config": thaw(node.config), "udfs": self._udf_digest()}
+        if node.resource_type == "seed":
+            path = self.config.root / node.path
+            if not path.exists():
+                return None
+            st = path.stat()
+            inputs["file"] = [node.path, st.st_size, st.st_mtime_ns, node.checksum]
+        else:
+            code = self._code(node)
+            if nondeterministic(code) and not node.config.get("deterministic"):
+                return None
+            upstream = self._upstream(node)
+            if upstream is None:
+                return None
+            inputs.update(code=code, language=node.language, upstream=upstream, **self._vars(node))
+        return {"digest": digest(inputs), "inputs": inputs}
+
+    # -- decisions -----------------------------------------------------------------------------------
+    def prepare(self, node: Node, schema: str) -> CacheHit | None:
+        """Record this step's fingerprint for the write, and return a hit if the stored version matches."""
+        if node.materialized not in CACHED_MATERIALIZATIONS or node.resource_type not in ("model", "seed"):
+            return None
+        fp = self.fingerprint(node)
+        self.engine.set_fingerprint(node.unique_id, fp)
+        if fp is None or self.force or not self.enabled:
+            return None
+        loc = self.engine.location(node, schema)
+        current = loc.current()
+        stored = read_fingerprint(current, loc)
+        if stored is None or stored.get("digest") != fp["digest"]:
+            return None
+        rows = stored.get("rows")
+        return CacheHit(current, fp, rows if isinstance(rows, int) else None)

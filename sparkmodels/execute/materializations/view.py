@@ -1,0 +1,15 @@
+"""The view materialisation: a temp view in the run's SparkSession (lives as long as the session)."""
+
+from __future__ import annotations
+
+from sparkmodels.execute.materializations.base import MaterializationResult, StepContext
+
+
+class ViewMaterialization:
+    name = "view"
+
+    def execute(self, ctx: StepContext) -> MaterializationResult:
+        df = ctx.dataframe()
+        df.createOrReplaceTempView(ctx.node.name)
+        ctx.engine.mark_registered(ctx.node.name)
+        return MaterializationResult("created view")

@@ -1,0 +1,1 @@
+"""Python on Spark: Python models and the project's UDFs."""

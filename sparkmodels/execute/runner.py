@@ -1,0 +1,276 @@
+"""Execution: runs a Plan's steps on the Engine in dependency order, N at a time, emitting events."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from sparkmodels.errors import ExecutionError, SparkModelsError
+from sparkmodels.execute.checks.batch import TestExecutor
+from sparkmodels.execute.materializations import StepContext, registry
+from sparkmodels.execute.materializations.base import spark_error
+from sparkmodels.plan.steps import Plan, PlanStep
+from sparkmodels.project.config import ProjectConfig, schema_for
+from sparkmodels.project.manifest import Manifest, Node
+
+Event = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """The outcome of one step, as run_results.json records it."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    materialized: str
+    status: str  # success | error | skipped
+    message: str = ""
+    rows: int | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    execution_time: float = 0.0
+    error: SparkModelsError | None = None
+    reason: str | None = None
+    extra: Mapping = field(default_factory=dict)
+    failures: int | None = None  # tests: rows the test query returned
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """All step results of an invocation plus overall timing."""
+
+    results: tuple[NodeResult, ...]
+    elapsed: float
+    interrupted: bool = False
+
+    @property
+    def success(self) -> bool:
+        return not self.interrupted and all(r.status in ("success", "pass", "warn") for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
+def _is_spark_error(exc: BaseException) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(names & {"PySparkException", "Py4JJavaError", "Py4JError", "CapturedException"})
+
+
+class Runner:
+    """Executes one plan. Failed steps skip their descendants; independent steps keep running."""
+
+    def __init__(self, engine, manifest: Manifest, config: ProjectConfig, plan: Plan, *,
+                 threads: int = 1, on_event: Event | None = None, fail_fast: bool = False,
+                 dataframe_factory: Callable[[PlanStep], Callable[[], object]] | None = None,
+                 cache=None):
+        self.engine = engine
+        self.manifest = manifest
+        self.config = config
+        self.plan = plan
+        self.threads = max(1, threads)
+        self.emit = on_event or (lambda *a, **k: None)
+        self.fail_fast = fail_fast
+        self.dataframe_factory = dataframe_factory or self._sql_dataframe
+        self._running: dict[str, PlanStep] = {}
+        self._lock = threading.Lock()
+        self.tests = TestExecutor(engine, manifest, config, plan)
+        self.cache = cache  # cache.BuildCache: reuse a table whose fingerprint is unchanged
+
+    # -- one step ------------------------------------------------------------------------------
+    def _sql_dataframe(self, step: PlanStep) -> Callable[[], object]:
+        if step.node.language == "python":
+            from sparkmodels.execute.python.models import python_model_dataframe
+
+            return lambda: python_model_dataframe(self.engine, self.manifest, self.config, step)
+        return lambda: self.engine.sql(step.compiled.sql)
+
+    def _upstream_relations(self, node: Node) -> list[Node]:
+        """Direct upstream nodes, looking through ephemeral models."""
+        out, stack, seen = [], list(node.depends_on), set()
+        nodes = self.manifest.nodes
+        while stack:
+            uid = stack.pop()
+            if uid in seen:
+                continue
+            seen.add(uid)
+            dep = nodes[uid]
+            if dep.resource_type == "model" and dep.materialized == "ephemeral":
+                stack.extend(dep.depends_on)
+            else:
+                out.append(dep)
+        return out
+
+    def execute_test(self, step: PlanStep, index: int) -> NodeResult:
+        """A test step: pass/warn/fail by its failure count (not through the materialization registry)."""
+        node = step.node
+        started, t0 = _now(), time.perf_counter()
+        self.emit("start", step=step, index=index, total=len(self.plan))
+        failures, extra, error = None, {}, None
+        try:
+            if node.config.get("test_type") != "unit":  # unit tests read mocked inputs only
+                for dep in self._upstream_relations(node):
+                    self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+            with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:
+                outcome = self.tests.run(step)
+            status, message, failures, extra = outcome.status, outcome.message, outcome.failures, outcome.extra
+            extra = {**dict(extra), "spark_metrics": scope.values}
+        except SparkModelsError as exc:
+            exc.located(node=node.name, path=node.path)
+            status, message, error = "error", exc.message, exc
+        return NodeResult(
+            unique_id=step.unique_id, name=node.name, resource_type="test", materialized=step.materialized,
+            status=status, message=message, started_at=started, completed_at=_now(),
+            execution_time=time.perf_counter() - t0, error=error, reason=step.reason, extra=dict(extra),
+            failures=failures,
+        )
+
+    def execute_step(self, step: PlanStep, index: int) -> NodeResult:
+        node = step.node
+        if node.resource_type == "test":
+            return self.execute_test(step, index)
+        started, t0 = _now(), time.perf_counter()
+        self.emit("start", step=step, index=index, total=len(self.plan))
+        scope = None  # the step's Spark metrics, once its job scope was entered
+        try:
+            hit = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
+            if hit is not None:  # unchanged: downstream models register the stored version as they read it
+                return NodeResult(
+                    unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
+                    materialized=step.materialized, status="success", message="unchanged", rows=hit.rows,
+                    started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
+                    reason=step.reason, extra={"cached": True, "version": hit.version.name},
+                )
+            for dep in self._upstream_relations(node):
+                self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+            materialization = registry.get(step.materialized, node)
+            ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
+                              self.dataframe_factory(step))
+            with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}",
+                                       node.name) as scope:
+                try:
+                    outcome = materialization.execute(ctx)
+                except SparkModelsError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - translated below
+                    if _is_spark_error(exc):
+                        from sparkmodels.execute.python.models import (
+                            python_worker_error,  # UDF/map_batches failures
+                        )
+
+                        raise (python_worker_error(exc, node, self.config.root)
+                               or spark_error(exc, node, step.compiled)) from None
+                    raise ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path) from exc
+            status, message, rows, error, extra = "success", outcome.message, outcome.rows, None, outcome.extra
+            extra = {**dict(extra), "spark_metrics": scope.values}
+        except SparkModelsError as exc:
+            exc.located(node=node.name, path=node.path)
+            status, message, rows, error, extra = "error", exc.message, None, exc, {}
+            if scope is not None and scope.values:  # what the failed attempt cost
+                extra["spark_metrics"] = scope.values
+        return NodeResult(
+            unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
+            materialized=step.materialized, status=status, message=message, rows=rows,
+            started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
+            error=error, reason=step.reason, extra=dict(extra),
+        )
+
+    def _group(self, step: PlanStep) -> str:
+        return f"sparkmodels-{step.node.name}"
+
+    # -- the whole plan ------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        t0 = time.perf_counter()
+        steps = {s.unique_id: s for s in self.plan.steps}
+        order = [s.unique_id for s in self.plan.steps]
+        waiting_on = {uid: set(steps[uid].depends_on) & set(steps) for uid in order}
+        children: dict[str, list[str]] = {uid: [] for uid in order}
+        for uid, deps in waiting_on.items():
+            for dep in deps:
+                children[dep].append(uid)
+        results: dict[str, NodeResult] = {}
+        futures: dict[Future, str] = {}
+        counter = 0
+        interrupted = False
+        stop = False
+
+        def skip_descendants(uid: str, why: str) -> None:
+            stack = list(children[uid])
+            while stack:
+                kid = stack.pop()
+                if kid in results:
+                    continue
+                ks = steps[kid]
+                results[kid] = NodeResult(kid, ks.node.name, ks.node.resource_type, ks.materialized,
+                                          "skipped", message=why)
+                self.emit("skip", step=ks, result=results[kid])
+                stack.extend(children[kid])
+
+        pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sparkmodels")
+        try:
+            while len(results) < len(order):
+                if not stop:
+                    for uid in order:
+                        if len(futures) >= self.threads:
+                            break
+                        if uid in results or uid in futures.values() or waiting_on[uid]:
+                            continue
+                        counter += 1
+                        with self._lock:
+                            self._running[uid] = steps[uid]
+                        futures[pool.submit(self.execute_step, steps[uid], counter)] = uid
+                if not futures:
+                    for uid in order:  # fail-fast: everything not started is skipped
+                        if uid not in results:
+                            s = steps[uid]
+                            results[uid] = NodeResult(uid, s.node.name, s.node.resource_type,
+                                                      s.materialized, "skipped", message="skipped (fail-fast)")
+                            self.emit("skip", step=s, result=results[uid])
+                    break
+                done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    uid = futures.pop(fut)
+                    with self._lock:
+                        self._running.pop(uid, None)
+                    result = fut.result()
+                    results[uid] = result
+                    self.emit("done", step=steps[uid], result=result)
+                    if result.status in ("error", "fail"):
+                        skip_descendants(uid, f"skipped because {result.name} failed")
+                        if self.fail_fast:
+                            stop = True
+                    for kid in children[uid]:
+                        waiting_on[kid].discard(uid)
+        except KeyboardInterrupt:
+            interrupted = True
+            with self._lock:
+                running = list(self._running.values())
+            self.engine.cancel(self._group(s) for s in running)
+            self.emit("interrupt", steps=running)
+            for fut, uid in list(futures.items()):
+                try:
+                    results[uid] = fut.result(timeout=60)
+                except BaseException:  # noqa: BLE001
+                    s = steps[uid]
+                    results[uid] = NodeResult(uid, s.node.name, s.node.resource_type, s.materialized,
+                                              "error", message="cancelled")
+            for uid in order:
+                if uid not in results:
+                    s = steps[uid]
+                    results[uid] = NodeResult(uid, s.node.name, s.node.resource_type, s.materialized,
+                                              "skipped", message="cancelled (Ctrl-C)")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        ordered = tuple(results[uid] for uid in order if uid in results)
+        return RunResult(ordered, time.perf_counter() - t0, interrupted)

@@ -1,0 +1,1 @@
+"""The Spark side of a run: sessions, the warm server, the JVM class archive, job metrics."""

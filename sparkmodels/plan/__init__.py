@@ -1,0 +1,1 @@
+"""The plan stage: compiled SQL (refs resolved, ephemerals inlined), ordered steps and test gates."""

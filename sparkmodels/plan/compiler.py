@@ -1,0 +1,118 @@
+"""Compiling: a node's rendered SQL with refs resolved to relation names and ephemerals inlined as CTEs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from sparkmodels.project.manifest import Manifest, Node
+from sparkmodels.project.render.jinja import resolve
+
+EPHEMERAL_PREFIX = "__sm_eph_"
+# Leading whitespace and SQL comments, then the first keyword.
+_LEAD = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_WITH = re.compile(r"with(\s+recursive)?\b", re.I)
+_TRAILING_SEMI = re.compile(r"(\s*;)+\Z")  # legal after a statement, not inside a CTE
+
+
+def relation_name(node: Node) -> str:
+    """The SQL name a ref()/source() to this node compiles to."""
+    if node.resource_type == "source":
+        if node.external:
+            return f"`{source_view_name(node)}`"
+        schema = node.config.get("schema")
+        return f"`{schema}`.`{node.identifier}`" if schema else f"`{node.identifier}`"
+    if node.resource_type == "model" and node.materialized == "ephemeral":
+        return f"`{EPHEMERAL_PREFIX}{node.name}`"
+    return f"`{node.name}`"
+
+
+def source_view_name(node: Node) -> str:
+    """Temp view name under which an external source's files are registered."""
+    return f"{node.source_name}__{node.name}"
+
+
+@dataclass(frozen=True)
+class CompiledNode:
+    """Compiled SQL plus the map from its lines back to the source file's lines."""
+
+    sql: str
+    line_map: tuple[int, ...]
+
+    def source_line(self, node: Node, line: int | None) -> int | None:
+        if line is None or not self.line_map:
+            return line
+        return self.line_map[min(max(line, 1), len(self.line_map)) - 1]
+
+
+class Compiler:
+    """Resolves placeholders and inlines ephemeral models; memoised per manifest."""
+
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+        self.compile = cache(self._compile)
+
+    def _resolved(self, node: Node) -> str:
+        nodes = self.manifest.nodes
+        by_name = {}
+        for dep in node.depends_on:
+            dn = nodes[dep]
+            by_name[("source", dn.source_name, dn.name) if dn.resource_type == "source" else ("ref", dn.name)] = dn
+        rels = []
+        for call in node.calls:
+            key = ("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])
+            rels.append(relation_name(by_name[key]))
+        return resolve(node.rendered, rels)
+
+    def ephemeral_chain(self, node: Node) -> list[Node]:
+        """Ephemeral ancestors reachable through ephemerals, dependencies first."""
+        nodes = self.manifest.nodes
+        order: list[Node] = []
+        seen: set[str] = set()
+
+        def visit(uid: str) -> None:
+            for dep in nodes[uid].depends_on:
+                dn = nodes[dep]
+                if dn.resource_type == "model" and dn.materialized == "ephemeral" and dep not in seen:
+                    seen.add(dep)
+                    visit(dep)
+                    order.append(dn)
+
+        visit(node.unique_id)
+        return order
+
+    def _compile(self, uid: str) -> CompiledNode:
+        node = self.manifest.nodes[uid]
+        if node.language != "sql" or node.resource_type not in ("model", "test"):
+            return CompiledNode(node.raw_code if node.language == "python" else "", ())
+        sql = self._resolved(node)
+        line_map = tuple(node.line_map)
+        # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.
+        chain = self.ephemeral_chain(node) if node.config.get("test_type") != "unit" else []
+        if chain:
+            ctes = ",\n".join(
+                f"{EPHEMERAL_PREFIX}{e.name} as (\n{_TRAILING_SEMI.sub('', self._resolved(e).strip())}\n)"
+                for e in chain
+            )
+            sql, line_map = inject_ctes(sql, ctes, line_map)
+        return CompiledNode(sql, line_map)
+
+
+def inject_ctes(sql: str, ctes: str, line_map: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """Put CTEs in front of a query, merging with its own WITH clause; shift the line map."""
+    lead = _LEAD.match(sql).end()
+    added = ctes.count("\n") + 1
+    m = _WITH.match(sql, lead)
+    if m:
+        at = m.end()
+        line = sql.count("\n", 0, at) + 1
+        new_sql = f"{sql[:at]}\n{ctes},{sql[at:]}"
+    else:
+        at = lead
+        line = sql.count("\n", 0, at) + 1
+        new_sql = f"{sql[:at]}with {ctes}\n{sql[at:]}"
+    if not line_map:
+        return new_sql, ()
+    fill = line_map[line - 1] if line - 1 < len(line_map) else line_map[-1]
+    return new_sql, (*line_map[:line], *([fill] * added), *line_map[line:])

@@ -1,0 +1,1 @@
+"""The project stage: config, YAML, loading files into an immutable Manifest, Jinja rendering (no Spark)."""

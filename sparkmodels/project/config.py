@@ -1,0 +1,303 @@
+"""Project configuration: project.yml (or dbt_project.yml), targets and vars, frozen for the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from sparkmodels.errors import ProjectError
+from sparkmodels.project.frozen import freeze
+from sparkmodels.project.yamlio import line_of, load_yaml, parse_yaml
+
+PROJECT_FILES = ("project.yml", "dbt_project.yml")
+
+# Config keys that may appear without a leading '+' in the project.yml trees (dbt accepts both).
+KNOWN_CONFIG_KEYS = frozenset(
+    {
+        "materialized", "schema", "tags", "enabled", "partition_by", "column_types", "alias",
+        "full_refresh", "persist_docs", "docs", "meta", "quote_columns", "delimiter", "header",
+        "severity", "store_failures", "where", "limit", "warn_if", "error_if", "file_format",
+        "incremental_strategy", "unique_key", "on_schema_change", "cluster_by", "buckets",
+        "location_root", "deterministic", "description",
+    }
+)
+# Keys whose values add up from folder to folder instead of replacing each other (as in dbt).
+ADDITIVE_KEYS = frozenset({"tags"})
+
+
+def merge_config(base: Mapping, override: Mapping) -> dict:
+    """Overlay one config on another; tags accumulate, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if key in ADDITIVE_KEYS and key in out:
+            old = out[key] if isinstance(out[key], (list, tuple)) else [out[key]]
+            new = value if isinstance(value, (list, tuple)) else [value]
+            out[key] = list(dict.fromkeys([*old, *new]))
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how models execute: a Spark master or Connect remote plus the warehouse."""
+
+    name: str = "local"
+    master: str | None = "local[*]"
+    remote: str | None = None
+    conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    warehouse: str = "warehouse"
+    # auto (by the warehouse URI's scheme) | local (symlinked versions) | hadoop (FileSystem API + pointers)
+    warehouse_storage: str = "auto"
+    schema: str = "main"
+    threads: int = 1
+    # data tests: a unique test over at most this many rows (x tested columns) is checked by
+    # collecting 8-byte values to the driver instead of shuffling them (checks/unique.py); 0 = never
+    unique_collect_max_rows: int = 16_000_000
+    jvm_cds: bool = True  # map a class-data-sharing archive into the driver JVM (jvm_cds.py)
+    packages: tuple[str, ...] = ()
+    jars: tuple[str, ...] = ()
+    type: str = "spark"
+
+    def describe(self) -> dict:
+        """The target as the Jinja `target` variable and artifacts show it."""
+        return {
+            "name": self.name, "type": self.type, "schema": self.schema, "threads": self.threads,
+            "master": self.master, "remote": self.remote, "warehouse": self.warehouse,
+            "warehouse_storage": self.warehouse_storage,
+        }
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Everything project.yml and the chosen target say, resolved to absolute paths."""
+
+    root: Path
+    name: str
+    version: str
+    config_file: str
+    model_paths: tuple[str, ...]
+    seed_paths: tuple[str, ...]
+    macro_paths: tuple[str, ...]
+    test_paths: tuple[str, ...]
+    udf_paths: tuple[str, ...]
+    target_path: str
+    vars: Mapping[str, Any]
+    models_tree: Mapping[str, Any]
+    seeds_tree: Mapping[str, Any]
+    tests_tree: Mapping[str, Any]
+    target: Target
+
+    @property
+    def target_dir(self) -> Path:
+        return self.root / self.target_path
+
+    def node_config(self, resource_type: str, fqn: tuple[str, ...]) -> dict:
+        """The config the project.yml tree gives a node at this fqn (project, folders..., name)."""
+        tree = {"model": self.models_tree, "seed": self.seeds_tree, "test": self.tests_tree}.get(
+            resource_type, {}
+        )
+        return resolve_tree(tree, fqn)
+
+
+def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
+    """Walk a dbt-style config tree along fqn, more specific folders overriding outer ones."""
+    config: dict = {}
+    level: Mapping | None = tree
+    for part in ("", *fqn):
+        if part:
+            # str(k): a folder named `2020` is an int key in YAML
+            nxt = next((v for k, v in level.items() if str(k) == part), None) if level is not None else None
+            level = nxt if isinstance(nxt, Mapping) else None
+        if level is None:
+            break
+        own = {}
+        for key, value in level.items():
+            if not isinstance(key, str):
+                continue
+            if key.startswith("+"):
+                own[key[1:]] = value
+            elif key in KNOWN_CONFIG_KEYS and not isinstance(value, Mapping):
+                own[key] = value
+        config = merge_config(config, own)
+    return config
+
+
+def _as_tuple(value, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def find_project_file(project_dir: Path) -> Path:
+    """project.yml, else dbt_project.yml, in project_dir."""
+    for name in PROJECT_FILES:
+        candidate = project_dir / name
+        if candidate.is_file():
+            return candidate
+    raise ProjectError(
+        f"no project.yml (or dbt_project.yml) in {project_dir}.",
+        hint="Run sparkmodels from a project folder or pass --project-dir.",
+    )
+
+
+def _render_env_vars(value: Any, path: str, line: int | None) -> Any:
+    """Render `{{ env_var(...) }}` / `{{ var(...) }}` inside target strings."""
+    if isinstance(value, Mapping):
+        return {k: _render_env_vars(v, path, line_of(value, line)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_env_vars(v, path, line) for v in value]
+    if isinstance(value, str) and "{{" in value:
+        from sparkmodels.project.render.jinja import render_string
+
+        return render_string(value, path=path, line=line)
+    return value
+
+
+def _read_targets(root: Path, project: Mapping, project_file: str) -> tuple[dict, str | None, str]:
+    """Targets from project.yml `targets:` or a profiles.yml next to it; returns (targets, default, file)."""
+    if isinstance(project.get("targets"), Mapping):
+        return dict(project["targets"]), project.get("target"), project_file
+    profiles = root / "profiles.yml"
+    if not profiles.is_file():
+        return {}, None, project_file
+    data = load_yaml(profiles, "profiles.yml") or {}
+    if isinstance(data.get("targets"), Mapping):
+        return dict(data["targets"]), data.get("target"), "profiles.yml"
+    profile = data.get(project.get("profile") or "") if project.get("profile") else None
+    if isinstance(profile, Mapping) and isinstance(profile.get("outputs"), Mapping):
+        return dict(profile["outputs"]), profile.get("target"), "profiles.yml"
+    return {}, None, "profiles.yml"
+
+
+def _int_option(data: Mapping, key: str, default: int, target: str, path: str, raw: Mapping) -> int:
+    try:
+        return int(data.get(key, default))
+    except (TypeError, ValueError):
+        raise ProjectError(f"target '{target}': {key} must be an integer.", path=path, line=line_of(raw)) from None
+
+
+def _bool_option(data: Mapping, key: str, default: bool, target: str, path: str, raw: Mapping) -> bool:
+    value = data.get(key, default)
+    if isinstance(value, bool):
+        return value
+    raise ProjectError(f"target '{target}': {key} must be true or false, not '{value}'.", path=path, line=line_of(raw))
+
+
+def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path: str) -> Target:
+    """A Target from its YAML mapping (env_var rendered, warehouse made absolute)."""
+    if not isinstance(raw, Mapping):
+        raise ProjectError(f"target '{name}' must be a mapping.", path=path)
+    data = _render_env_vars(raw, path, line_of(raw))
+    warehouse = str(data.get("warehouse") or data.get("warehouse_path") or "warehouse")
+    if "://" not in warehouse and not warehouse.startswith("file:"):
+        warehouse = str((root / warehouse).resolve())
+    storage = str(data.get("warehouse_storage") or "auto")
+    if storage not in ("auto", "local", "hadoop"):
+        raise ProjectError(f"target '{name}': warehouse_storage must be auto, local or hadoop, not '{storage}'.",
+                           path=path, line=line_of(raw))
+    remote = data.get("remote")
+    master = data.get("master") or (None if remote else "local[*]")
+    threads = _int_option(data, "threads", 1, name, path, raw)
+    collect_rows = _int_option(data, "unique_collect_max_rows", Target.unique_collect_max_rows, name, path, raw)
+    return Target(
+        name=name,
+        master=master,
+        remote=remote,
+        # YAML `true` must reach Spark as "true", not Python's "True".
+        conf=freeze({str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                     for k, v in (data.get("conf") or {}).items()}),
+        warehouse=warehouse,
+        warehouse_storage=storage,
+        schema=str(data.get("schema") or default_schema),
+        threads=max(1, threads),
+        unique_collect_max_rows=max(0, collect_rows),
+        jvm_cds=_bool_option(data, "jvm_cds", True, name, path, raw),
+        packages=_as_tuple(data.get("packages"), ()),
+        jars=_as_tuple(data.get("jars"), ()),
+    )
+
+
+def parse_cli_vars(text: str | None) -> dict:
+    """The --vars argument: a YAML (or JSON) mapping."""
+    if not text:
+        return {}
+    data = parse_yaml(text, "--vars")
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ProjectError("--vars must be a YAML mapping, e.g. --vars '{start: 2020-01}'.")
+    return dict(data)
+
+
+def load_config(
+    project_dir: str | os.PathLike = ".",
+    *,
+    target: str | None = None,
+    cli_vars: Mapping | None = None,
+    threads: int | None = None,
+) -> ProjectConfig:
+    """Read project.yml and the selected target into a frozen ProjectConfig."""
+    root = Path(project_dir).resolve()
+    project_file = find_project_file(root)
+    data = load_yaml(project_file, project_file.name)
+    if not isinstance(data, Mapping):
+        raise ProjectError("the project file must be a YAML mapping.", path=project_file.name)
+    if not data.get("name"):
+        raise ProjectError("the project needs a 'name'.", path=project_file.name, line=1)
+    name = str(data["name"])
+
+    targets, default_target, targets_file = _read_targets(root, data, project_file.name)
+    wanted = target or os.environ.get("SPARKMODELS_TARGET") or default_target
+    if wanted and wanted in targets:
+        chosen = build_target(wanted, targets[wanted], root, name, targets_file)
+    elif wanted and wanted != "local" and (target or targets):
+        # A misspelt default `target:` or SPARKMODELS_TARGET must not silently run somewhere else.
+        origin = "--target" if target else ("SPARKMODELS_TARGET" if os.environ.get("SPARKMODELS_TARGET")
+                                            else "the default 'target:'")
+        raise ProjectError(
+            f"target '{wanted}' (from {origin}) is not defined; known targets: {', '.join(targets) or 'none'}.",
+            path=targets_file,
+        )
+    elif targets and not wanted:
+        first = next(iter(targets))
+        chosen = build_target(first, targets[first], root, name, targets_file)
+    else:
+        # No (matching) target: the default local target. A dbt `profile:` naming a profile we
+        # cannot use lands here on purpose.
+        chosen = build_target("local", {}, root, name, targets_file)
+    if threads:
+        chosen = Target(**{**chosen.__dict__, "threads": max(1, int(threads))})
+
+    project_vars = dict(data.get("vars") or {})
+    project_vars.update(cli_vars or {})
+
+    return ProjectConfig(
+        root=root,
+        name=name,
+        version=str(data.get("version", "")),
+        config_file=project_file.name,
+        model_paths=_as_tuple(data.get("model-paths") or data.get("source-paths"), ("models",)),
+        seed_paths=_as_tuple(data.get("seed-paths") or data.get("data-paths"), ("seeds",)),
+        macro_paths=_as_tuple(data.get("macro-paths"), ("macros",)),
+        test_paths=_as_tuple(data.get("test-paths"), ("tests",)),
+        udf_paths=_as_tuple(data.get("udf-paths"), ("udfs",)),
+        target_path=str(data.get("target-path") or "target"),
+        vars=freeze(project_vars),
+        models_tree=freeze(data.get("models") or {}),
+        seeds_tree=freeze(data.get("seeds") or {}),
+        tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
+        target=chosen,
+    )
+
+
+def schema_for(config: ProjectConfig, node_config: Mapping) -> str:
+    """dbt's generate_schema_name: a custom schema is appended to the target schema."""
+    custom = node_config.get("schema")
+    return f"{config.target.schema}_{custom}" if custom else config.target.schema

@@ -1,0 +1,184 @@
+"""The manifest: frozen node dataclasses for everything in a project, and their JSON form."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from sparkmodels.project.frozen import thaw
+
+MANIFEST_SCHEMA = "https://sparkmodels.dev/schemas/manifest/v1.json"
+EMPTY: Mapping = MappingProxyType({})
+
+
+def checksum(text: str) -> str:
+    """sha256 of a node's raw code, as dbt's checksum."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Column:
+    """A documented column of a model, seed or source."""
+
+    name: str
+    description: str = ""
+    data_type: str | None = None
+    tests: tuple = ()
+    meta: Mapping = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True)
+class RefCall:
+    """One ref()/source() call found while parsing, with the line it appears on."""
+
+    kind: str  # "ref" or "source"
+    args: tuple[str, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A model, seed, source or test. Everything the later stages need, read-only."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    package: str
+    path: str  # relative to the project root
+    fqn: tuple[str, ...]
+    raw_code: str = ""
+    language: str = "sql"
+    config: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    description: str = ""
+    columns: Mapping[str, Column] = field(default_factory=lambda: EMPTY)
+    calls: tuple[RefCall, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    depends_on_macros: tuple[str, ...] = ()
+    # Rendered SQL with one placeholder per ref()/source() call; compile() resolves them.
+    rendered: str = ""
+    # line_map[i] = source line of rendered line i+1 (maps Spark errors back to the file).
+    line_map: tuple[int, ...] = ()
+    checksum: str = ""
+    patch_path: str | None = None
+    # Sources: external location/format/options; seeds: the CSV path.
+    source_name: str | None = None
+    identifier: str | None = None
+    external: Mapping[str, Any] | None = None
+    uses_vars: tuple[str, ...] = ()
+    uses_env_vars: tuple[str, ...] = ()
+
+    @property
+    def materialized(self) -> str:
+        return str(self.config.get("materialized", "view"))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.config.get("enabled", True))
+
+    @property
+    def schema_name(self) -> str | None:
+        return self.config.get("schema")
+
+    def source_line(self, rendered_line: int | None) -> int | None:
+        """The line in the source file that produced a line of rendered SQL."""
+        if rendered_line is None or not self.line_map:
+            return rendered_line
+        idx = min(max(rendered_line, 1), len(self.line_map)) - 1
+        return self.line_map[idx]
+
+    def evolve(self, **changes) -> Node:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = {
+            "unique_id": self.unique_id,
+            "name": self.name,
+            "resource_type": self.resource_type,
+            "package_name": self.package,
+            "original_file_path": self.path,
+            "fqn": list(self.fqn),
+            "language": self.language,
+            "raw_code": self.raw_code,
+            "config": thaw(self.config),
+            "description": self.description,
+            "columns": {
+                c.name: {"name": c.name, "description": c.description, "data_type": c.data_type,
+                         "meta": thaw(c.meta)}
+                for c in self.columns.values()
+            },
+            "depends_on": {"nodes": list(self.depends_on), "macros": list(self.depends_on_macros)},
+            "refs": [list(c.args) for c in self.calls if c.kind == "ref"],
+            "sources": [list(c.args) for c in self.calls if c.kind == "source"],
+            "checksum": {"name": "sha256", "checksum": self.checksum},
+            "patch_path": self.patch_path,
+        }
+        if self.resource_type == "source":
+            out.update(source_name=self.source_name, identifier=self.identifier,
+                       external=thaw(self.external) if self.external else None)
+        return out
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A Jinja macro from macro-paths."""
+
+    unique_id: str
+    name: str
+    path: str
+    template_name: str
+    checksum: str = ""
+    depends_on_macros: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"unique_id": self.unique_id, "name": self.name, "original_file_path": self.path,
+                "depends_on": {"macros": list(self.depends_on_macros)},
+                "checksum": {"name": "sha256", "checksum": self.checksum}}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """All nodes of a project by unique_id, plus macros and metadata."""
+
+    project_name: str
+    nodes: Mapping[str, Node]
+    macros: Mapping[str, Macro] = field(default_factory=lambda: EMPTY)
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Problems worth telling the user that do not stop the run (e.g. YAML describing no model).
+    warnings: tuple[str, ...] = ()
+
+    def by_name(self, name: str, resource_types=("model", "seed")) -> Node | None:
+        for rtype in resource_types:
+            node = self.nodes.get(f"{rtype}.{self.project_name}.{name}")
+            if node is not None:
+                return node
+        return None
+
+    def of_type(self, *resource_types: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.resource_type in resource_types]
+
+    def to_dict(self, compiled: Mapping[str, str] | None = None,
+                column_lineage: Mapping[str, Mapping] | None = None) -> dict:
+        """dbt-shaped manifest.json content (compiled SQL and column lineage added when given)."""
+        nodes, sources = {}, {}
+        for uid, node in self.nodes.items():
+            data = node.to_dict()
+            if compiled is not None and uid in compiled:
+                data["compiled_code"] = compiled[uid]
+            if column_lineage is not None and uid in column_lineage:
+                data["column_lineage"] = column_lineage[uid]  # see sparkmodels/lineage.py for the shape
+            (sources if node.resource_type == "source" else nodes)[uid] = data
+        child_map: dict[str, list[str]] = {uid: [] for uid in self.nodes}
+        for uid, node in self.nodes.items():
+            for dep in node.depends_on:
+                child_map.setdefault(dep, []).append(uid)
+        return {
+            "metadata": {"dbt_schema_version": MANIFEST_SCHEMA, **thaw(self.metadata)},
+            "nodes": nodes,
+            "sources": sources,
+            "macros": {uid: m.to_dict() for uid, m in self.macros.items()},
+            "parent_map": {uid: list(n.depends_on) for uid, n in self.nodes.items()},
+            "child_map": child_map,
+        }

@@ -1,0 +1,1 @@
+"""Rendering model templates: the Jinja environment and context, and the static fast path."""

@@ -1,0 +1,467 @@
+"""Jinja rendering: the one Environment of a project, macros, and the dbt context (ref, source, config...).
+
+Each template is rendered once. ref()/source() return placeholders and are recorded with their
+line; `resolve()` later swaps the placeholders for relation names. This keeps dependency discovery
+free of Spark and avoids rendering a template twice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import sys
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from sparkmodels.errors import CompilationError, did_you_mean
+from sparkmodels.project.manifest import RefCall
+from sparkmodels.project.render import static as static_render
+
+_PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
+_MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
+_PLACEHOLDER = re.compile(f"{_PH_OPEN}(\\d+){_PH_CLOSE}")
+_MARKER = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
+_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
+_MISSING = object()
+
+
+class _MacroReturn(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+def add_line_markers(source: str) -> str:
+    """Append an invisible line marker to each newline outside Jinja tags and captured blocks.
+
+    Text inside `{% set x %}...{% endset %}`, `{% macro %}`, `{% call %}`, `{% filter %}` and
+    `{% raw %}` gets no markers: it is a value user code may split or compare, and lines a macro
+    emits are better mapped to the line that calls it.
+    """
+    parts = _TAG.split(source)
+    line = 1
+    out = []
+    depth = 0
+    for i, part in enumerate(parts):
+        if i % 2 == 1:
+            depth = max(0, depth + _block_delta(part))
+        if i % 2 == 0 and "\n" in part and depth == 0:
+            pieces = part.split("\n")
+            buf = [pieces[0]]
+            for piece in pieces[1:]:
+                buf.append(f"{_MARK_OPEN}{line}{_MARK_CLOSE}\n{piece}")
+                line += 1
+            out.append("".join(buf))
+        else:
+            out.append(part)
+            line += part.count("\n")
+    return "".join(out)
+
+
+_BLOCK_OPEN = re.compile(r"\{%[-+]?\s*(macro|call|filter|raw)\b")
+_BLOCK_CLOSE = re.compile(r"\{%[-+]?\s*(endmacro|endcall|endfilter|endraw|endset)\b")
+_SET_BLOCK = re.compile(r"\{%[-+]?\s*set\b[^=]*%\}\Z", re.S)
+
+
+def _block_delta(tag: str) -> int:
+    """+1 for a tag opening a captured block, -1 for its end tag, else 0."""
+    if _BLOCK_OPEN.match(tag) or _SET_BLOCK.match(tag):
+        return 1
+    return -1 if _BLOCK_CLOSE.match(tag) else 0
+
+
+def strip_line_markers(rendered: str) -> tuple[str, tuple[int, ...]]:
+    """Remove markers; return the clean text and, per output line, its source line."""
+    lines = rendered.split("\n")
+    mapping: list[int] = []
+    pending = 0
+    last = 1
+    clean = []
+    for text in lines:
+        found = _MARKER.findall(text)
+        if found:
+            # Several markers on one line: whitespace control joined lines; the line starts in the first.
+            mapping.extend([int(found[0])] * (pending + 1))
+            last = int(found[-1])
+            pending = 0
+            text = _MARKER.sub("", text)
+        else:
+            pending += 1
+        clean.append(text)
+    mapping.extend([last + 1 if pending and mapping else last] * pending)
+    return "\n".join(clean), tuple(mapping)
+
+
+@dataclass
+class RenderResult:
+    """What rendering one template found: output, calls, config, vars used."""
+
+    text: str
+    line_map: tuple[int, ...]
+    calls: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    vars_used: set = field(default_factory=set)
+    env_vars_used: set = field(default_factory=set)
+    macros_used: set = field(default_factory=set)
+    logs: list = field(default_factory=list)
+
+
+class _Recorder:
+    """Per-render state behind the context functions."""
+
+    def __init__(self, renderer: Renderer, node_name: str, filename: str, template) -> None:
+        self.renderer = renderer
+        self.node_name = node_name
+        self.filename = filename
+        self.template = template
+        self.static_line: int | None = None  # the tag being evaluated without Jinja (static_render)
+        self.result = RenderResult(text="", line_map=())
+
+    def caller_line(self) -> int | None:
+        if self.template is None:
+            return self.static_line  # rendered without Jinja: no template frame to find
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename and self.template is not None:
+                return self.template.get_corresponding_lineno(frame.f_lineno)
+            frame = frame.f_back
+        return self.static_line
+
+    def _placeholder(self, kind: str, args: tuple) -> str:
+        self.result.calls.append(RefCall(kind, tuple(str(a) for a in args), self.caller_line()))
+        return f"{_PH_OPEN}{len(self.result.calls) - 1}{_PH_CLOSE}"
+
+    def ref(self, *args, **kwargs):
+        if kwargs.get("version") is not None or kwargs.get("v") is not None:
+            args = (*args,)  # versions are accepted and ignored: one version per model
+        if not 1 <= len(args) <= 2:
+            raise CompilationError("ref() takes a model name, or a package and a model name.")
+        return self._placeholder("ref", args[-1:])
+
+    def source(self, source_name, table_name):
+        return self._placeholder("source", (source_name, table_name))
+
+    def config(self, *args, **kwargs):
+        if args and isinstance(args[0], Mapping):
+            kwargs = {**args[0], **kwargs}
+        self.result.config.update(kwargs)
+        return ""
+
+    def var(self, name, default=_MISSING):
+        self.result.vars_used.add(name)
+        variables = self.renderer.vars
+        if name in variables:
+            return variables[name]
+        if default is _MISSING:
+            raise CompilationError(
+                f"required var '{name}' is not set." + did_you_mean(name, variables),
+                hint="Set it under vars: in project.yml or with --vars.",
+            )
+        return default
+
+    def env_var(self, name, default=_MISSING):
+        self.result.env_vars_used.add(name)
+        if name in os.environ:
+            return os.environ[name]
+        if default is _MISSING:
+            raise CompilationError(f"environment variable '{name}' is not set and has no default.")
+        return default
+
+    def log(self, msg, info=False):
+        self.result.logs.append(str(msg))
+        return ""
+
+    @staticmethod
+    def do_return(value):
+        raise _MacroReturn(value)
+
+    @staticmethod
+    def raise_compiler_error(msg):
+        raise CompilationError(str(msg))
+
+
+class Relation(str):
+    """`this`: renders as the backquoted relation name, with .name/.schema attributes."""
+
+    def __new__(cls, name: str, schema: str):
+        obj = super().__new__(cls, f"`{name}`")
+        obj.name, obj.schema, obj.identifier = name, schema, name
+        return obj
+
+
+class _State:
+    """The render in progress, shared by a Renderer and its copies: cached macro modules reach it here."""
+
+    def __init__(self, rec: _Recorder | None = None):
+        self.rec = rec
+
+
+# Context functions a static plan may call directly (static_render); macros are the other kind.
+_STATIC_CALLS = ("ref", "source", "config", "var", "env_var")
+_TEMPLATE_CACHE = 512
+
+
+def _syntax_error(exc, filename: str) -> CompilationError:
+    """A Jinja syntax error as a located CompilationError."""
+    return CompilationError(f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno)
+
+
+class Renderer:
+    """Owns the project's one Jinja Environment and its compiled macro templates.
+
+    Macro modules are made once over one shared context whose per-render entries (ref, var, this,
+    extra...) are swapped in by each render, so renders run one at a time (loading is sequential).
+    """
+
+    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
+        self.vars = vars
+        self.target = target
+        self.run_started_at = _dt.datetime.now(_dt.timezone.utc)
+        self.env = jinja2.Environment(
+            undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        self.macro_templates: list = []
+        self.macro_paths: dict[str, str] = {}
+        self.macro_names: dict[str, str] = {}  # macro name -> file
+        # (source, filename) -> Template, least recently used first. Schema tests of one kind in one
+        # YAML file share their text, so each is compiled once; the filename is part of the key
+        # because tracebacks and error locations come from it.
+        self._templates: OrderedDict = OrderedDict()
+        self._state = _State()
+        self._shared: dict | None = None  # the context macro modules see; None = build on next render
+        self._macro_fns: dict[str, Callable] = {}
+        self._top_level_code = False  # a macro file runs code outside macros: rebuild modules per render
+        for name, text in macro_sources:
+            self.add_macro_file(name, text)
+
+    def _compile(self, source: str | jinja2.nodes.Template, filename: str, *, key=None):
+        """A Template from source text or a parsed tree; with a key, memoised (LRU)."""
+        if key is not None and key in self._templates:
+            self._templates.move_to_end(key)
+            return self._templates[key]
+        try:
+            code = self.env.compile(source, name=filename, filename=filename)
+        except jinja2.TemplateSyntaxError as exc:
+            raise _syntax_error(exc, filename) from None
+        template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        if key is not None:
+            self._templates[key] = template
+            if len(self._templates) > _TEMPLATE_CACHE:
+                self._templates.popitem(last=False)
+        return template
+
+    def add_macro_file(self, filename: str, text: str) -> list[str]:
+        """Compile a macro file once; returns the macro names it defines."""
+        try:
+            tree = self.env.parse(text, name=filename, filename=filename)
+        except jinja2.TemplateSyntaxError as exc:
+            raise _syntax_error(exc, filename) from None
+        template = self._compile(tree, filename)
+        names = [n for n in template.module.__dict__ if not n.startswith("_")] if "{% macro" in text or "{%- macro" in text else []
+        for n in names:
+            self.macro_names[n] = filename
+        self.macro_templates.append(template)
+        # Code outside macros (a top-level {% set %}, {% do %}...) runs when the module is made,
+        # and may depend on the render (var(), this); such files get fresh modules every render.
+        self._top_level_code = self._top_level_code or not all(
+            isinstance(n, jinja2.nodes.Macro)
+            or (isinstance(n, jinja2.nodes.Output) and all(isinstance(c, jinja2.nodes.TemplateData) for c in n.nodes))
+            for n in tree.body)
+        self._shared = None  # a new or changed macro file: modules are made again
+        return names
+
+    def _per_render(self, rec: _Recorder, this: Relation | None) -> dict:
+        return {
+            "ref": rec.ref, "source": rec.source, "config": _ConfigCallable(rec), "var": rec.var,
+            "env_var": rec.env_var, "log": rec.log, "return": rec.do_return,
+            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.log},
+            "this": this,
+        }
+
+    def _constant(self) -> dict:
+        return {
+            # Rendered once, at compile time, so dbt's `{% if execute %}` guards are true.
+            "is_incremental": lambda: False, "execute": True, "target": self.target,
+            "run_started_at": self.run_started_at,
+            "modules": {"datetime": _dt, "re": re},
+            "project_name": self.target.get("project_name"),
+        }
+
+    def _add_macros(self, ctx: dict, state: _State) -> dict:
+        """Make every macro module over ctx (shared=True: macros see ref/var and each other)."""
+        fns = {}
+        for template in self.macro_templates:
+            module = template.make_module(ctx, shared=True)
+            for name, macro in module.__dict__.items():
+                if not name.startswith("_") and callable(macro) and name not in ctx:
+                    ctx[name] = fns[name] = _wrap_macro(macro, name, state)
+        return fns
+
+    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> dict:
+        """A fresh context with fresh macro modules (used when a macro file has top-level code)."""
+        ctx: dict[str, Any] = {**self._per_render(rec, this), **self._constant(), **(extra or {})}
+        self._add_macros(ctx, _State(rec))
+        return ctx
+
+    def _enter(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> tuple[dict, dict, list]:
+        """Point the shared context (macro modules made once) at this render; returns what to undo."""
+        if self._shared is None:
+            shared = {**self._per_render(rec, this), **self._constant()}
+            self._macro_fns = self._add_macros(shared, self._state)
+            self._shared = shared
+        shared = self._shared
+        own = self._per_render(rec, this)
+        shared.update(own)
+        self._state.rec = rec
+        saved = []
+        for key, value in (extra or {}).items():
+            saved.append((key, shared.get(key, _MISSING)))
+            shared[key] = value
+        return shared, own, saved
+
+    def _leave(self, saved: list) -> None:
+        shared = self._shared
+        for key, value in reversed(saved):
+            if value is _MISSING:
+                shared.pop(key, None)
+            else:
+                shared[key] = value
+        self._state.rec = None
+
+    def render(
+        self,
+        source: str,
+        *,
+        filename: str,
+        node_name: str,
+        this: Relation | None = None,
+        extra: Mapping | None = None,
+    ) -> RenderResult:
+        """Render a model/test template once: placeholders for refs, markers mapped to lines."""
+        rec = _Recorder(self, node_name, filename, None)
+        saved: list = []
+        own = None
+        try:
+            if self._top_level_code:
+                ctx = self._context(rec, this, extra)
+            else:
+                ctx, own, saved = self._enter(rec, this, extra)
+                # Marker characters typed into a model would be read as markers by Jinja's path.
+                steps = static_render.plan(_TAG.split(source)) if _MARK_OPEN not in source else None
+                if steps is not None:
+                    if self._run_static(steps, ctx, own, rec):
+                        return rec.result
+                    # A static call failed: start again with Jinja, whose error messages users know.
+                    rec = _Recorder(self, node_name, filename, None)
+                    ctx.update(self._per_render(rec, this))
+                    for key, value in (extra or {}).items():
+                        ctx[key] = value
+                    self._state.rec = rec
+            return self._render_jinja(add_line_markers(source), rec, ctx, filename, node_name)
+        finally:
+            if own is not None:
+                self._leave(saved)
+
+    def _run_static(self, steps: list, ctx: dict, own: dict, rec: _Recorder) -> bool:
+        """Evaluate a static plan into rec.result; False if Jinja must render the template."""
+
+        def allowed(name: str, fn) -> bool:  # the plain function Jinja would call, not a shadowing extra
+            return fn is own.get(name) and name in _STATIC_CALLS or fn is self._macro_fns.get(name)
+
+        done = static_render.run(steps, ctx, allowed, rec)
+        if done is None or _MARK_OPEN in done[0]:  # a value with marker characters: Jinja's path reads them
+            return False
+        rec.result.text, rec.result.line_map = done
+        return True
+
+    def _render_jinja(self, marked: str, rec: _Recorder, ctx: dict, filename: str, node_name: str) -> RenderResult:
+        try:
+            template = self._compile(marked, filename, key=(marked, filename))
+        except CompilationError as exc:
+            raise exc.located(node=node_name) from None
+        rec.template = template
+        try:
+            output = template.render(ctx)
+        except _MacroReturn as ret:
+            output = str(ret.value)
+        except CompilationError as exc:
+            raise exc.located(node=node_name, path=filename, line=_template_line(exc, filename)) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise CompilationError(f"Jinja syntax error: {exc.message}.", node=node_name,
+                                   path=exc.filename or filename, line=exc.lineno) from None
+        except Exception as exc:  # noqa: BLE001 - any error in user Jinja becomes a located error
+            path, line = _template_frame(exc, filename, self.macro_names.values())
+            raise CompilationError(_describe(exc), node=node_name, path=path, line=line) from None
+        rec.result.text, rec.result.line_map = strip_line_markers(output)
+        return rec.result
+
+
+class _ConfigCallable:
+    """`config(...)` in a model, plus dbt's `config.get(key, default)`."""
+
+    def __init__(self, rec: _Recorder):
+        self._rec = rec
+
+    def __call__(self, *args, **kwargs):
+        return self._rec.config(*args, **kwargs)
+
+    def get(self, key, default=None):
+        return self._rec.result.config.get(key, default)
+
+
+def _wrap_macro(macro, name: str, state: _State) -> Callable:
+    def call(*args, **kwargs):
+        state.rec.result.macros_used.add(name)
+        try:
+            return macro(*args, **kwargs)
+        except _MacroReturn as ret:
+            return ret.value
+
+    call.__name__ = name
+    return call
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"{exc.message}." if exc.message else "undefined variable."
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _template_frame(exc: BaseException, filename: str, macro_files) -> tuple[str, int | None]:
+    """Innermost traceback frame that belongs to a template (Jinja rewrites them to source lines)."""
+    known = {filename, *macro_files}
+    found = (filename, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in known:
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def _template_line(exc: BaseException, filename: str) -> int | None:
+    return _template_frame(exc, filename, ())[1]
+
+
+def resolve(text: str, relations: list[str]) -> str:
+    """Replace ref()/source() placeholders with their relation names."""
+    if _PH_OPEN not in text:
+        return text
+    return _PLACEHOLDER.sub(lambda m: relations[int(m.group(1))], text)
+
+
+def render_string(text: str, *, path: str, line: int | None = None, vars: Mapping | None = None) -> str:
+    """Render a small string (targets, YAML values) with env_var() and var() only."""
+    renderer = Renderer(vars=vars or {}, target={})
+    try:
+        return renderer.render(text, filename=path, node_name=path).text
+    except CompilationError as exc:
+        # The line inside the small string means nothing to the user; the YAML line does.
+        exc.node, exc.line = None, line or exc.line
+        raise
