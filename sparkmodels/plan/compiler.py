@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.project.render.jinja import resolve
 
@@ -16,14 +17,14 @@ _WITH = re.compile(r"with(\s+recursive)?\b", re.I)
 _TRAILING_SEMI = re.compile(r"(\s*;)+\Z")  # legal after a statement, not inside a CTE
 
 
-def relation_name(node: Node) -> str:
-    """The SQL name a ref()/source() to this node compiles to."""
+def relation_name(node: Node, kinds: Kinds = BUILTIN) -> str:
+    """The SQL name a ref()/source() to this node compiles to (an inlined node's CTE name)."""
     if node.resource_type == "source":
         if node.external:
             return f"`{source_view_name(node)}`"
         schema = node.config.get("schema")
         return f"`{schema}`.`{node.identifier}`" if schema else f"`{node.identifier}`"
-    if node.resource_type == "model" and node.materialized == "ephemeral":
+    if kinds.of(node).inlined:
         return f"`{EPHEMERAL_PREFIX}{node.name}`"
     return f"`{node.name}`"
 
@@ -47,10 +48,14 @@ class CompiledNode:
 
 
 class Compiler:
-    """Resolves placeholders and inlines ephemeral models; memoised per manifest."""
+    """Resolves placeholders and inlines ephemeral models; memoised per manifest.
 
-    def __init__(self, manifest: Manifest):
+    `kinds` says which materialisations are inlined; the plan, cache and reports built over this
+    compiler read it too, so one run sees one table."""
+
+    def __init__(self, manifest: Manifest, kinds: Kinds = BUILTIN):
         self.manifest = manifest
+        self.kinds = kinds
         self.compile = cache(self._compile)
 
     def _resolved(self, node: Node) -> str:
@@ -62,7 +67,7 @@ class Compiler:
         rels = []
         for call in node.calls:
             key = ("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])
-            rels.append(relation_name(by_name[key]))
+            rels.append(relation_name(by_name[key], self.kinds))
         return resolve(node.rendered, rels)
 
     def ephemeral_chain(self, node: Node) -> list[Node]:
@@ -74,7 +79,7 @@ class Compiler:
         def visit(uid: str) -> None:
             for dep in nodes[uid].depends_on:
                 dn = nodes[dep]
-                if dn.resource_type == "model" and dn.materialized == "ephemeral" and dep not in seen:
+                if self.kinds.of(dn).inlined and dep not in seen:
                     seen.add(dep)
                     visit(dep)
                     order.append(dn)
