@@ -47,7 +47,7 @@ def selection_context(p: Project, select: Selection, *, state: str | Path | None
 
 
 def ls(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
-       resource_types: Sequence[str] = ("model", "seed", "source", "test"), target: str | None = None,
+       resource_types: Sequence[str] = ("model", "seed", "snapshot", "source", "test"), target: str | None = None,
        vars=None, project: Project | None = None, state: str | Path | None = None,
        selector: str | None = None) -> tuple[list[Node], tuple[str, ...]]:
     """Selected nodes in graph order, and selection warnings."""
@@ -71,7 +71,8 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
     """Write target/compiled/** and target/manifest.json for the selected models (no Spark)."""
     p = ensure_project(project_dir, target, vars, project=project)
     select, context, more = selection_context(p, select, state=state, selector=selector)
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test"), context=context)
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "snapshot", "test"),
+                       context=context)
     compiled = p.compiled(sorted(sel.selected))
     write_compiled(p.config.target_dir, p.manifest, compiled)
     write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
@@ -112,7 +113,7 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     reporter.line(f"Found {counts}")
     write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
     write_compiled(p.config.target_dir, p.manifest, {s.unique_id: s.compiled.sql for s in plan.steps
-                                                      if s.node.resource_type in ("model", "test")})
+                                                      if s.node.resource_type in ("model", "snapshot", "test")})
     if not plan.steps:
         reporter.warn("nothing to do: the selection matched no nodes to run.")
     owned = False
@@ -225,8 +226,9 @@ def _signature(fn) -> inspect.Signature:
 run = _runner("run", ("model",))
 seed = _runner("seed", ("seed",))
 test = _runner("test", ("test",))
-build = _runner("build", ("seed", "model", "test"))
-COMMANDS = {"run": run, "seed": seed, "test": test, "build": build}
+build = _runner("build", ("seed", "model", "snapshot", "test"))
+snapshot = _runner("snapshot", ("snapshot",))
+COMMANDS = {"run": run, "seed": seed, "test": test, "build": build, "snapshot": snapshot}
 
 
 def retry(project_dir: str | Path = ".", *, target: str | None = None, vars=None, threads: int | None = None,
@@ -353,7 +355,7 @@ def table_path(project_dir: str | Path = ".", name: str = "", *, target: str | N
 
     p = ensure_project(project_dir, target, vars, project=project)
     nodes = [n for n in p.manifest.nodes.values()
-             if n.name == name and n.resource_type in ("model", "seed") and p.compiler.kinds.of(n).holds_data]
+             if n.name == name and n.resource_type in ("model", "seed", "snapshot") and p.compiler.kinds.of(n).holds_data]
     if not nodes:
         raise SelectionError(f"no table or seed named '{name}' in the project (views and ephemerals hold no data).")
     node, t = nodes[0], p.config.target

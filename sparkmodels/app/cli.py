@@ -114,7 +114,8 @@ def _run_command(name: str, help_text: str):
 _run_command("run", "Build the selected models (views, tables) on Spark.")
 _run_command("seed", "Load seeds/*.csv into Parquet tables.")
 _run_command("test", "Run data tests and unit tests (exit 1 if an error-severity test fails).")
-_run_command("build", "Load seeds, build models and run their tests in one graph order.")
+_run_command("build", "Load seeds, build models and snapshots and run their tests in one graph order.")
+_run_command("snapshot", "Record changes of the selected snapshots (SCD type 2) as a new table version.")
 
 
 @cli.command("retry")
@@ -157,14 +158,14 @@ def compile_cmd(common: Common, select, exclude, state=None, selector=None):
 @_common
 @_selection
 @click.option("--resource-type", "resource_types", multiple=True,
-              type=click.Choice(["model", "seed", "source", "test", "all"]), help="Limit to these types.")
+              type=click.Choice(["model", "seed", "snapshot", "source", "test", "all"]), help="Limit to these types.")
 @click.option("--output", "-o", type=click.Choice(["name", "path", "json", "selector"]), default="selector",
               show_default=True)
 def ls_cmd(common: Common, select, exclude, resource_types, output, state=None, selector=None):
     """List the selected nodes (no Spark)."""
     from sparkmodels.app import api
 
-    types = ("model", "seed", "source", "test") if not resource_types or "all" in resource_types else resource_types
+    types = ("model", "seed", "snapshot", "source", "test") if not resource_types or "all" in resource_types else resource_types
     nodes, warnings = api.ls(common.project_dir, select=list(select) or None, exclude=list(exclude) or None,
                              resource_types=types, target=common.target, vars=common.vars, state=state,
                              selector=selector)

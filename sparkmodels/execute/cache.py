@@ -220,7 +220,7 @@ class BuildCache:
                 return None
             upstream = self._upstream(dep, trail)
             return None if upstream is None else {"code": code, "vars": self._vars(dep), "upstream": upstream}
-        if dep.resource_type in ("model", "seed"):
+        if dep.resource_type in ("model", "seed", "snapshot"):
             current = self.engine.stored_version(dep, schema_for(self.config, dep.config))
             return None if current is None else self.engine.storage.relative(current)
         return None

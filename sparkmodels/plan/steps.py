@@ -43,7 +43,7 @@ class Plan:
         return len(self.steps)
 
 
-EXECUTABLE = ("model", "seed", "test")
+EXECUTABLE = ("model", "seed", "snapshot", "test")
 
 
 def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,

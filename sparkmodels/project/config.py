@@ -22,7 +22,8 @@ KNOWN_CONFIG_KEYS = frozenset(
         "full_refresh", "persist_docs", "docs", "meta", "quote_columns", "delimiter", "header",
         "severity", "store_failures", "where", "limit", "warn_if", "error_if", "file_format",
         "incremental_strategy", "unique_key", "on_schema_change", "cluster_by", "buckets",
-        "location_root", "deterministic", "description",
+        "location_root", "deterministic", "description", "strategy", "updated_at", "check_cols",
+        "hard_deletes", "invalidate_hard_deletes", "dbt_valid_to_current",
     }
 )
 # Keys whose values add up from folder to folder instead of replacing each other (as in dbt).
@@ -91,6 +92,8 @@ class ProjectConfig:
     seeds_tree: Mapping[str, Any]
     tests_tree: Mapping[str, Any]
     target: Target
+    snapshot_paths: tuple[str, ...] = ("snapshots",)
+    snapshots_tree: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def target_dir(self) -> Path:
@@ -98,7 +101,8 @@ class ProjectConfig:
 
     def node_config(self, resource_type: str, fqn: tuple[str, ...]) -> dict:
         """The config the project.yml tree gives a node at this fqn (project, folders..., name)."""
-        tree = {"model": self.models_tree, "seed": self.seeds_tree, "test": self.tests_tree}.get(
+        tree = {"model": self.models_tree, "seed": self.seeds_tree, "test": self.tests_tree,
+                "snapshot": self.snapshots_tree}.get(
             resource_type, {}
         )
         return resolve_tree(tree, fqn)
@@ -288,11 +292,13 @@ def load_config(
         macro_paths=_as_tuple(data.get("macro-paths"), ("macros",)),
         test_paths=_as_tuple(data.get("test-paths"), ("tests",)),
         udf_paths=_as_tuple(data.get("udf-paths"), ("udfs",)),
+        snapshot_paths=_as_tuple(data.get("snapshot-paths"), ("snapshots",)),
         target_path=str(data.get("target-path") or "target"),
         vars=freeze(project_vars),
         models_tree=freeze(data.get("models") or {}),
         seeds_tree=freeze(data.get("seeds") or {}),
         tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
+        snapshots_tree=freeze(data.get("snapshots") or {}),
         target=chosen,
     )
 

@@ -55,6 +55,8 @@ class Kind:
 VIEW = Kind("view", session_scoped=True)
 TABLE = Kind("table", stored=True, cacheable=True)
 SEED = Kind("seed", stored=True, cacheable=True, label="seeds")
+# A snapshot's next version depends on its previous one and on when it runs: never skipped by the cache.
+SNAPSHOT = Kind("snapshot", stored=True, label="snapshots")
 EPHEMERAL = Kind("ephemeral", inlined=True)
 TEST = Kind("test", label="data tests")
 UNIT_TEST = Kind("unit_test", label="unit tests")
@@ -91,4 +93,4 @@ class Kinds(Mapping[str, Kind]):
         return Kinds((*self._kinds.values(), kind))
 
 
-BUILTIN = Kinds((VIEW, TABLE, SEED, EPHEMERAL, TEST, UNIT_TEST))
+BUILTIN = Kinds((VIEW, TABLE, SEED, SNAPSHOT, EPHEMERAL, TEST, UNIT_TEST))

@@ -15,6 +15,7 @@ from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
+from sparkmodels.project.snapshots import finish_config, relation_sql, snapshot_blocks, snapshot_spec
 from sparkmodels.project.testnodes import build_test_nodes
 
 
@@ -151,6 +152,55 @@ class _Loader:
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
             )
 
+    def load_snapshots(self, renderer: Renderer, raw_docs) -> None:
+        """`{% snapshot %}` blocks in snapshot-paths and YAML `snapshots:` entries with a `relation`;
+        a YAML entry without one describes (and configures) a block snapshot of that name."""
+        from sparkmodels.project.yamlio import line_of
+
+        defined, patches = [], {}
+        for base, path in self.files(self.config.snapshot_paths, (".sql",)):
+            rel = self.rel(path)
+            text = read_source(path)
+            folders = path.relative_to(base).parent.parts
+            for block in snapshot_blocks(text, rel):
+                defined.append((block.name, rel, folders, text, block.body, block.line, {}))
+        for rel, doc in raw_docs:
+            for entry in doc.get("snapshots") or []:
+                if not isinstance(entry, Mapping) or not entry.get("name"):
+                    raise ProjectError("each entry under 'snapshots:' needs a 'name'.", path=rel, line=line_of(entry))
+                name, line = str(entry["name"]), line_of(entry)
+                if entry.get("relation") is not None:
+                    sql = relation_sql(entry["relation"], rel, line, name)
+                    body = "\n" * ((line or 1) - 1) + sql
+                    defined.append((name, rel, (), sql, body, line, dict(entry.get("config") or {})))
+                patches[name] = {"description": str(entry.get("description") or ""),
+                                 "columns": schema_yaml._columns(entry, rel), "patch_path": rel,
+                                 "config": dict(entry.get("config") or {}) if entry.get("relation") is None else {}}
+        for name, rel, folders, raw, body, line, yaml_config in defined:
+            self.claim_name(name, rel)
+            fqn = (self.config.name, *folders, name)
+            patch = patches.get(name, {})
+            base_config = merge_config(merge_config(self.config.node_config("snapshot", fqn), yaml_config),
+                                       patch.get("config", {}))
+            this = Relation(name, schema_for(self.config, base_config))
+            result = renderer.render(body, filename=rel, node_name=name, this=this)
+            node_config = merge_config(base_config, result.config)
+            snapshot_spec(node_config, node=name, path=rel, line=line)  # located errors before Spark
+            uid = f"snapshot.{self.config.name}.{name}"
+            self.nodes[uid] = Node(
+                unique_id=uid, name=name, resource_type="snapshot", package=self.config.name, path=rel,
+                fqn=fqn, raw_code=raw, config=finish_config(node_config),
+                description=patch.get("description", ""), columns=patch.get("columns", MappingProxyType({})),
+                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map,
+                depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
+                checksum=checksum(raw), patch_path=patch.get("patch_path"),
+                uses_vars=tuple(sorted(result.vars_used)), uses_env_vars=tuple(sorted(result.env_vars_used)),
+            )
+        for name, patch in patches.items():
+            if f"snapshot.{self.config.name}.{name}" not in self.nodes:
+                raise ProjectError(f"snapshots: entry '{name}' has no `relation:` and no {{% snapshot {name} %}} "
+                                   "block defines it.", node=name, path=patch["patch_path"])
+
     def load_seeds(self, patches: Mapping) -> None:
         for base, path in self.files(self.config.seed_paths, (".csv",)):
             rel = self.rel(path)
@@ -170,7 +220,7 @@ class _Loader:
 
     def link(self) -> None:
         """Turn ref()/source() calls into depends_on, with located did-you-mean errors."""
-        names = {n.name: uid for uid, n in self.nodes.items() if n.resource_type in ("model", "seed")}
+        names = {n.name: uid for uid, n in self.nodes.items() if n.resource_type in ("model", "seed", "snapshot")}
         sources = {(n.source_name, n.name): uid for uid, n in self.nodes.items() if n.resource_type == "source"}
         for uid, node in list(self.nodes.items()):
             if not node.calls or not node.enabled:
@@ -181,7 +231,7 @@ class _Loader:
                     target = names.get(call.args[0])
                     if target is None:
                         raise CompilationError(
-                            f"ref('{call.args[0]}') refers to a model or seed that does not exist."
+                            f"ref('{call.args[0]}') refers to a model, seed or snapshot that does not exist."
                             + did_you_mean(call.args[0], names),
                             node=node.name, path=node.path, line=call.line,
                         )
@@ -219,12 +269,14 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     """Read every project file and return the frozen Manifest."""
     loader = _Loader(config)
     renderer, macros = loader.load_macros()
-    yml_files = [p for _, p in loader.files((*config.model_paths, *config.seed_paths), (".yml", ".yaml"))]
+    yml_files = [p for _, p in loader.files((*config.model_paths, *config.seed_paths, *config.snapshot_paths),
+                                            (".yml", ".yaml"))]
     parsed = schema_yaml.parse_schema_files(config, yml_files)
     for source in parsed.sources:
         loader.nodes[source.unique_id] = source
     loader.load_models(renderer, parsed.model_patches)
     loader.load_seeds(parsed.seed_patches)
+    loader.load_snapshots(renderer, parsed.raw)
     parsed.check_patches(loader.nodes)
     test_files = loader.files(config.test_paths, (".sql",))
     loader.nodes.update(build_test_nodes(config, renderer, loader.nodes, parsed.raw, test_files))

@@ -149,7 +149,7 @@ class Manifest:
     # Problems worth telling the user that do not stop the run (e.g. YAML describing no model).
     warnings: tuple[str, ...] = ()
 
-    def by_name(self, name: str, resource_types=("model", "seed")) -> Node | None:
+    def by_name(self, name: str, resource_types=("model", "seed", "snapshot")) -> Node | None:
         for rtype in resource_types:
             node = self.nodes.get(f"{rtype}.{self.project_name}.{name}")
             if node is not None:

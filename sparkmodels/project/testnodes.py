@@ -95,7 +95,7 @@ class TestBuilder:
 
     # -- generic tests in schema YAML ----------------------------------------------------------
     def schema_tests(self, path: str, doc: Mapping) -> None:
-        for kind in ("models", "seeds"):
+        for kind in ("models", "seeds", "snapshots"):
             rtype = kind[:-1]
             for entry in doc.get(kind) or []:
                 if not isinstance(entry, Mapping) or not entry.get("name"):

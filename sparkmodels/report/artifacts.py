@@ -48,7 +48,7 @@ def write_compiled(target_dir: Path, manifest: Manifest, compiled: Mapping[str, 
     for uid, sql in compiled.items():
         node = manifest.nodes[uid]
         path = base / node.path
-        if node.resource_type == "test" and not node.path.endswith(".sql"):
+        if node.resource_type in ("test", "snapshot") and not node.path.endswith(".sql"):
             path = path / f"{node.name}.sql"  # generic/unit tests live in a YAML file, as dbt lays them out
         parent = path.parent
         if parent not in made:

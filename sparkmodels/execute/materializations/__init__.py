@@ -10,6 +10,7 @@ from sparkmodels.execute.materializations.base import (
 )
 from sparkmodels.execute.materializations.ephemeral import EphemeralMaterialization
 from sparkmodels.execute.materializations.seed import SeedMaterialization
+from sparkmodels.execute.materializations.snapshot import SnapshotMaterialization
 from sparkmodels.execute.materializations.table import TableMaterialization
 from sparkmodels.execute.materializations.view import ViewMaterialization
 
@@ -17,7 +18,7 @@ from sparkmodels.execute.materializations.view import ViewMaterialization
 def default_registry() -> Registry:
     """A new registry of the built-in strategies (its kinds are project.kinds.BUILTIN)."""
     return Registry((ViewMaterialization(), TableMaterialization(), SeedMaterialization(),
-                     EphemeralMaterialization()))
+                     SnapshotMaterialization(), EphemeralMaterialization()))
 
 
 __all__ = ["Materialization", "MaterializationResult", "Registry", "StepContext", "default_registry"]

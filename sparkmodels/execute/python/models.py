@@ -117,7 +117,7 @@ class ModelContext:
         nodes = self._manifest.nodes
         for uid in self._node.depends_on:
             dep = nodes[uid]
-            if kind == "ref" and dep.resource_type in ("model", "seed") and dep.name == args[0]:
+            if kind == "ref" and dep.resource_type in ("model", "seed", "snapshot") and dep.name == args[0]:
                 return dep
             if kind == "source" and dep.resource_type == "source" and (dep.source_name, dep.name) == args:
                 return dep

@@ -18,7 +18,7 @@ from sparkmodels.project.manifest import Node
 from sparkmodels.report.lineage.columns import ModelLineage, plan_column_lineage, relation_key
 
 CATALOG_SCHEMA = "https://sparkmodels.dev/schemas/catalog/v1.json"
-CATALOG_TYPES = ("source", "seed", "model")
+CATALOG_TYPES = ("source", "seed", "snapshot", "model")
 
 
 def _one_line(exc: BaseException) -> str:

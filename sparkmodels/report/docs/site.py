@@ -18,7 +18,7 @@ from sparkmodels.project.manifest import Manifest, Node
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = ("index.html", "app.js", "app.css")
-GRAPH_TYPES = ("model", "seed", "source")
+GRAPH_TYPES = ("model", "seed", "snapshot", "source")
 X_GAP, Y_GAP = 280, 44
 
 

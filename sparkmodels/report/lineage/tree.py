@@ -21,7 +21,7 @@ def lineage_tree(p: Any, node: str, *, upstream: bool = True, depth: int | None 
 
     uid, column = _lineage_target(p.manifest, node)
     if uid is None:
-        names = [n.name for n in p.manifest.nodes.values() if n.resource_type in ("model", "seed", "source")]
+        names = [n.name for n in p.manifest.nodes.values() if n.resource_type in ("model", "seed", "snapshot", "source")]
         raise SelectionError(f"no model, seed or source named '{node}'." + did_you_mean(node.split(".")[0], names))
     tree: dict
     if column is None:
