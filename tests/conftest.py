@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_PARTS = ("project.yml", "models", "macros", "seeds", "data", "data_tests", "udfs")
+EXAMPLE_PARTS = ("project.yml", "models", "macros", "seeds", "snapshots", "data", "data_tests", "udfs")
 
 
 @pytest.fixture(scope="session")
