@@ -221,3 +221,20 @@ def test_kill_during_a_snapshot_write_keeps_the_previous_version(make_project, s
     _run(root, spark)  # the next run recovers and records the change
     rows = _rows(spark, root)[1]
     assert len(rows) == 80 and {r["name"] for r in rows if r["dbt_valid_to"] is None} == {f"m{i}" for i in range(40)}
+
+
+def test_docs_and_lineage_show_snapshots_without_spark(make_project):
+    from sparkmodels.app import api
+
+    root = make_project({
+        "snapshots/people.yml": YAML_SNAPSHOT,
+        "models/current_people.sql": "select id, name from {{ ref('people_snap') }} where dbt_valid_to is null\n",
+    })
+    _seed(root, "1,ann,x", header="id,name,other")
+    docs = api.docs_generate(root, catalog=False)
+    site = "".join(p.read_text(errors="ignore") for p in docs.site.parent.rglob("*") if p.is_file())
+    assert "snapshot.demo.people_snap" in site
+    tree = api.lineage(root, "current_people")
+    assert "people_snap" in str(tree)
+    down = api.lineage(root, "people_snap", upstream=False)
+    assert "current_people" in str(down)
