@@ -11,9 +11,8 @@ The semantics are dbt's snapshots:
   - a key missing from the source: `ignore` keeps its current row, `invalidate` closes it at the run
     time, `new_record` closes it and adds a deletion record (dbt_is_deleted = 'True'); a key that
     comes back after a deletion gets a new current row.
-The current rows and the source are joined once (a full outer join); every joined row yields up to
-three output rows through one array + explode, so the source and the previous version are each read
-once and no join is repeated.
+The current rows and the source are joined once (a full outer join); the kept/closed rows, the new
+rows and the deletion records are selects of that one join (Spark reuses its shuffles).
 """
 
 from __future__ import annotations
@@ -111,8 +110,8 @@ def next_version(previous: DataFrame, source: DataFrame, spec: SnapshotSpec,
     out_types = {c: types.get(c, src_types.get(c)) for c in data}
     out_types.update({scd: StringType(), upd: ts_type, vf: ts_type, vt: ts_type, deleted: StringType()})
 
-    def row(values: dict) -> Column:
-        return F.struct(*[values[c].cast(out_types[c]).alias(c) for c in data + meta])
+    def row(values: dict) -> list[Column]:
+        return [values[c].cast(out_types[c]).alias(c) for c in data + meta]
 
     old_row = row({**{c: F.col(c) if c in old_data else F.lit(None) for c in data},
                    scd: F.col(scd), upd: F.col(upd), vf: F.col(vf),
@@ -121,14 +120,17 @@ def next_version(previous: DataFrame, source: DataFrame, spec: SnapshotSpec,
                    scd: _hash([*(F.col(_NEW + k) for k in spec.unique_key), F.col(_TS)]),
                    upd: F.col(_TS), vf: F.col(_TS), vt: vt_current,
                    **({deleted: F.lit("False")} if deleted in meta else {})})
-    rows = [F.when(has_old, old_row), F.when(has_new & (~has_old | changed), new_row)]
+    # Three selects of one join: Spark plans the join's shuffles once and reuses them (ReuseExchange).
+    parts = [j.where(has_old).select(*old_row), j.where(has_new & (~has_old | changed)).select(*new_row)]
     if spec.hard_deletes == "new_record":
         ts_now = now.cast(ts_type)
-        rows.append(F.when(vanished, row({
+        parts.append(j.where(vanished).select(*row({
             **{c: F.col(c) if c in old_data else F.lit(None) for c in data},
             scd: _hash([*(F.col(k) for k in spec.unique_key), ts_now]), upd: ts_now, vf: ts_now,
             vt: vt_current, deleted: F.lit("True")})))
-    exploded = j.select(F.explode(F.filter(F.array(*rows), lambda r: r.isNotNull())).alias("r")).select("r.*")
     history = history.select(*[F.col(c) if c in history.columns else F.lit(None).cast(out_types[c]).alias(c)
                                for c in data + meta])
-    return history.unionByName(exploded)
+    out = history
+    for part in parts:
+        out = out.unionByName(part)
+    return out
