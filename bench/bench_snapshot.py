@@ -148,6 +148,7 @@ def run(quick: bool = False) -> dict:
             "rows": rows, "changed_rows": rows // 100, "repeats": repeats, "same_result": same,
             "sparkmodels": harness.summary(samples["sparkmodels"]), "hand_pyspark": harness.summary(samples["hand"]),
             "ratio": harness.ratio(ours_s, hand_s), "target_ratio": TARGET,
+            "min_ratio": harness.min_ratio(samples["sparkmodels"], samples["hand"]),
         }
     finally:
         harness.rmtree(work)
