@@ -119,7 +119,7 @@ class Runner:
         self.emit("start", step=step, index=index, total=len(self.plan))
         failures, extra, error = None, {}, None
         try:
-            if node.config.get("test_type") != "unit":  # unit tests read mocked inputs only
+            if not node.is_unit_test:  # unit tests read mocked inputs only
                 for dep in self._upstream_relations(node):
                     self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
             with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:

@@ -89,7 +89,7 @@ class Compiler:
         sql = self._resolved(node)
         line_map = tuple(node.line_map)
         # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.
-        chain = self.ephemeral_chain(node) if node.config.get("test_type") != "unit" else []
+        chain = self.ephemeral_chain(node) if not node.is_unit_test else []
         if chain:
             ctes = ",\n".join(
                 f"{EPHEMERAL_PREFIX}{e.name} as (\n{_TRAILING_SEMI.sub('', self._resolved(e).strip())}\n)"

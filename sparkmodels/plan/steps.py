@@ -66,7 +66,7 @@ def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
                 pull_views(dep, nodes[dep].name)
 
     for uid in sorted(chosen):
-        if nodes[uid].config.get("test_type") != "unit":  # unit tests read mocked inputs
+        if not nodes[uid].is_unit_test:  # unit tests read mocked inputs
             pull_views(uid, nodes[uid].name)
     members = chosen | set(reasons)
     order = [uid for uid in graph.topo_order(_with_ephemeral_paths(graph, members, nodes)) if uid in members]
