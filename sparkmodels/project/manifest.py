@@ -19,6 +19,13 @@ def checksum(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def source_line(line_map: tuple[int, ...], rendered_line: int | None) -> int | None:
+    """The source file's line behind a line of rendered or compiled SQL (line_map[i]: line i+1's)."""
+    if rendered_line is None or not line_map:
+        return rendered_line
+    return line_map[min(max(rendered_line, 1), len(line_map)) - 1]
+
+
 @dataclass(frozen=True)
 class Column:
     """A documented column of a model, seed or source."""
@@ -138,10 +145,7 @@ class Node:
 
     def source_line(self, rendered_line: int | None) -> int | None:
         """The line in the source file that produced a line of rendered SQL."""
-        if rendered_line is None or not self.line_map:
-            return rendered_line
-        idx = min(max(rendered_line, 1), len(self.line_map)) - 1
-        return self.line_map[idx]
+        return source_line(self.line_map, rendered_line)
 
     def evolve(self, **changes) -> Node:
         return replace(self, **changes)

@@ -14,7 +14,8 @@ import threading
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.checks import unique
 from sparkmodels.execute.checks.outcome import TestOutcome
-from sparkmodels.plan.compiler import relation_name
+from sparkmodels.execute.spark.errors import is_spark_error
+from sparkmodels.plan.compiler import is_ephemeral, relation_name
 from sparkmodels.plan.steps import Plan, PlanStep
 from sparkmodels.project.generic_tests import BATCHABLE, sql_literal, status_for
 from sparkmodels.project.manifest import Manifest, Node
@@ -28,7 +29,7 @@ def is_batchable(node: Node, manifest: Manifest) -> bool:
         return False
     target = manifest.nodes.get(spec.attached_node or "")
     return (spec.builtin and spec.name in BATCHABLE and spec.column_name is not None and target is not None
-            and not (target.resource_type == "model" and target.materialized == "ephemeral"))
+            and not is_ephemeral(target))
 
 
 def _test_parts(t: Node) -> tuple[str, str]:
@@ -209,8 +210,7 @@ class TestExecutor:
         from sparkmodels.execute.materializations.base import spark_error
 
         node = step.node
-        names = {c.__name__ for c in type(exc).__mro__}
-        if names & {"PySparkException", "Py4JJavaError", "Py4JError", "CapturedException"}:
+        if is_spark_error(exc):
             err = spark_error(exc, node, step.compiled)
         else:
             err = ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from sparkmodels.errors import ExecutionError
 from sparkmodels.execute.checks.outcome import TestOutcome
+from sparkmodels.execute.spark.errors import is_spark_error
 from sparkmodels.plan.steps import PlanStep
 from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
@@ -215,11 +216,10 @@ def run_unit_test(engine, manifest: Manifest, config, step: PlanStep) -> TestOut
                 raise
             raise exc.located(node=test.name, path=test.path, line=spec.yaml_line) from None
         except Exception as exc:  # noqa: BLE001 - a Spark error in the model's SQL, located in the model
-            names = {c.__name__ for c in type(exc).__mro__}
-            if names & {"PySparkException", "Py4JJavaError", "CapturedException"}:
+            if is_spark_error(exc):
                 err = spark_error(exc, model, step.compiled)
                 err.message = f"unit test '{test.name}': {err.message}"
-                err.line = model.source_line(err.line) if model.line_map else err.line
+                err.line = model.source_line(err.line)
                 raise err from None
             raise
     finally:
