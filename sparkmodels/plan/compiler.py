@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Manifest, Node, source_line
 from sparkmodels.project.render.jinja import resolve
 
@@ -17,9 +18,9 @@ _WITH = re.compile(r"with(\s+recursive)?\b", re.I)
 _TRAILING_SEMI = re.compile(r"(\s*;)+\Z")  # legal after a statement, not inside a CTE
 
 
-def is_ephemeral(node: Node) -> bool:
-    """An ephemeral model: no relation of its own, inlined as a CTE into whatever reads it."""
-    return node.resource_type == "model" and node.materialized == "ephemeral"
+def is_ephemeral(node: Node, kinds: Kinds = BUILTIN) -> bool:
+    """An inlined model (ephemeral): no relation of its own, compiled as a CTE into whatever reads it."""
+    return node.resource_type == "model" and kinds.of(node).inlined
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Upstream:
     relations: tuple[Node, ...]  # the real relations its SQL (CTEs included) reads
 
 
-def upstream(node: Node, nodes: Mapping[str, Node]) -> Upstream:
+def upstream(node: Node, nodes: Mapping[str, Node], kinds: Kinds = BUILTIN) -> Upstream:
     """The ephemerals a node inlines and the relations it then reads, each once."""
     ephemerals: list[Node] = []
     relations: list[Node] = []
@@ -41,7 +42,7 @@ def upstream(node: Node, nodes: Mapping[str, Node]) -> Upstream:
             if dep in seen or dep not in nodes:
                 continue
             seen.add(dep)
-            if is_ephemeral(nodes[dep]):
+            if is_ephemeral(nodes[dep], kinds):
                 visit(nodes[dep])
                 ephemerals.append(nodes[dep])
             else:
@@ -51,14 +52,14 @@ def upstream(node: Node, nodes: Mapping[str, Node]) -> Upstream:
     return Upstream(tuple(ephemerals), tuple(relations))
 
 
-def relation_name(node: Node) -> str:
-    """The SQL name a ref()/source() to this node compiles to."""
+def relation_name(node: Node, kinds: Kinds = BUILTIN) -> str:
+    """The SQL name a ref()/source() to this node compiles to (an inlined node's CTE name)."""
     if node.resource_type == "source":
         if node.external:
             return f"`{source_view_name(node)}`"
         schema = node.config.get("schema")
         return f"`{schema}`.`{node.identifier}`" if schema else f"`{node.identifier}`"
-    if is_ephemeral(node):
+    if kinds.of(node).inlined:
         return f"`{EPHEMERAL_PREFIX}{node.name}`"
     return f"`{node.name}`"
 
@@ -81,10 +82,14 @@ class CompiledNode:
 
 
 class Compiler:
-    """Resolves placeholders and inlines ephemeral models; memoised per manifest."""
+    """Resolves placeholders and inlines ephemeral models; memoised per manifest.
 
-    def __init__(self, manifest: Manifest):
+    `kinds` says which materialisations are inlined; the plan, cache and reports built over this
+    compiler read it too, so one run sees one table."""
+
+    def __init__(self, manifest: Manifest, kinds: Kinds = BUILTIN):
         self.manifest = manifest
+        self.kinds = kinds
         self.compile = cache(self._compile)
 
     def _resolved(self, node: Node) -> str:
@@ -96,7 +101,7 @@ class Compiler:
         rels = []
         for call in node.calls:
             key = ("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])
-            rels.append(relation_name(by_name[key]))
+            rels.append(relation_name(by_name[key], self.kinds))
         return resolve(node.rendered, rels)
 
     def _compile(self, uid: str) -> CompiledNode:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sparkmodels.plan.compiler import CompiledNode, Compiler, Upstream, is_ephemeral, upstream
+from sparkmodels.plan.compiler import CompiledNode, Compiler, Upstream, upstream
 from sparkmodels.plan.gates import gate_on_tests, tests_after_targets
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.select.graph import Graph
@@ -49,19 +49,20 @@ def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
                compiler: Compiler | None = None, warnings: Iterable[str] = ()) -> Plan:
     """Order the selected nodes, adding the unselected upstream views they need in this session."""
     compiler = compiler or Compiler(manifest)
+    kinds = compiler.kinds
     nodes = manifest.nodes
-    chosen = {uid for uid in selected if nodes[uid].resource_type in EXECUTABLE and not is_ephemeral(nodes[uid])}
+    chosen = {uid for uid in selected if nodes[uid].resource_type in EXECUTABLE and kinds.of(nodes[uid]).runs}
     reasons: dict[str, str] = {}
     reads: dict[str, Upstream] = {}
 
     def upstream_of(uid: str) -> Upstream:
         if uid not in reads:
-            reads[uid] = upstream(nodes[uid], nodes)
+            reads[uid] = upstream(nodes[uid], nodes, kinds)
         return reads[uid]
 
     def pull_views(uid: str, needed_by: str) -> None:
         for dep in upstream_of(uid).relations:
-            if (dep.resource_type == "model" and dep.materialized == "view"
+            if (dep.resource_type == "model" and kinds.of(dep).session_scoped
                     and dep.unique_id not in chosen and dep.unique_id not in reasons):
                 reasons[dep.unique_id] = needed_by
                 pull_views(dep.unique_id, dep.name)

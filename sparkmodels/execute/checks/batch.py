@@ -18,18 +18,19 @@ from sparkmodels.execute.spark.errors import is_spark_error
 from sparkmodels.plan.compiler import is_ephemeral, relation_name
 from sparkmodels.plan.steps import Plan, PlanStep
 from sparkmodels.project.generic_tests import BATCHABLE, sql_literal, status_for
+from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Manifest, Node
 
 AUDIT_SCHEMA = "dbt_test__audit"
 
 
-def is_batchable(node: Node, manifest: Manifest) -> bool:
+def is_batchable(node: Node, manifest: Manifest, kinds: Kinds = BUILTIN) -> bool:
     spec = node.test
     if spec is None or spec.kind != "generic":
         return False
     target = manifest.nodes.get(spec.attached_node or "")
     return (spec.builtin and spec.name in BATCHABLE and spec.column_name is not None and target is not None
-            and not is_ephemeral(target))
+            and not is_ephemeral(target, kinds))
 
 
 def _test_parts(t: Node) -> tuple[str, str]:
@@ -90,7 +91,7 @@ class TestExecutor:
         self.config = config
         self._groups: dict[str, list[Node]] = {}
         for step in plan.steps:
-            if step.node.resource_type == "test" and is_batchable(step.node, manifest):
+            if step.node.resource_type == "test" and is_batchable(step.node, manifest, engine.kinds):
                 self._groups.setdefault(step.node.test.attached_node, []).append(step.node)
         self._members = {t.unique_id for tests in self._groups.values() for t in tests}
         self._counts: dict[str, int | None] = {}
@@ -203,7 +204,9 @@ class TestExecutor:
 
         node = step.node
         schema = schema_for(self.config, {"schema": node.config.get("schema") or AUDIT_SCHEMA})
-        stats = self.engine.write_table(self.engine.sql(step.compiled.sql), node, schema)
+        from sparkmodels.execute.materializations.table import write_version
+
+        stats = write_version(self.engine, self.engine.sql(step.compiled.sql), node, schema)
         return stats["path"]
 
     def _error(self, exc: BaseException, step: PlanStep) -> SparkModelsError:

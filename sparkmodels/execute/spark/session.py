@@ -102,9 +102,9 @@ def is_connect_session(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
-def start_session(target, app_name: str) -> tuple[object, bool]:
+def start_session(target, app_name: str = "sparkmodels") -> tuple[object, bool]:
     """(session, whether this run owns it). In a process that already has a session (tests,
-    notebooks) getOrCreate() returns that one, and it is not ours to stop."""
+    notebooks) getOrCreate() returns it: then it is not ours to stop."""
     existing = None
     if not target.remote:
         from pyspark import SparkContext
