@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,21 +253,10 @@ def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | Non
 
 
 def clean(project_dir: str | Path = ".") -> list[Path]:
-    """Delete target-path (and clean-targets from project.yml); never the warehouse."""
-    config = load_config(project_dir)
-    from sparkmodels.project.yamlio import load_yaml
+    """Delete target-path (and clean-targets from project.yml); never the warehouse (see app/clean.py)."""
+    from sparkmodels.app.clean import clean as clean_project
 
-    raw = load_yaml(config.root / config.config_file)
-    extra = raw.get("clean-targets") or [] if isinstance(raw, Mapping) else []
-    removed = []
-    for rel in [config.target_path, *[str(x) for x in extra]]:
-        path = (config.root / rel).resolve()
-        if path == config.root or config.root not in path.parents:
-            continue  # never delete the project itself or anything outside it
-        if path.exists():
-            shutil.rmtree(path)
-            removed.append(path)
-    return removed
+    return clean_project(project_dir)
 
 
 def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spark: bool = True) -> dict:

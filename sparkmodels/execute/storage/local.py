@@ -304,13 +304,14 @@ class LocalWarehouse:
 
     root: Path
     kind: str = "local"
+    leases: LeaseBook = field(default_factory=LeaseBook, compare=False, repr=False)  # this process's writes
 
     @property
     def uri(self) -> str:
         return str(self.root)
 
     def table(self, schema: str, name: str) -> TableLocation:
-        return TableLocation(self.root, schema, name)
+        return TableLocation(self.root, schema, name, self.leases)
 
     def relative(self, version) -> str:
         """Paths inside the warehouse relative to it, so a copied project keeps its cache."""
