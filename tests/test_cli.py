@@ -94,6 +94,17 @@ def test_clean_refuses_the_warehouse_the_project_outside_and_files(make_project,
     assert (root / "notes.txt").read_text() == "keep me"
 
 
+def test_clean_does_not_follow_a_symlink(make_project, tmp_path):
+    root = make_project({"project.yml": "name: demo\nversion: '1'\nclean-targets: [linked]\n"})
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep").write_text("x")
+    (root / "inside").mkdir()
+    (root / "linked").symlink_to(root / "inside")
+    res = CliRunner().invoke(cli, ["clean", "--project-dir", str(root)])
+    assert res.exit_code == 2 and "clean-targets entry 'linked' is a symlink" in res.output, res.output
+    assert (root / "inside").is_dir() and (root / "linked").is_symlink()
+
+
 def test_clean_removes_listed_folders(make_project):
     root = make_project({"project.yml": "name: demo\nversion: '1'\nclean-targets: [logs, missing]\n"})
     for folder in ("target", "logs"):
