@@ -6,9 +6,9 @@ version is published or discarded. On a local filesystem the lease is a file und
 exits, however it exits (kill -9 included), so "the lock is held" means "a live process is
 writing". Cleanup removes a version only when nobody holds its lease.
 
-`SPARKMODELS_HOLD_AT=<moment>[:<table>]` (with `SPARKMODELS_HOLD_FILE=<path>`) makes a writer stop
-at a named moment of a write (`write`, `publish`, `swapped`), create the hold file and wait until
-it is deleted: the fault tests use it to kill or race a writer at an exact point. Unset, it costs
+`SPARKMODELS_HOLD_AT=<moment>[,<moment>...][:<table>]` (with `SPARKMODELS_HOLD_FILE=<path>`) makes a
+writer stop at named moments of a write (`write`, `publish`, `swapped`), create the hold file and
+wait until it is deleted: the fault tests use it to kill or race a writer at an exact point. Unset, it costs
 one environment lookup.
 """
 
@@ -35,7 +35,7 @@ def hold(moment: str, table: str) -> None:
     if not wanted:
         return
     at, _, only = wanted.partition(":")
-    if at != moment or (only and only != table):
+    if moment not in at.split(",") or (only and only != table):
         return
     marker = Path(os.environ.get(HOLD_FILE_ENV) or f"sparkmodels-hold-{os.getpid()}")
     marker.write_text(f"{os.getpid()} {moment} {table}\n", encoding="utf-8")
