@@ -64,9 +64,12 @@ def _refusal(config: ProjectConfig, entry, warehouses: list[Path]) -> str | None
     return None
 
 
-def clean(project_dir: str | Path = ".") -> list[Path]:
-    """Delete target-path and clean-targets (folders inside the project, never a warehouse)."""
-    config = load_config(project_dir)
+def clean(project_dir: str | Path = ".", config: ProjectConfig | None = None) -> list[Path]:
+    """Delete target-path and clean-targets (folders inside the project, never a warehouse).
+
+    `config`: the project read for the chosen target and vars (its warehouse is refused too).
+    """
+    config = config or load_config(project_dir)
     raw = load_yaml(config.root / config.config_file)
     raw = raw if isinstance(raw, Mapping) else {}
     extra = raw.get("clean-targets") or []
