@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import platform
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,21 +260,10 @@ def retry(project_dir: str | Path = ".", *, target: str | None = None, vars=None
 
 
 def clean(project_dir: str | Path = ".", *, target: str | None = None, vars=None) -> list[Path]:
-    """Delete target-path (and clean-targets from project.yml); never the warehouse."""
-    config = config_for(project_dir, target, vars, None)
-    from sparkmodels.project.yamlio import load_yaml
+    """Delete target-path (and clean-targets from project.yml); never the warehouse (see app/clean.py)."""
+    from sparkmodels.app.clean import clean as clean_project
 
-    raw = load_yaml(config.root / config.config_file)
-    extra = raw.get("clean-targets") or [] if isinstance(raw, Mapping) else []
-    removed = []
-    for rel in [config.target_path, *[str(x) for x in extra]]:
-        path = (config.root / rel).resolve()
-        if path == config.root or config.root not in path.parents:
-            continue  # never delete the project itself or anything outside it
-        if path.exists():
-            shutil.rmtree(path)
-            removed.append(path)
-    return removed
+    return clean_project(project_dir, config_for(project_dir, target, vars, None))
 
 
 def debug(project_dir: str | Path = ".", *, target: str | None = None, vars=None, start_spark: bool = True) -> dict:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sparkmodels.errors import ProjectError
 from sparkmodels.project.frozen import freeze
+from sparkmodels.project.identifiers import check_identifier
 from sparkmodels.project.yamlio import line_of, load_yaml, parse_yaml
 
 PROJECT_FILES = ("project.yml", "dbt_project.yml")
@@ -205,6 +206,8 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
     remote = data.get("remote")
     master = data.get("master") or (None if remote else "local[*]")
     threads = _int_option(data, "threads", 1, name, path, raw)
+    schema = str(data.get("schema") or default_schema)
+    check_identifier(schema, f"target '{name}': schema", path=path, line=line_of(raw))
     collect_rows = _int_option(data, "unique_collect_max_rows", Target.unique_collect_max_rows, name, path, raw)
     return Target(
         name=name,
@@ -215,7 +218,7 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
                      for k, v in (data.get("conf") or {}).items()}),
         warehouse=warehouse,
         warehouse_storage=storage,
-        schema=str(data.get("schema") or default_schema),
+        schema=schema,
         threads=max(1, threads),
         unique_collect_max_rows=max(0, collect_rows),
         jvm_cds=_bool_option(data, "jvm_cds", True, name, path, raw),

@@ -13,6 +13,7 @@ from sparkmodels.project import schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
+from sparkmodels.project.identifiers import check_nodes
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
 from sparkmodels.project.testnodes import build_test_nodes
@@ -231,6 +232,8 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     loader.nodes.update(build_test_nodes(config, renderer, loader.nodes, parsed.raw, test_files))
     loader.link()
     loader.drop_disabled()
+    # schema/alias/names become warehouse folders: a path in one must fail here, before Spark starts
+    check_nodes(config.root, config.config_file, loader.nodes.values())
     metadata = {
         "project_name": config.name,
         "generated_at": renderer.run_started_at.isoformat(),
