@@ -36,6 +36,21 @@ def _selection(f):
     return f
 
 
+def _redacted(text: str, vars_: str | None) -> str:
+    """text with secret env var values and the values of secret-named --vars masked."""
+    from sparkmodels.report.redact import redact_text, secret_values
+
+    cli_vars = None
+    if vars_:
+        from sparkmodels.project.config import parse_cli_vars
+
+        try:
+            cli_vars = parse_cli_vars(vars_)
+        except SparkModelsError:
+            cli_vars = None
+    return redact_text(text, secret_values(vars=cli_vars))
+
+
 def _handled(f):
     """Turn SparkModelsErrors into one paragraph and exit 2; tracebacks only with --debug."""
 
@@ -47,9 +62,7 @@ def _handled(f):
         except SparkModelsError as exc:
             if debug:
                 traceback.print_exc()
-            from sparkmodels.report.redact import redact_text
-
-            click.secho(redact_text(str(exc)), fg="red", err=True)
+            click.secho(_redacted(str(exc), kwargs.get("vars_")), fg="red", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.secho("Interrupted.", fg="yellow", err=True)

@@ -22,6 +22,13 @@ class Project:
     graph: Graph
     compiler: Compiler
 
+    @property
+    def secrets(self) -> list[str]:
+        """Values to mask in everything written: secret-named env vars and vars (report/redact.py)."""
+        from sparkmodels.project.secrets import secret_values
+
+        return secret_values(vars=self.config.vars)
+
     def compiled(self, uids) -> dict[str, str]:
         return {uid: self.compiler.compile(uid).sql for uid in uids
                 if self.manifest.nodes[uid].resource_type in ("model", "test")}

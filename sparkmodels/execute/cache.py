@@ -3,13 +3,16 @@
 A table version carries `_sparkmodels.json` (written by Engine.write_table before the version is
 published) holding the digest of everything its data depends on:
   - its compiled SQL (or Python source), materialization and config;
-  - the values of the vars / env vars it reads (every var for Python models), and the UDF files;
+  - digests of the values of the vars / env vars it reads (every var for Python models), and the UDF
+    files;
   - for each upstream relation: a stored table's current version path (a rebuild makes a new version,
     so any upstream rebuild invalidates the downstream), a view's compiled SQL plus its own upstream
     (recursively, views aren't stored), an external source's file listing (path, size, mtime);
   - for seeds, the CSV file's checksum, size and mtime.
 Correctness first: anything that cannot be fingerprinted (a catalog source, an unbuilt upstream, a
 non-deterministic function unless `config(deterministic=true)`) makes the fingerprint None: rebuild.
+The file lives in the warehouse, beside the data, for anyone who can read the table: it records digests
+of code and of var / env var values, never the values (a password var used in SQL stays out of it).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
 
 FINGERPRINT_FILE = "_sparkmodels.json"
-FORMAT = 1
+FORMAT = 2  # 2: code and var / env var values recorded as digests
 CACHED_MATERIALIZATIONS = ("table", "seed")
 # Functions whose result changes between runs; SQL using them is never reused unless the model opts in.
 _NONDETERMINISTIC = re.compile(
@@ -176,11 +179,12 @@ class BuildCache:
         return self._udfs
 
     def _vars(self, node: Node) -> dict:
+        """Digests of the values a node reads: the fingerprint file must never hold a value itself."""
         vars_ = thaw(self.config.vars)
         if node.language == "python":  # var use is not tracked in Python models: all of them count
-            return {"vars": vars_, "env": {}}
-        return {"vars": {k: vars_.get(k) for k in node.uses_vars},
-                "env": {k: os.environ.get(k) for k in node.uses_env_vars}}
+            return {"vars": {k: digest(v) for k, v in vars_.items()}, "env": {}}
+        return {"vars": {k: digest(vars_.get(k)) for k in node.uses_vars},
+                "env": {k: digest(os.environ.get(k)) for k in node.uses_env_vars}}
 
     def _upstream(self, node: Node, trail: frozenset = frozenset()) -> dict | None:
         """Identity of each relation the node reads (through ephemerals); None if any is unknown."""
@@ -211,7 +215,8 @@ class BuildCache:
             if nondeterministic(code) and not dep.config.get("deterministic"):
                 return None
             upstream = self._upstream(dep, trail)
-            return None if upstream is None else {"code": code, "vars": self._vars(dep), "upstream": upstream}
+            return None if upstream is None else {"code": digest(code), "vars": self._vars(dep),
+                                                  "upstream": upstream}
         if dep.resource_type in ("model", "seed"):
             current = self.engine.stored_version(dep, schema_for(self.config, dep.config))
             return None if current is None else self.engine.storage.relative(current)
@@ -231,7 +236,7 @@ class BuildCache:
     def fingerprint(self, node: Node) -> dict | None:
         """The inputs of a table/seed step, with their digest; None when the node must always rebuild."""
         inputs: dict = {"format": FORMAT, "unique_id": node.unique_id, "materialized": node.materialized,
-                        "config": thaw(node.config), "udfs": self._udf_digest()}
+                        "config": digest(thaw(node.config)), "udfs": self._udf_digest()}
         if node.resource_type == "seed":
             path = self.config.root / node.path
             if not path.exists():
@@ -245,7 +250,7 @@ class BuildCache:
             upstream = self._upstream(node)
             if upstream is None:
                 return None
-            inputs.update(code=code, language=node.language, upstream=upstream, **self._vars(node))
+            inputs.update(code=digest(code), language=node.language, upstream=upstream, **self._vars(node))
         return {"digest": digest(inputs), "inputs": inputs}
 
     # -- decisions -----------------------------------------------------------------------------------

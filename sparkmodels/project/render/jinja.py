@@ -22,6 +22,7 @@ import jinja2
 from sparkmodels.errors import CompilationError, did_you_mean
 from sparkmodels.project.manifest import RefCall
 from sparkmodels.project.render import static as static_render
+from sparkmodels.project.secrets import is_secret_name
 
 _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
 _MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
@@ -165,6 +166,15 @@ class _Recorder:
         return default
 
     def env_var(self, name, default=_MISSING):
+        if not self.renderer.allow_secret_env and is_secret_name(name):
+            # dbt refuses its DBT_ENV_SECRET_* vars outside profiles for the same reason.
+            raise CompilationError(
+                f"environment variable '{name}' has a secret-looking name (it contains SECRET, TOKEN, "
+                "PASSWORD, KEY or CREDENTIAL), and model SQL is written in plain text to target/compiled/ "
+                "and the artifacts.",
+                hint="Use secrets only in targets (project.yml `targets:` or profiles.yml), where they are "
+                     "redacted, or rename the variable if it holds no secret.",
+            )
         self.result.env_vars_used.add(name)
         if name in os.environ:
             return os.environ[name]
@@ -218,8 +228,10 @@ class Renderer:
     extra...) are swapped in by each render, so renders run one at a time (loading is sequential).
     """
 
-    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
+    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=(),
+                 allow_secret_env: bool = False):
         self.vars = vars
+        self.allow_secret_env = allow_secret_env  # True only for targets/profiles (render_string)
         self.target = target
         self.run_started_at = _dt.datetime.now(_dt.timezone.utc)
         self.env = jinja2.Environment(
@@ -458,7 +470,7 @@ def resolve(text: str, relations: list[str]) -> str:
 
 def render_string(text: str, *, path: str, line: int | None = None, vars: Mapping | None = None) -> str:
     """Render a small string (targets, YAML values) with env_var() and var() only."""
-    renderer = Renderer(vars=vars or {}, target={})
+    renderer = Renderer(vars=vars or {}, target={}, allow_secret_env=True)
     try:
         return renderer.render(text, filename=path, node_name=path).text
     except CompilationError as exc:
