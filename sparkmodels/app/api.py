@@ -144,6 +144,9 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     finally:
         reporter.stop()
         engine.stop()
+        from sparkmodels.execute.spark.sparklog import log_file, redact_after_run
+
+        redact_after_run(log_file(p.config.target_dir), secrets)
     write_run_results(p.config.target_dir, result, plan, {"command": command, **dict(args or {})},
                       secrets=secrets)
     reporter.finish(result)
@@ -177,7 +180,10 @@ def _runner(command: str, resource_types: Sequence[str]):
         session = None
         if spark is None:  # boot the JVM now, while the project loads and the plan is made
             config = project.config if project is not None else config_for(project_dir, target, vars, threads)
-            session = SessionStart(config.target, f"sparkmodels {command}")
+            from sparkmodels.execute.spark.sparklog import log_file
+
+            # the JVM's own output (Java stacks, worker tracebacks) goes to target/sparkmodels.log
+            session = SessionStart(config.target, f"sparkmodels {command}", log_file=log_file(config.target_dir))
             project = project or load_project(config=config)
         try:
             return _run(project_dir, select=select, exclude=exclude, target=target, vars=vars, threads=threads,

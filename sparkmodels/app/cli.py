@@ -51,6 +51,19 @@ def _redacted(text: str, vars_: str | None) -> str:
     return redact_text(text, secret_values(vars=cli_vars))
 
 
+def _show_spark_log(project_dir, target) -> None:
+    """--debug: Spark's own output (Java stacks, worker tracebacks), kept off the console otherwise."""
+    from sparkmodels.execute.spark.sparklog import log_file
+    from sparkmodels.project.config import load_config
+
+    try:
+        path = log_file(load_config(project_dir, target=target).target_dir)
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except (OSError, SparkModelsError):
+        return
+    click.echo(f"----- {path} -----\n{text}", err=True)
+
+
 def _handled(f):
     """Turn SparkModelsErrors into one paragraph and exit 2; tracebacks only with --debug."""
 
@@ -92,6 +105,8 @@ def _run_command(name: str, help_text: str, fail_fast_option: bool = False):
                                     target=target, vars=vars_, threads=threads, fail_fast=fail_fast,
                                     reporter=_reporter(), state=state, selector=selector, defer=defer,
                                     full_refresh=full_refresh, no_cache=no_cache)
+        if debug and not result.success:
+            _show_spark_log(project_dir, target)
         if result.interrupted:
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_OK if result.success else EXIT_FAILED)

@@ -3,7 +3,6 @@ artifacts, compiled SQL, the docs site, logs, `debug` output or error messages."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 # The rule lives with the project stage, which refuses secret env vars in model SQL (render/jinja.py).
@@ -37,17 +36,3 @@ def redact(value, secrets: list[str] | None = None):
         return [redact(v, secrets) for v in value]
     return value
 
-
-def redact_file(path, secrets: list[str] | None = None) -> None:
-    """Mask secrets in a text file in place (a log another process wrote); missing files are fine."""
-    secrets = secret_values() if secrets is None else secrets
-    try:
-        text = open(path, encoding="utf-8", errors="replace").read()
-    except OSError:
-        return
-    clean = redact_text(text, secrets)
-    if clean != text:
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(clean)
-        os.replace(tmp, path)
