@@ -216,9 +216,23 @@ _STATIC_CALLS = ("ref", "source", "config", "var", "env_var")
 _TEMPLATE_CACHE = 512
 
 
+_MARKER_CHAR = re.compile(f"unexpected char '(?:{_MARK_OPEN}|{_MARK_CLOSE}|{_PH_OPEN}|{_PH_CLOSE}|"
+                          r"\\ue00[0-3])' at \d+")
+_INTERNAL = re.compile("[\ue000-\ue003]|\\\\ue00[0-3]")
+
+
+def _jinja_message(message: str | None) -> str:
+    """Jinja's message without the invisible line markers add_line_markers put in the source: Jinja
+    meets one where a tag left open runs into the next line."""
+    message = _MARKER_CHAR.sub("unexpected end of line inside a tag (is a `{{`, `{%`, bracket or quote "
+                               "left unclosed?)", message or "invalid syntax")
+    return _INTERNAL.sub("", message).rstrip(".")
+
+
 def _syntax_error(exc, filename: str) -> CompilationError:
     """A Jinja syntax error as a located CompilationError."""
-    return CompilationError(f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno)
+    return CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", path=exc.filename or filename,
+                            line=exc.lineno)
 
 
 class Renderer:
@@ -407,7 +421,7 @@ class Renderer:
         except CompilationError as exc:
             raise exc.located(node=node_name, path=filename, line=_template_line(exc, filename)) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise CompilationError(f"Jinja syntax error: {exc.message}.", node=node_name,
+            raise CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", node=node_name,
                                    path=exc.filename or filename, line=exc.lineno) from None
         except Exception as exc:  # noqa: BLE001 - any error in user Jinja becomes a located error
             path, line = _template_frame(exc, filename, self.macro_names.values())
