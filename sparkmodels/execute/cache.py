@@ -103,15 +103,45 @@ def stored_schema(version) -> str | None:
 
     Reading Parquet with a given schema trusts it: a column missing from the files reads as null.
     So the schema is only returned while the version's file listing (names, sizes, mtimes) is the
-    one recorded with it; any difference (files replaced, added, removed, touched) returns None and
-    the caller lets Spark infer the schema from the files.
+    one recorded with it and its columns and types are those in a data file's footer; any difference
+    (files replaced, added, removed, touched, a schema edited) returns None and the caller lets Spark
+    infer the schema from the files.
     """
     if not isinstance(version, Path):
         return None  # a Hadoop-storage version: no schema recorded
     stored = read_fingerprint(version)
     if not stored or not isinstance(stored.get("schema"), str) or not isinstance(stored.get("files"), list):
         return None
-    return stored["schema"] if _version_files(version) == stored["files"] else None
+    if _version_files(version) != stored["files"]:
+        return None
+    return stored["schema"] if _agrees_with_files(version, stored["schema"], stored["files"]) else None
+
+
+def _agrees_with_files(version: Path, schema: str, files: list) -> bool:
+    """Whether the recorded schema is the one in the data files: the footer of one Parquet file (one
+    job wrote them all; a few KB read on the driver, no Spark job) holds the schema Spark wrote. A
+    recorded schema that disagrees (a damaged or edited fingerprint, same listing) must not be trusted:
+    reading with it would null or hide columns that are in the files."""
+    try:
+        fields = json.loads(schema)["fields"]
+        recorded = [(f["name"], f["type"]) for f in fields]
+    except (ValueError, KeyError, TypeError):
+        return True  # unreadable: Engine.read_version already falls back to inference for it
+    data = [f[0] for f in files if str(f[0]).endswith(".parquet")]
+    if not data:
+        return True  # no rows were written: nothing to disagree with
+    partitions = {part.split("=", 1)[0] for part in Path(data[0]).parent.parts if "=" in part}
+    expected = [(n, t) for n, t in recorded if n not in partitions]
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_metadata(version / data[0])
+        spark_schema = (meta.metadata or {}).get(b"org.apache.spark.sql.parquet.row.metadata")
+        if spark_schema:
+            return [(f["name"], f["type"]) for f in json.loads(spark_schema)["fields"]] == expected
+        return list(meta.schema.to_arrow_schema().names) == [n for n, _ in expected]
+    except Exception:  # noqa: BLE001 - an unreadable footer: let Spark infer (and report) it
+        return False
 
 
 def file_listing(location: str, limit: int = 100_000) -> list | None:
