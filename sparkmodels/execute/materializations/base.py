@@ -55,9 +55,6 @@ class Registry:
             raise ProjectError(f"unknown materialization '{name}'; known: {known}.",
                                node=node.name, path=node.path) from None
 
-    def names(self) -> list[str]:
-        return sorted(self._items)
-
 
 registry = Registry()
 
@@ -97,7 +94,7 @@ def spark_error(exc: BaseException, node: Node, compiled: CompiledNode, *, root=
         if m:
             line = int(m.group(1))
     message = plain_message(_SQL_BLOCK.sub("", text).strip())
-    src_line = compiled.source_line(node, line) if node.language == "sql" else line
+    src_line = compiled.source_line(line) if node.language == "sql" else line
     return ExecutionError(message, node=node.name, path=node.path, line=src_line)
 
 
