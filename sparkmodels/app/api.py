@@ -72,8 +72,8 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
     select, context, more = selection_context(p, select, state=state, selector=selector)
     sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test"), context=context)
     compiled = p.compiled(sorted(sel.selected))
-    write_compiled(p.config.target_dir, p.manifest, compiled)
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
+    write_compiled(p.config.target_dir, p.manifest, compiled, secrets=p.secrets)
+    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes), secrets=p.secrets)
     return CompileResult(p, compiled, (*p.manifest.warnings, *more, *sel.warnings))
 
 
@@ -100,6 +100,8 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     from sparkmodels.execute.runner import Runner
 
     reporter = reporter or Reporter(quiet=True)
+    secrets = p.secrets
+    reporter.secrets = secrets  # console lines and error paragraphs mask secret vars too
     listeners = [reporter] if on_event is None else [reporter, on_event]
 
     def emit(kind, **data):
@@ -109,9 +111,10 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     reporter.warnings(plan.warnings)
     counts = _count(p.manifest)
     reporter.line(f"Found {counts}")
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
+    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes), secrets=secrets)
     write_compiled(p.config.target_dir, p.manifest, {s.unique_id: s.compiled.sql for s in plan.steps
-                                                      if s.node.resource_type in ("model", "test")})
+                                                      if s.node.resource_type in ("model", "test")},
+                   secrets=secrets)
     if not plan.steps:
         reporter.warn("nothing to do: the selection matched no nodes to run.")
     owned = False
@@ -141,9 +144,13 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     finally:
         reporter.stop()
         engine.stop()
+        from sparkmodels.execute.spark.sparklog import log_file, redact_after_run
+
+        redact_after_run(log_file(p.config.target_dir), secrets)
     # the target as resolved (the project's default when none was named), so retry replays the same one
     recorded = options.replace(target=p.config.target.name)
-    write_run_results(p.config.target_dir, result, plan, {"command": command, **recorded.to_dict()})
+    write_run_results(p.config.target_dir, result, plan, {"command": command, **recorded.to_dict()},
+                      secrets=secrets)
     reporter.finish(result)
     return result
 
@@ -174,7 +181,10 @@ def _runner(command: str, resource_types: Sequence[str]):
         if spark is None:  # boot the JVM now, while the project loads and the plan is made
             config = (project.config if project is not None
                       else config_for(project_dir, options.target, options.vars, options.threads))
-            session = SessionStart(config.target, f"sparkmodels {command}")
+            from sparkmodels.execute.spark.sparklog import log_file
+
+            # the JVM's own output (Java stacks, worker tracebacks) goes to target/sparkmodels.log
+            session = SessionStart(config.target, f"sparkmodels {command}", log_file=log_file(config.target_dir))
             project = project or load_project(config=config)
         try:
             return _run(project_dir, options, spark=spark, reporter=reporter, project=project,
@@ -377,6 +387,7 @@ def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, v
     from sparkmodels.report.artifacts import _write_json
     from sparkmodels.report.docs.site import run_results_for, site_data, write_site
     from sparkmodels.report.lineage.columns import project_column_lineage
+    from sparkmodels.report.redact import redact
 
     p = ensure_project(project_dir, target, vars, project=project)
     compiled = p.compiled(p.manifest.nodes)
@@ -394,11 +405,11 @@ def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, v
     if cat is not None:
         cat = {**cat, "column_lineage": lineage_data}
         catalog_path = target_dir / "catalog.json"
-        _write_json(catalog_path, cat)
-    write_manifest(target_dir, p.manifest, compiled, column_lineage=lineage_data)
+        _write_json(catalog_path, cat, p.secrets)
+    write_manifest(target_dir, p.manifest, compiled, column_lineage=lineage_data, secrets=p.secrets)
     data = site_data(p.manifest, compiled, catalog=cat, column_lineage=lineage_data,
                      run_results=run_results_for(target_dir))
-    site = write_site(target_dir / "docs", data)
+    site = write_site(target_dir / "docs", redact(data, p.secrets))  # data.js: the compiled SQL, vars...
     return DocsResult(p, site, catalog_path, cat, lineage_data)
 
 

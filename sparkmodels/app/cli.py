@@ -27,6 +27,34 @@ class Common:
     debug: bool
 
 
+def _redacted(text: str, vars_: str | None) -> str:
+    """text with secret env var values and the values of secret-named --vars masked."""
+    from sparkmodels.report.redact import redact_text, secret_values
+
+    cli_vars = None
+    if vars_:
+        from sparkmodels.project.config import parse_cli_vars
+
+        try:
+            cli_vars = parse_cli_vars(vars_)
+        except SparkModelsError:
+            cli_vars = None
+    return redact_text(text, secret_values(vars=cli_vars))
+
+
+def _show_spark_log(project_dir, target) -> None:
+    """--debug: Spark's own output (Java stacks, worker tracebacks), kept off the console otherwise."""
+    from sparkmodels.execute.spark.sparklog import log_file
+    from sparkmodels.project.config import load_config
+
+    try:
+        path = log_file(load_config(project_dir, target=target).target_dir)
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except (OSError, SparkModelsError):
+        return
+    click.echo(f"----- {path} -----\n{text}", err=True)
+
+
 def _common(f):
     """--project-dir, --target, --vars and --debug on every command, handed to it as `common`.
 
@@ -40,9 +68,7 @@ def _common(f):
         except SparkModelsError as exc:
             if debug:
                 traceback.print_exc()
-            from sparkmodels.report.redact import redact_text
-
-            click.secho(redact_text(str(exc)), fg="red", err=True)
+            click.secho(_redacted(str(exc), vars), fg="red", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.secho("Interrupted.", fg="yellow", err=True)
@@ -96,7 +122,10 @@ def _run_command(name: str, help_text: str):
     def command(common: Common, **params):
         from sparkmodels.app import api
 
-        _exit(getattr(api, name)(common.project_dir, options=run_options(common, params), reporter=_reporter()))
+        result = getattr(api, name)(common.project_dir, options=run_options(common, params), reporter=_reporter())
+        if common.debug and not result.success:
+            _show_spark_log(common.project_dir, common.target)
+        _exit(result)
 
     command.__name__ = name
     command.__doc__ = help_text

@@ -130,9 +130,20 @@ _LINE = re.compile(r"line (\d+),? pos(?:ition)? (\d+)", re.I)
 _SQL_BLOCK = re.compile(r"\n== SQL.*", re.S)
 
 
-def spark_error(exc: BaseException, node: Node, compiled: CompiledNode) -> ExecutionError:
-    """A Spark exception as a one-paragraph ExecutionError at the model's source line."""
+def spark_error(exc: BaseException, node: Node, compiled: CompiledNode, *, root=None) -> ExecutionError:
+    """A Spark exception as a one-paragraph ExecutionError at the model's source line: a common cause
+    (disk full, permission, cancelled, malformed input...) said plainly, else Spark's message without
+    Java frames (spark/failures.py). root: the project folder (a ragged seed's row is found there)."""
+    from pathlib import Path
+
+    from sparkmodels.execute.spark.failures import plain_message, summarize
+
     text = str(exc)
+    seed = Path(root) / node.path if root is not None and node.resource_type == "seed" else None
+    known = summarize(text, seed_path=seed)
+    if known is not None:
+        message, hint, line = known
+        return ExecutionError(message, node=node.name, path=node.path, line=line, hint=hint)
     line = None
     ctx = []
     getter = getattr(exc, "getQueryContext", None)
@@ -150,10 +161,7 @@ def spark_error(exc: BaseException, node: Node, compiled: CompiledNode) -> Execu
         m = _LINE.search(text)
         if m:
             line = int(m.group(1))
-    message = _SQL_BLOCK.sub("", text).strip()
-    message = re.sub(r"\s*\n\s*", " ", message)
-    if len(message) > 600:
-        message = message[:600] + "..."
+    message = plain_message(_SQL_BLOCK.sub("", text).strip())
     src_line = compiled.source_line(line) if node.language == "sql" else line
     return ExecutionError(message, node=node.name, path=node.path, line=src_line)
 

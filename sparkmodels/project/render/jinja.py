@@ -22,6 +22,7 @@ import jinja2
 from sparkmodels.errors import CompilationError, did_you_mean
 from sparkmodels.project.manifest import RefCall
 from sparkmodels.project.render import static as static_render
+from sparkmodels.project.secrets import is_secret_name
 
 _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
 _MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
@@ -165,6 +166,15 @@ class _Recorder:
         return default
 
     def env_var(self, name, default=_MISSING):
+        if not self.renderer.allow_secret_env and is_secret_name(name):
+            # dbt refuses its DBT_ENV_SECRET_* vars outside profiles for the same reason.
+            raise CompilationError(
+                f"environment variable '{name}' has a secret-looking name (it contains SECRET, TOKEN, "
+                "PASSWORD, KEY or CREDENTIAL), and model SQL is written in plain text to target/compiled/ "
+                "and the artifacts.",
+                hint="Use secrets only in targets (project.yml `targets:` or profiles.yml), where they are "
+                     "redacted, or rename the variable if it holds no secret.",
+            )
         self.result.env_vars_used.add(name)
         if name in os.environ:
             return os.environ[name]
@@ -206,9 +216,23 @@ _STATIC_CALLS = ("ref", "source", "config", "var", "env_var")
 _TEMPLATE_CACHE = 512
 
 
+_MARKER_CHAR = re.compile(f"unexpected char '(?:{_MARK_OPEN}|{_MARK_CLOSE}|{_PH_OPEN}|{_PH_CLOSE}|"
+                          r"\\ue00[0-3])' at \d+")
+_INTERNAL = re.compile("[\ue000-\ue003]|\\\\ue00[0-3]")
+
+
+def _jinja_message(message: str | None) -> str:
+    """Jinja's message without the invisible line markers add_line_markers put in the source: Jinja
+    meets one where a tag left open runs into the next line."""
+    message = _MARKER_CHAR.sub("unexpected end of line inside a tag (is a `{{`, `{%`, bracket or quote "
+                               "left unclosed?)", message or "invalid syntax")
+    return _INTERNAL.sub("", message).rstrip(".")
+
+
 def _syntax_error(exc, filename: str) -> CompilationError:
     """A Jinja syntax error as a located CompilationError."""
-    return CompilationError(f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno)
+    return CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", path=exc.filename or filename,
+                            line=exc.lineno)
 
 
 class Renderer:
@@ -218,8 +242,10 @@ class Renderer:
     extra...) are swapped in by each render, so renders run one at a time (loading is sequential).
     """
 
-    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
+    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=(),
+                 allow_secret_env: bool = False):
         self.vars = vars
+        self.allow_secret_env = allow_secret_env  # True only for targets/profiles (render_string)
         self.target = target
         self.run_started_at = _dt.datetime.now(_dt.timezone.utc)
         self.env = jinja2.Environment(
@@ -395,7 +421,7 @@ class Renderer:
         except CompilationError as exc:
             raise exc.located(node=node_name, path=filename, line=_template_line(exc, filename)) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise CompilationError(f"Jinja syntax error: {exc.message}.", node=node_name,
+            raise CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", node=node_name,
                                    path=exc.filename or filename, line=exc.lineno) from None
         except Exception as exc:  # noqa: BLE001 - any error in user Jinja becomes a located error
             path, line = _template_frame(exc, filename, self.macro_names.values())
@@ -458,7 +484,7 @@ def resolve(text: str, relations: list[str]) -> str:
 
 def render_string(text: str, *, path: str, line: int | None = None, vars: Mapping | None = None) -> str:
     """Render a small string (targets, YAML values) with env_var() and var() only."""
-    renderer = Renderer(vars=vars or {}, target={})
+    renderer = Renderer(vars=vars or {}, target={}, allow_secret_env=True)
     try:
         return renderer.render(text, filename=path, node_name=path).text
     except CompilationError as exc:
