@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from sparkmodels.errors import ProjectError
 from sparkmodels.project.frozen import freeze
+from sparkmodels.project.profiles import ProfileTargets, read_profile_targets
 from sparkmodels.project.yamlio import line_of, load_yaml, parse_yaml
 
 PROJECT_FILES = ("project.yml", "dbt_project.yml")
+SEED_TYPINGS = ("spark", "dbt")
+DBT_SPARK_CONF_KEY = "spark.sql.ansi.enabled"
 
 # Config keys that may appear without a leading '+' in the project.yml trees (dbt accepts both).
 KNOWN_CONFIG_KEYS = frozenset(
@@ -62,13 +65,16 @@ class Target:
     packages: tuple[str, ...] = ()
     jars: tuple[str, ...] = ()
     type: str = "spark"
+    profile_name: str | None = None  # the dbt profile the target came from
+    # seeds' column types: "spark" (Spark's CSV inference) or "dbt" (dbt's agate inference, seeds.py)
+    seed_typing: str = "spark"
 
     def describe(self) -> dict:
         """The target as the Jinja `target` variable and artifacts show it."""
         return {
             "name": self.name, "type": self.type, "schema": self.schema, "threads": self.threads,
-            "master": self.master, "remote": self.remote, "warehouse": self.warehouse,
-            "warehouse_storage": self.warehouse_storage,
+            "profile_name": self.profile_name, "master": self.master, "remote": self.remote,
+            "warehouse": self.warehouse, "warehouse_storage": self.warehouse_storage,
         }
 
 
@@ -160,20 +166,15 @@ def _render_env_vars(value: Any, path: str, line: int | None) -> Any:
     return value
 
 
-def _read_targets(root: Path, project: Mapping, project_file: str) -> tuple[dict, str | None, str]:
-    """Targets from project.yml `targets:` or a profiles.yml next to it; returns (targets, default, file)."""
+def _read_targets(root: Path, project: Mapping, project_file: str,
+                  profiles_dir: str | os.PathLike | None = None) -> tuple[dict, str | None, ProfileTargets]:
+    """Targets from project.yml `targets:` or else profiles.yml (profiles.py finds it as dbt does)."""
     if isinstance(project.get("targets"), Mapping):
-        return dict(project["targets"]), project.get("target"), project_file
-    profiles = root / "profiles.yml"
-    if not profiles.is_file():
-        return {}, None, project_file
-    data = load_yaml(profiles, "profiles.yml") or {}
-    if isinstance(data.get("targets"), Mapping):
-        return dict(data["targets"]), data.get("target"), "profiles.yml"
-    profile = data.get(project.get("profile") or "") if project.get("profile") else None
-    if isinstance(profile, Mapping) and isinstance(profile.get("outputs"), Mapping):
-        return dict(profile["outputs"]), profile.get("target"), "profiles.yml"
-    return {}, None, "profiles.yml"
+        targets = dict(project["targets"])
+        return targets, project.get("target"), ProfileTargets(targets, file=project_file)
+    profile = str(project["profile"]) if project.get("profile") else None
+    found = read_profile_targets(root, profile, profiles_dir)
+    return dict(found.targets), found.default, found
 
 
 def _int_option(data: Mapping, key: str, default: int, target: str, path: str, raw: Mapping) -> int:
@@ -202,6 +203,10 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
     if storage not in ("auto", "local", "hadoop"):
         raise ProjectError(f"target '{name}': warehouse_storage must be auto, local or hadoop, not '{storage}'.",
                            path=path, line=line_of(raw))
+    seed_typing = str(data.get("seed_typing") or "spark")
+    if seed_typing not in SEED_TYPINGS:
+        raise ProjectError(f"target '{name}': seed_typing must be spark or dbt, not '{seed_typing}'.",
+                           path=path, line=line_of(raw))
     remote = data.get("remote")
     master = data.get("master") or (None if remote else "local[*]")
     threads = _int_option(data, "threads", 1, name, path, raw)
@@ -221,7 +226,18 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
         jvm_cds=_bool_option(data, "jvm_cds", True, name, path, raw),
         packages=_as_tuple(data.get("packages"), ()),
         jars=_as_tuple(data.get("jars"), ()),
+        seed_typing=seed_typing,
     )
+
+
+def dbt_spark_defaults(target: Target, raw: Mapping) -> Target:
+    """What dbt-spark does where Spark leaves a choice: ANSI mode off, seeds typed as dbt infers them.
+
+    Only for a dbt project (dbt_project.yml) run with a dbt-spark profile output; the output's own
+    `server_side_parameters: {spark.sql.ansi.enabled: ...}` and `seed_typing:` win.
+    """
+    conf = {DBT_SPARK_CONF_KEY: "false", **target.conf}
+    return replace(target, conf=freeze(conf), seed_typing=str(raw.get("seed_typing") or "dbt"))
 
 
 def parse_cli_vars(text: str | None) -> dict:
@@ -242,8 +258,12 @@ def load_config(
     target: str | None = None,
     cli_vars: Mapping | None = None,
     threads: int | None = None,
+    profiles_dir: str | os.PathLike | None = None,
 ) -> ProjectConfig:
-    """Read project.yml and the selected target into a frozen ProjectConfig."""
+    """Read project.yml and the selected target into a frozen ProjectConfig.
+
+    profiles_dir: dbt's --profiles-dir (else $DBT_PROFILES_DIR, the project folder, ~/.dbt/).
+    """
     root = Path(project_dir).resolve()
     project_file = find_project_file(root)
     data = load_yaml(project_file, project_file.name)
@@ -253,21 +273,25 @@ def load_config(
         raise ProjectError("the project needs a 'name'.", path=project_file.name, line=1)
     name = str(data["name"])
 
-    targets, default_target, targets_file = _read_targets(root, data, project_file.name)
-    wanted = target or os.environ.get("SPARKMODELS_TARGET") or default_target
+    targets, default_target, profile = _read_targets(root, data, project_file.name, profiles_dir)
+    targets_file = profile.file
+    wanted = target or os.environ.get("SPARKMODELS_TARGET") or os.environ.get("DBT_TARGET") or default_target
     if wanted and wanted in targets:
-        chosen = build_target(wanted, targets[wanted], root, name, targets_file)
+        raw = profile.resolve(wanted)
+        chosen = replace(build_target(wanted, raw, root, name, targets_file), profile_name=profile.profile_name)
+        if project_file.name == "dbt_project.yml" and profile.is_dbt_spark(wanted):
+            chosen = dbt_spark_defaults(chosen, raw)
     elif wanted and wanted != "local" and (target or targets):
         # A misspelt default `target:` or SPARKMODELS_TARGET must not silently run somewhere else.
-        origin = "--target" if target else ("SPARKMODELS_TARGET" if os.environ.get("SPARKMODELS_TARGET")
-                                            else "the default 'target:'")
+        origin = "--target" if target else next(
+            (env for env in ("SPARKMODELS_TARGET", "DBT_TARGET") if os.environ.get(env)), "the default 'target:'")
         raise ProjectError(
             f"target '{wanted}' (from {origin}) is not defined; known targets: {', '.join(targets) or 'none'}.",
             path=targets_file,
         )
     elif targets and not wanted:
         first = next(iter(targets))
-        chosen = build_target(first, targets[first], root, name, targets_file)
+        chosen = build_target(first, profile.resolve(first), root, name, targets_file)
     else:
         # No (matching) target: the default local target. A dbt `profile:` naming a profile we
         # cannot use lands here on purpose.

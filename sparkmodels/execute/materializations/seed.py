@@ -24,6 +24,15 @@ def seed_dataframe(engine, path: str, column_types: dict, options: dict | None =
     return reader.schema(StructType.fromDDL(ddl)).csv(path)
 
 
+def typed_seed_dataframe(engine, path: str, types: list[tuple[str, str]], options: dict | None = None):
+    """Read a seed CSV with a schema given for every column (no inference pass)."""
+    from pyspark.sql.types import StructType
+
+    opts = {"header": "true", "escape": '"', "multiLine": "true", "mode": "FAILFAST", **(options or {})}
+    ddl = ", ".join(f"`{name}` {dtype}" for name, dtype in types)
+    return engine.spark.read.options(**opts).schema(StructType.fromDDL(ddl)).csv(path)
+
+
 class SeedMaterialization:
     name = "seed"
 
@@ -31,6 +40,13 @@ class SeedMaterialization:
         node = ctx.node
         path = str(ctx.engine.project_root / node.path)
         options = {k: str(v) for k, v in {"delimiter": node.config.get("delimiter")}.items() if v}
-        df = seed_dataframe(ctx.engine, path, dict(node.config.get("column_types") or {}), options)
+        column_types = dict(node.config.get("column_types") or {})
+        if ctx.engine.target.seed_typing == "dbt":  # a dbt project on a dbt-spark profile: dbt's types
+            from sparkmodels.project.seedtypes import dbt_seed_types
+
+            df = typed_seed_dataframe(ctx.engine, path, dbt_seed_types(path, column_types, options.get("delimiter", ",")),
+                                      options)
+        else:
+            df = seed_dataframe(ctx.engine, path, column_types, options)
         stats = ctx.engine.write_table(df, node, ctx.schema)
         return MaterializationResult("loaded seed", rows=stats["rows"], extra=stats)
