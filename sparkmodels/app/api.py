@@ -253,6 +253,17 @@ def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | Non
     )
 
 
+def deps(project_dir: str | Path = ".", *, hub_url: str | None = None, upgrade: bool = False) -> list[dict]:
+    """Install the project's packages (packages.yml / dependencies.yml); returns package-lock.yml's entries."""
+    from sparkmodels.project.config import find_project_file
+    from sparkmodels.project.packages import install
+    from sparkmodels.project.yamlio import load_yaml
+
+    root = Path(project_dir).resolve()
+    data = load_yaml(find_project_file(root), "dbt_project.yml") or {}
+    return install(root, str(data.get("packages-install-path") or "dbt_packages"), hub_url=hub_url, upgrade=upgrade)
+
+
 def clean(project_dir: str | Path = ".") -> list[Path]:
     """Delete target-path (and clean-targets from project.yml); never the warehouse."""
     config = load_config(project_dir)

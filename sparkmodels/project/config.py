@@ -11,8 +11,10 @@ from typing import Any
 
 from sparkmodels.errors import ProjectError
 from sparkmodels.project.frozen import freeze
+from sparkmodels.project.packages import installed_packages, satisfies
 from sparkmodels.project.profiles import ProfileTargets, read_profile_targets
 from sparkmodels.project.yamlio import line_of, load_yaml, parse_yaml
+from sparkmodels.version import DBT_VERSION
 
 PROJECT_FILES = ("project.yml", "dbt_project.yml")
 SEED_TYPINGS = ("spark", "dbt")
@@ -97,6 +99,11 @@ class ProjectConfig:
     seeds_tree: Mapping[str, Any]
     tests_tree: Mapping[str, Any]
     target: Target
+    # A package: the root project's config trees, which win over the package's own (as in dbt).
+    root_trees: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    packages: tuple[ProjectConfig, ...] = ()  # installed packages, each read as a project of its own
+    packages_install_path: str = "dbt_packages"
+    warnings: tuple[str, ...] = ()  # e.g. require-dbt-version mismatches; shown with the manifest's
 
     @property
     def target_dir(self) -> Path:
@@ -107,7 +114,9 @@ class ProjectConfig:
         tree = {"model": self.models_tree, "seed": self.seeds_tree, "test": self.tests_tree}.get(
             resource_type, {}
         )
-        return resolve_tree(tree, fqn)
+        own = resolve_tree(tree, fqn)
+        outer = self.root_trees.get(resource_type)
+        return merge_config(own, resolve_tree(outer, fqn)) if outer else own
 
 
 def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
@@ -299,25 +308,73 @@ def load_config(
     if threads:
         chosen = Target(**{**chosen.__dict__, "threads": max(1, int(threads))})
 
-    project_vars = dict(data.get("vars") or {})
-    project_vars.update(cli_vars or {})
+    install_path = str(data.get("packages-install-path") or "dbt_packages")
+    found = installed_packages(root, install_path)
+    names = {name, *(p.name for p in found)}
+    root_vars = dict(data.get("vars") or {})
+    warnings = [w for w in [check_dbt_version(data, name, project_file.name)] if w]
+    packages = []
+    for pkg in found:
+        pkg_file = pkg.root / "dbt_project.yml"
+        pkg_data = load_yaml(pkg_file, str(pkg_file)) or {}
+        if not isinstance(pkg_data, Mapping):
+            raise ProjectError("the project file must be a YAML mapping.", path=str(pkg_file))
+        # dbt's scoping: cli vars > the root project's vars for this package > its global vars > the package's own
+        own = dict(pkg_data.get("vars") or {})
+        pkg_vars = {**_global_vars(own, names), **dict(own.get(pkg.name) or {}), **_global_vars(root_vars, names),
+                    **dict(root_vars.get(pkg.name) or {}), **(cli_vars or {})}
+        warnings.extend(w for w in [check_dbt_version(pkg_data, pkg.name, str(pkg_file))] if w)
+        packages.append(_project_config(pkg.root, pkg.name, pkg_data, "dbt_project.yml", chosen, pkg_vars,
+                                        root_trees=_trees(data)))
+    project_vars = {**_global_vars(root_vars, names), **dict(root_vars.get(name) or {}), **(cli_vars or {})}
+    config = _project_config(root, name, data, project_file.name, chosen, project_vars)
+    return replace(config, packages=tuple(packages), packages_install_path=install_path, warnings=tuple(warnings))
 
+
+def _global_vars(variables: Mapping, scopes: set) -> dict:
+    """Vars not scoped to a project or package (a key naming one with a mapping value is a scope)."""
+    return {k: v for k, v in variables.items() if not (k in scopes and isinstance(v, Mapping))}
+
+
+def _trees(data: Mapping) -> Mapping:
+    return freeze({"model": data.get("models") or {}, "seed": data.get("seeds") or {},
+                   "test": data.get("data_tests") or data.get("tests") or {}})
+
+
+def check_dbt_version(data: Mapping, name: str, path: str) -> str | None:
+    """A warning when `require-dbt-version` excludes the dbt version whose behaviour sparkmodels follows."""
+    spec = data.get("require-dbt-version")
+    if not spec:
+        return None
+    try:
+        ok = satisfies(DBT_VERSION, spec)
+    except (ValueError, AttributeError):
+        return f"{path}: require-dbt-version {spec!r} of '{name}' is not a version range; ignored."
+    if ok:
+        return None
+    return (f"{path}: '{name}' requires dbt {spec}; sparkmodels follows dbt {DBT_VERSION}'s behaviour, "
+            "so parts of it may not work as intended.")
+
+
+def _project_config(root: Path, name: str, data: Mapping, config_file: str, target: Target, variables: Mapping,
+                    root_trees: Mapping | None = None) -> ProjectConfig:
     return ProjectConfig(
         root=root,
         name=name,
         version=str(data.get("version", "")),
-        config_file=project_file.name,
+        config_file=config_file,
         model_paths=_as_tuple(data.get("model-paths") or data.get("source-paths"), ("models",)),
         seed_paths=_as_tuple(data.get("seed-paths") or data.get("data-paths"), ("seeds",)),
         macro_paths=_as_tuple(data.get("macro-paths"), ("macros",)),
         test_paths=_as_tuple(data.get("test-paths"), ("tests",)),
         udf_paths=_as_tuple(data.get("udf-paths"), ("udfs",)),
         target_path=str(data.get("target-path") or "target"),
-        vars=freeze(project_vars),
+        vars=freeze(variables),
         models_tree=freeze(data.get("models") or {}),
         seeds_tree=freeze(data.get("seeds") or {}),
         tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
-        target=chosen,
+        target=target,
+        root_trees=root_trees or freeze({}),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from sparkmodels.errors import CompilationError, ProjectError, did_you_mean
+from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
 from sparkmodels.project import schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
@@ -69,12 +69,14 @@ def _file_checksum(path: Path) -> str:
 
 
 class _Loader:
-    def __init__(self, config: ProjectConfig):
+    def __init__(self, config: ProjectConfig, shared: _Loader | None = None):
         self.config = config
         self.root = config.root
-        self.nodes: dict[str, Node] = {}
-        self.seen_names: dict[str, str] = {}  # model/seed name -> path
-        self.listings: dict[str, list[Path]] = {}
+        # A package's loader shares the root loader's nodes and names (one manifest, one namespace).
+        self.nodes: dict[str, Node] = shared.nodes if shared else {}
+        self.seen_names: dict[str, str] = shared.seen_names if shared else {}  # model/seed name -> path
+        self.listings: dict[str, list[Path]] = shared.listings if shared else {}
+        self.macro_uids: dict[str, str] = shared.macro_uids if shared else {}  # name as called -> macro uid
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -97,7 +99,20 @@ class _Loader:
             for name in renderer.add_macro_file(display, text):
                 package = self.config.name if path.is_relative_to(self.root) else "sparkmodels"
                 uid = f"macro.{package}.{name}"
+                self.macro_uids.setdefault(name, uid)
                 macros[uid] = Macro(uid, name, display, display, checksum(text))
+        for pkg in self.config.packages:  # after the root's: its macros win where names clash
+            sub = _Loader(pkg, self)
+            prefix = _prefix(pkg.root, self.root)
+            generic = [(b, p) for b, p in sub.files(pkg.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
+            for _base, path in [*sub.files(pkg.macro_paths, (".sql",)), *generic]:
+                display = prefix + sub.rel(path)
+                text = to_macros(read_source(path))
+                for name in renderer.add_macro_file(display, text, package=pkg.name):
+                    uid = f"macro.{pkg.name}.{name}"
+                    self.macro_uids[f"{pkg.name}.{name}"] = uid
+                    self.macro_uids.setdefault(name, uid)
+                    macros[uid] = Macro(uid, name, display, display, checksum(text))
         return renderer, macros
 
     def claim_name(self, name: str, path: str) -> None:
@@ -137,7 +152,8 @@ class _Loader:
                 result_config, calls = result.config, tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
-                macros_used = tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used))
+                macros_used = tuple(sorted(self.macro_uids.get(m, f"macro.{self.config.name}.{m}")
+                                           for m in result.macros_used))
                 language = "sql"
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
@@ -215,19 +231,59 @@ class _Loader:
             del self.nodes[uid]
 
 
+def _prefix(package_root: Path, root: Path) -> str:
+    """A package's folder relative to the root project ('dbt_packages/x/'): node paths start with it."""
+    rel = os.path.relpath(package_root, root).replace(os.sep, "/")
+    return "" if rel == "." else rel + "/"
+
+
+def _located(pkg: ProjectConfig, root: Path, step):
+    """Run one loading step of a package; errors name the file relative to the root project."""
+    try:
+        return step()
+    except SparkModelsError as exc:
+        prefix = _prefix(pkg.root, root)
+        if prefix and exc.path and not Path(exc.path).is_absolute() and not exc.path.startswith(prefix):
+            exc.path = prefix + exc.path
+        raise
+
+
 def load_manifest(config: ProjectConfig) -> Manifest:
-    """Read every project file and return the frozen Manifest."""
+    """Read every project file, and every installed package's, and return the frozen Manifest."""
     loader = _Loader(config)
     renderer, macros = loader.load_macros()
-    yml_files = [p for _, p in loader.files((*config.model_paths, *config.seed_paths), (".yml", ".yaml"))]
-    parsed = schema_yaml.parse_schema_files(config, yml_files)
-    for source in parsed.sources:
-        loader.nodes[source.unique_id] = source
-    loader.load_models(renderer, parsed.model_patches)
-    loader.load_seeds(parsed.seed_patches)
-    parsed.check_patches(loader.nodes)
-    test_files = loader.files(config.test_paths, (".sql",))
-    loader.nodes.update(build_test_nodes(config, renderer, loader.nodes, parsed.raw, test_files))
+    warnings: list[str] = list(config.warnings)
+    tests_todo = []
+    for project in (config, *config.packages):
+        sub = loader if project is config else _Loader(project, loader)
+        renderer.vars = project.vars  # var() in a package's nodes sees the package's scope
+        before = set(loader.nodes)
+
+        def load(project=project, sub=sub):
+            yml_files = [p for _, p in sub.files((*project.model_paths, *project.seed_paths), (".yml", ".yaml"))]
+            parsed = schema_yaml.parse_schema_files(project, yml_files)
+            for source in parsed.sources:
+                loader.nodes[source.unique_id] = source
+            sub.load_models(renderer, parsed.model_patches)
+            sub.load_seeds(parsed.seed_patches)
+            parsed.check_patches({u: n for u, n in loader.nodes.items() if n.package == project.name})
+            return parsed
+
+        parsed = _located(project, config.root, load)
+        warnings.extend(parsed.warnings)
+        tests_todo.append((project, parsed, sub.files(project.test_paths, (".sql",)), before))
+    for project, parsed, test_files, before in tests_todo:
+        renderer.vars = project.vars
+        loader.nodes.update(_located(project, config.root, lambda project=project, parsed=parsed, files=test_files:
+                                     build_test_nodes(project, renderer, loader.nodes, parsed.raw, files)))
+        if project is not config:  # a package's paths are relative to it: make them the root project's
+            prefix = _prefix(project.root, config.root)
+            for uid in set(loader.nodes) - before:
+                node = loader.nodes[uid]
+                if node.package == project.name and prefix:
+                    loader.nodes[uid] = node.evolve(path=prefix + node.path,
+                                                    patch_path=prefix + node.patch_path if node.patch_path else None)
+    renderer.vars = config.vars
     loader.link()
     loader.drop_disabled()
     metadata = {
@@ -245,7 +301,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         nodes=MappingProxyType(dict(loader.nodes)),
         macros=MappingProxyType(macros),
         metadata=MappingProxyType(metadata),
-        warnings=tuple(parsed.warnings),
+        warnings=tuple(warnings),
     )
     return manifest
 

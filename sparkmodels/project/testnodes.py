@@ -129,10 +129,10 @@ class TestBuilder:
                 line: int | None) -> None:
         """One entry of a `tests:`/`data_tests:` list."""
         test_name, kwargs, own, custom_name = _parse_entry(spec, path, line)
-        test_name = test_name.split(".")[-1]  # dbt_utils.x -> x (no packages here)
-        macro = f"test_{test_name}"
+        namespace, _, test_name = test_name.rpartition(".")  # dbt_utils.x: the package's test x
+        macro = f"{namespace}.test_{test_name}" if namespace else f"test_{test_name}"
         if macro not in self.renderer.macro_names:
-            known = [m[5:] for m in self.renderer.macro_names if m.startswith("test_")]
+            known = [m.replace("test_", "", 1) for m in self.renderer.macro_names if m.split(".")[-1].startswith("test_")]
             raise ProjectError(
                 f"unknown generic test '{test_name}'." + did_you_mean(test_name, known),
                 path=path, line=line,
@@ -148,7 +148,7 @@ class TestBuilder:
                 dep = self._input_node(parent) if parent else None
                 if dep is not None and not dep.enabled:
                     return  # points at a disabled model
-        name = custom_name or test_node_name(test_name, target.name if target.resource_type != "source"
+        name = custom_name or test_node_name(f"{namespace}_{test_name}" if namespace else test_name, target.name if target.resource_type != "source"
                                              else f"{target.source_name}_{target.name}", column, kwargs)
         folders = Path(path).parent.parts[1:]
         fqn = (self.config.name, *folders, name)

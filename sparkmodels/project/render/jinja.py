@@ -258,8 +258,12 @@ class Renderer:
                 self._templates.popitem(last=False)
         return template
 
-    def add_macro_file(self, filename: str, text: str) -> list[str]:
-        """Compile a macro file once; returns the macro names it defines."""
+    def add_macro_file(self, filename: str, text: str, package: str | None = None) -> list[str]:
+        """Compile a macro file once; returns the macro names it defines.
+
+        package: a dbt package's file; its macros are `package.name` (and `name` where nothing
+        earlier, e.g. the root project, defines one).
+        """
         try:
             tree = self.env.parse(text, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
@@ -267,8 +271,12 @@ class Renderer:
         template = self._compile(tree, filename)
         names = [n for n in template.module.__dict__ if not n.startswith("_")] if "{% macro" in text or "{%- macro" in text else []
         for n in names:
-            self.macro_names[n] = filename
-        self.macro_templates.append(template)
+            if package:
+                self.macro_names[f"{package}.{n}"] = filename
+                self.macro_names.setdefault(n, filename)
+            else:
+                self.macro_names[n] = filename
+        self.macro_templates.append((template, package))
         # Code outside macros (a top-level {% set %}, {% do %}...) runs when the module is made,
         # and may depend on the render (var(), this); such files get fresh modules every render.
         self._top_level_code = self._top_level_code or not all(
@@ -298,11 +306,17 @@ class Renderer:
     def _add_macros(self, ctx: dict, state: _State) -> dict:
         """Make every macro module over ctx (shared=True: macros see ref/var and each other)."""
         fns = {}
-        for template in self.macro_templates:
+        for template, package in self.macro_templates:
             module = template.make_module(ctx, shared=True)
+            space = ctx.setdefault(package, MacroNamespace(package)) if package else None
             for name, macro in module.__dict__.items():
-                if not name.startswith("_") and callable(macro) and name not in ctx:
-                    ctx[name] = fns[name] = _wrap_macro(macro, name, state)
+                if name.startswith("_") or not callable(macro):
+                    continue
+                fn = _wrap_macro(macro, f"{package}.{name}" if package else name, state)
+                if space is not None:
+                    space.macros.setdefault(name, fn)
+                if name not in ctx:
+                    ctx[name] = fns[name] = fn
         return fns
 
     def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> dict:
@@ -402,6 +416,22 @@ class Renderer:
             raise CompilationError(_describe(exc), node=node_name, path=path, line=line) from None
         rec.result.text, rec.result.line_map = strip_line_markers(output)
         return rec.result
+
+
+class MacroNamespace:
+    """A package's macros as Jinja sees them: `dbt_utils.star(...)`."""
+
+    def __init__(self, package: str):
+        self.package = package
+        self.macros: dict[str, Callable] = {}
+
+    def __getattr__(self, name: str):
+        try:
+            return self.__dict__["macros"][name]
+        except KeyError:
+            raise AttributeError(f"package '{self.package}' has no macro '{name}'") from None
+
+    __getitem__ = __getattr__
 
 
 class _ConfigCallable:
