@@ -91,6 +91,10 @@ class ProjectConfig:
     seeds_tree: Mapping[str, Any]
     tests_tree: Mapping[str, Any]
     target: Target
+    # dbt's `dispatch:` list ({macro_namespace, search_order}), read by the macro namespace
+    dispatch: tuple = ()
+    analysis_paths: tuple[str, ...] = ("analyses",)
+    docs_paths: tuple[str, ...] | None = None  # None: dbt's default, every resource path
 
     @property
     def target_dir(self) -> Path:
@@ -294,6 +298,9 @@ def load_config(
         seeds_tree=freeze(data.get("seeds") or {}),
         tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
         target=chosen,
+        dispatch=freeze(list(data.get("dispatch") or [])),
+        analysis_paths=_as_tuple(data.get("analysis-paths"), ("analyses",)),
+        docs_paths=_as_tuple(data.get("docs-paths"), ()) or None,
     )
 
 

@@ -15,7 +15,10 @@ from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
+from sparkmodels.project.render.namespace import INTERNAL
 from sparkmodels.project.testnodes import build_test_nodes
+
+BUILTIN_MACROS = Path(__file__).parents[1] / "include" / "macros"
 
 
 def _files(root: Path, dirs, suffixes: tuple[str, ...], listings: dict | None = None) -> list[tuple[Path, Path]]:
@@ -68,6 +71,28 @@ def _file_checksum(path: Path) -> str:
     return f"path:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
 
 
+def package_macro_files(config: ProjectConfig) -> list[tuple[str, list[tuple[str, Path]]]]:
+    """(package name, [(display path, file)]) of every package installed under dbt_packages/.
+
+    The hook packages plug into: each package's macro files, registered in its own namespace
+    (`dbt_utils.star`). A package folder is one with a dbt_project.yml; its name and macro-paths
+    come from there.
+    """
+    from sparkmodels.project.yamlio import load_yaml
+
+    found = []
+    install = config.root / "dbt_packages"
+    for project_file in sorted(install.glob("*/dbt_project.yml")) if install.is_dir() else ():
+        data = load_yaml(project_file, project_file.relative_to(config.root).as_posix()) or {}
+        base = project_file.parent
+        files = []
+        for macro_dir in data.get("macro-paths") or ["macros"]:
+            files.extend((p.relative_to(config.root).as_posix(), p) for p in (
+                Path(f) for f in _walk(str(base / macro_dir))) if p.suffix == ".sql")
+        found.append((str(data.get("name") or base.name), files))
+    return found
+
+
 class _Loader:
     def __init__(self, config: ProjectConfig):
         self.config = config
@@ -84,20 +109,23 @@ class _Loader:
 
     def load_macros(self) -> tuple[Renderer, dict[str, Macro]]:
         target = {**self.config.target.describe(), "project_name": self.config.name}
-        renderer = Renderer(vars=self.config.vars, target=target)
+        renderer = Renderer(vars=self.config.vars, target=target, dispatch=self.config.dispatch)
         macros: dict[str, Macro] = {}
-        builtin = Path(__file__).parents[1] / "include" / "macros"
-        sources = [(builtin, p) for p in sorted(builtin.glob("*.sql"))] if builtin.is_dir() else []
         # Generic tests ({% test %} blocks) may also live in test-paths, e.g. tests/generic/.
-        generic = [(b, p) for b, p in self.files(self.config.test_paths, (".sql",))
-                   if has_test_blocks(read_source(p))]
-        for _base, path in [*sources, *self.files(self.config.macro_paths, (".sql",)), *generic]:
-            display = self.rel(path) if path.is_relative_to(self.root) else f"sparkmodels/{path.name}"
-            text = to_macros(read_source(path))
-            for name in renderer.add_macro_file(display, text):
-                package = self.config.name if path.is_relative_to(self.root) else "sparkmodels"
-                uid = f"macro.{package}.{name}"
-                macros[uid] = Macro(uid, name, display, display, checksum(text))
+        generic = [p for _b, p in self.files(self.config.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
+        own = [p for _b, p in self.files(self.config.macro_paths, (".sql",))]
+        # The root project first, then installed packages, then sparkmodels' internal `dbt` package.
+        packages = [(self.config.name, [(self.rel(p), p) for p in [*own, *generic]]),
+                    *package_macro_files(self.config),
+                    (INTERNAL, [(f"sparkmodels/{p.relative_to(BUILTIN_MACROS).as_posix()}", p)
+                                for p in sorted(BUILTIN_MACROS.rglob("*.sql"))])]
+        for package, files in packages:
+            for display, path in files:
+                text = to_macros(read_source(path))
+                uid_package = "sparkmodels" if package == INTERNAL else package
+                for name in renderer.add_macro_file(display, text, package=package):
+                    uid = f"macro.{uid_package}.{name}"
+                    macros.setdefault(uid, Macro(uid, name, display, display, checksum(text)))
         return renderer, macros
 
     def claim_name(self, name: str, path: str) -> None:

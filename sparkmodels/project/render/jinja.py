@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+from jinja2.environment import TemplateModule
 
 from sparkmodels.errors import CompilationError, did_you_mean
 from sparkmodels.project.manifest import RefCall
+from sparkmodels.project.render import dbt_context
 from sparkmodels.project.render import static as static_render
+from sparkmodels.project.render.namespace import Adapter, PackageMacros, Resolver, dispatch_orders
 
 _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
 _MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
@@ -176,6 +179,10 @@ class _Recorder:
         self.result.logs.append(str(msg))
         return ""
 
+    def warn(self, msg):
+        self.result.logs.append(f"Warning: {msg}")
+        return ""
+
     @staticmethod
     def do_return(value):
         raise _MacroReturn(value)
@@ -218,25 +225,33 @@ class Renderer:
     extra...) are swapped in by each render, so renders run one at a time (loading is sequential).
     """
 
-    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
+    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=(),
+                 dispatch=(), invocation_id: str | None = None):
         self.vars = vars
         self.target = target
         self.run_started_at = _dt.datetime.now(_dt.timezone.utc)
+        self.root_package = str(target.get("project_name") or "")
+        self.dispatch_orders = dispatch_orders(dispatch)  # the project's `dispatch:` config
+        self._dbt_globals = dbt_context.constants(invocation_id)
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
             keep_trailing_newline=True,
             autoescape=False,
         )
-        self.macro_templates: list = []
+        self.macro_templates: list = []  # (template, package), in registration order
         self.macro_paths: dict[str, str] = {}
-        self.macro_names: dict[str, str] = {}  # macro name -> file
+        self.macro_names: dict[str, str] = {}  # macro name -> file (first package defining it)
+        self.macro_packages: dict[str, str] = {}  # macro file -> package
         # (source, filename) -> Template, least recently used first. Schema tests of one kind in one
         # YAML file share their text, so each is compiled once; the filename is part of the key
         # because tracebacks and error locations come from it.
         self._templates: OrderedDict = OrderedDict()
         self._state = _State()
-        self._shared: dict | None = None  # the context macro modules see; None = build on next render
+        # package of the node -> (the context its macro modules see, its flat macro functions);
+        # emptied when a macro file is added, built again on the next render.
+        self._shared_by: dict[str, tuple[dict, dict]] = {}
+        self._shared: dict | None = None  # the one of the render in progress
         self._macro_fns: dict[str, Callable] = {}
         self._top_level_code = False  # a macro file runs code outside macros: rebuild modules per render
         for name, text in macro_sources:
@@ -258,31 +273,37 @@ class Renderer:
                 self._templates.popitem(last=False)
         return template
 
-    def add_macro_file(self, filename: str, text: str) -> list[str]:
-        """Compile a macro file once; returns the macro names it defines."""
+    def add_macro_file(self, filename: str, text: str, package: str | None = None) -> list[str]:
+        """Compile a macro file of a package (default: the root project) once; returns its macro names.
+
+        Register the root project's files first, then each installed package's, then the internal
+        `dbt` package's (namespace.INTERNAL); resolution order is dbt's whatever the order.
+        """
         try:
             tree = self.env.parse(text, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
             raise _syntax_error(exc, filename) from None
         template = self._compile(tree, filename)
-        names = [n for n in template.module.__dict__ if not n.startswith("_")] if "{% macro" in text or "{%- macro" in text else []
+        names = [n.name for n in tree.find_all(jinja2.nodes.Macro)]
         for n in names:
-            self.macro_names[n] = filename
-        self.macro_templates.append(template)
+            self.macro_names.setdefault(n, filename)
+        package = package or self.root_package
+        self.macro_packages[filename] = package
+        self.macro_templates.append((template, package))
         # Code outside macros (a top-level {% set %}, {% do %}...) runs when the module is made,
         # and may depend on the render (var(), this); such files get fresh modules every render.
         self._top_level_code = self._top_level_code or not all(
             isinstance(n, jinja2.nodes.Macro)
             or (isinstance(n, jinja2.nodes.Output) and all(isinstance(c, jinja2.nodes.TemplateData) for c in n.nodes))
             for n in tree.body)
-        self._shared = None  # a new or changed macro file: modules are made again
+        self._shared_by = {}  # a new or changed macro file: modules are made again
         return names
 
     def _per_render(self, rec: _Recorder, this: Relation | None) -> dict:
         return {
             "ref": rec.ref, "source": rec.source, "config": _ConfigCallable(rec), "var": rec.var,
             "env_var": rec.env_var, "log": rec.log, "return": rec.do_return,
-            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.log},
+            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.warn},
             "this": this,
         }
 
@@ -291,33 +312,51 @@ class Renderer:
             # Rendered once, at compile time, so dbt's `{% if execute %}` guards are true.
             "is_incremental": lambda: False, "execute": True, "target": self.target,
             "run_started_at": self.run_started_at,
-            "modules": {"datetime": _dt, "re": re},
             "project_name": self.target.get("project_name"),
+            **self._dbt_globals,
         }
 
-    def _add_macros(self, ctx: dict, state: _State) -> dict:
-        """Make every macro module over ctx (shared=True: macros see ref/var and each other)."""
+    def _add_macros(self, ctx: dict, state: _State, package: str) -> dict:
+        """Make every macro module over ctx (shared=True: macros see ref/var and each other), then
+        put the names a node of `package` sees into ctx in dbt's order (namespace.Resolver).
+        Context values (ref, config, this...) win over macros of the same name."""
+        by_package: dict[str, dict[str, Callable]] = {}
+        for template, pkg in self.macro_templates:
+            macros = by_package.setdefault(pkg, {})
+            for name, macro in self._module_macros(template, ctx).items():
+                macros[name] = _wrap_macro(macro, name, state)
+        resolver = Resolver(self.root_package, package, by_package, self.dispatch_orders)
         fns = {}
-        for template in self.macro_templates:
-            module = template.make_module(ctx, shared=True)
-            for name, macro in module.__dict__.items():
-                if not name.startswith("_") and callable(macro) and name not in ctx:
-                    ctx[name] = fns[name] = _wrap_macro(macro, name, state)
+        protected = set(ctx)
+        for name, value in resolver.flat.items():
+            if name not in protected:
+                ctx[name] = value
+                if not isinstance(value, PackageMacros):
+                    fns[name] = value
+        ctx.setdefault("adapter", Adapter(resolver))
         return fns
 
-    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> dict:
+    def _module_macros(self, template, ctx: dict) -> dict:
+        """Make a macro file's module over ctx; its macros by name, also `_private` ones, which a
+        TemplateModule does not export (dbt_utils._is_relation): they are in the module's context."""
+        context = template.new_context(ctx, shared=True)
+        TemplateModule(template, context)
+        return {name: m for name, m in context.vars.items() if isinstance(m, jinja2.runtime.Macro)}
+
+    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None, package: str) -> dict:
         """A fresh context with fresh macro modules (used when a macro file has top-level code)."""
         ctx: dict[str, Any] = {**self._per_render(rec, this), **self._constant(), **(extra or {})}
-        self._add_macros(ctx, _State(rec))
+        self._add_macros(ctx, _State(rec), package)
         return ctx
 
-    def _enter(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> tuple[dict, dict, list]:
+    def _enter(self, rec: _Recorder, this: Relation | None, extra: Mapping | None,
+               package: str) -> tuple[dict, dict, list]:
         """Point the shared context (macro modules made once) at this render; returns what to undo."""
-        if self._shared is None:
+        if package not in self._shared_by:
             shared = {**self._per_render(rec, this), **self._constant()}
-            self._macro_fns = self._add_macros(shared, self._state)
-            self._shared = shared
-        shared = self._shared
+            self._shared_by[package] = (shared, self._add_macros(shared, self._state, package))
+        shared, self._macro_fns = self._shared_by[package]
+        self._shared = shared
         own = self._per_render(rec, this)
         shared.update(own)
         self._state.rec = rec
@@ -344,16 +383,19 @@ class Renderer:
         node_name: str,
         this: Relation | None = None,
         extra: Mapping | None = None,
+        package: str | None = None,
     ) -> RenderResult:
-        """Render a model/test template once: placeholders for refs, markers mapped to lines."""
+        """Render a model/test template of a package (default: the root project) once:
+        placeholders for refs, markers mapped to lines."""
         rec = _Recorder(self, node_name, filename, None)
         saved: list = []
         own = None
+        package = package or self.root_package
         try:
             if self._top_level_code:
-                ctx = self._context(rec, this, extra)
+                ctx = self._context(rec, this, extra, package)
             else:
-                ctx, own, saved = self._enter(rec, this, extra)
+                ctx, own, saved = self._enter(rec, this, extra, package)
                 # Marker characters typed into a model would be read as markers by Jinja's path.
                 steps = static_render.plan(_TAG.split(source)) if _MARK_OPEN not in source else None
                 if steps is not None:
