@@ -127,11 +127,12 @@ def test_a_project_using_dbt_macros_builds_with_the_cli(spark, make_project):
     root = make_project({
         "seeds/trips.csv": "id,pickup,fare\n1,2024-01-03 10:00:00,12.5\n2,2024-01-20 11:00:00,7.5\n3,2024-02-02 09:00:00,3\n",
         "models/monthly.sql": (
-            "{{ config(materialized='table') }}\n"
+            "{{ config(materialized='table', alias='monthly_fares') }}\n"
             "select {{ dbt.date_trunc('month', 'pickup') }} as month, {{ dbt.safe_cast('sum(fare)', dbt.type_numeric()) }} as fare,\n"
             "  {{ dbt.listagg(dbt.cast('id', dbt.type_string()), \"','\", 'order by id') }} as ids\n"
             "from {{ ref('trips') }} group by 1"
         ),
+        "models/last.sql": "select max(month) as month from {{ ref('monthly') }}",  # reads the alias
         "models/schema.yml": "models:\n  - name: monthly\n    columns:\n      - name: month\n        tests: [unique]\n",
     })
     code = ("import sys\nfrom sparkmodels.app.cli import cli\n"
@@ -144,6 +145,7 @@ def test_a_project_using_dbt_macros_builds_with_the_cli(spark, make_project):
     assert out.stdout.strip().splitlines()[-1] == "NO_PYSPARK"
     result = sparkmodels.build(str(root), spark=spark)
     assert result.success
-    rows = spark.read.parquet(str(root / "warehouse" / "demo" / "monthly")).orderBy("month").collect()
+    assert spark.sql("select * from last").collect()[0].month == T(2024, 2, 1)
+    rows = spark.read.parquet(str(root / "warehouse" / "demo" / "monthly_fares")).orderBy("month").collect()
     assert [(r.month, r.fare, r.ids) for r in rows] == [
         (T(2024, 1, 1), Decimal("20.000000"), "1,2"), (T(2024, 2, 1), Decimal("3.000000"), "3")]

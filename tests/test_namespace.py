@@ -101,3 +101,27 @@ def test_adapter_quote_and_renderer_packages_registered_in_any_order():
     assert out.text == "root p root `a b`"
     # a node of package p sees its own macros first
     assert r.render("{{ f() }}", filename="x.sql", node_name="x", package="p").text == "p"
+
+
+def test_generate_schema_and_alias_name_defaults_and_project_overrides(make_project):
+    files = {
+        "models/a.sql": "{{ config(schema='marts', alias='a_final') }}select 1 as x",
+        "models/b.sql": "select * from {{ ref('a') }}",
+    }
+    project = sparkmodels.load_project(make_project(files))
+    a = project.manifest.nodes["model.demo.a"]
+    assert "relation_schema" not in a.config and a.config["alias"] == "a_final"
+    assert project.compiler.compile("model.demo.b").sql == "select * from `a_final`"
+    from sparkmodels.project.config import schema_for
+
+    assert schema_for(project.config, a.config) == "demo_marts"  # dbt's default: <target>_<custom>
+    override = {
+        "macros/naming.sql": (
+            "{% macro generate_schema_name(custom_schema_name, node) %}{{ custom_schema_name or target.schema }}{% endmacro %}\n"
+            "{% macro generate_alias_name(custom_alias_name, node) %}{{ node.fqn[-1] | upper }}{% endmacro %}"
+        ),
+    }
+    project = sparkmodels.load_project(make_project({**files, **override}, name="over"))
+    a = project.manifest.nodes["model.demo.a"]
+    assert schema_for(project.config, a.config) == "marts"
+    assert project.compiler.compile("model.demo.b").sql == "select * from `A`"

@@ -305,6 +305,10 @@ def load_config(
 
 
 def schema_for(config: ProjectConfig, node_config: Mapping) -> str:
-    """dbt's generate_schema_name: a custom schema is appended to the target schema."""
+    """dbt's generate_schema_name: a custom schema is appended to the target schema. A project that
+    overrides the macro gets the schema it chose, recorded by the loader as `relation_schema`."""
+    chosen = node_config.get("relation_schema")
+    if chosen:
+        return str(chosen)
     custom = node_config.get("schema")
     return f"{config.target.schema}_{custom}" if custom else config.target.schema

@@ -19,6 +19,7 @@ from sparkmodels.project.render.namespace import INTERNAL
 from sparkmodels.project.testnodes import build_test_nodes
 
 BUILTIN_MACROS = Path(__file__).parents[1] / "include" / "macros"
+NAMING = "{{ generate_schema_name(__sm_schema, __sm_node) }}\n{{ generate_alias_name(__sm_alias, __sm_node) }}"
 
 
 def _files(root: Path, dirs, suffixes: tuple[str, ...], listings: dict | None = None) -> list[tuple[Path, Path]]:
@@ -100,6 +101,7 @@ class _Loader:
         self.nodes: dict[str, Node] = {}
         self.seen_names: dict[str, str] = {}  # model/seed name -> path
         self.listings: dict[str, list[Path]] = {}
+        self.renderer: Renderer | None = None
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -127,6 +129,23 @@ class _Loader:
                     uid = f"macro.{uid_package}.{name}"
                     macros.setdefault(uid, Macro(uid, name, display, display, checksum(text)))
         return renderer, macros
+
+    def name_relation(self, renderer: Renderer, node_config: dict, resource_type: str, name: str,
+                      rel: str, fqn: tuple) -> None:
+        """Schema and identifier from the generate_schema_name / generate_alias_name macros (dbt's, or
+        the project's overrides); recorded in the config only where they differ from the defaults."""
+        node = {"name": name, "resource_type": resource_type, "package_name": self.config.name,
+                "original_file_path": rel, "path": rel, "fqn": list(fqn), "config": node_config,
+                "unique_id": f"{resource_type}.{self.config.name}.{name}", "version": None}
+        custom_schema, custom_alias = node_config.get("schema"), node_config.get("alias")
+        out = renderer.render(NAMING, filename="sparkmodels/naming", node_name=name, extra={
+            "__sm_schema": custom_schema, "__sm_alias": custom_alias, "__sm_node": node}).text
+        schema, _, alias = out.partition("\n")
+        schema, alias = schema.strip(), alias.strip()
+        if schema and schema != schema_for(self.config, node_config):
+            node_config["relation_schema"] = schema
+        if alias and alias != name:
+            node_config["alias"] = alias
 
     def claim_name(self, name: str, path: str) -> None:
         if name in self.seen_names:
@@ -169,6 +188,7 @@ class _Loader:
                 language = "sql"
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
+            self.name_relation(renderer, node_config, "model", name, rel, fqn)
             self.nodes[f"model.{self.config.name}.{name}"] = Node(
                 unique_id=f"model.{self.config.name}.{name}", name=name, resource_type="model",
                 package=self.config.name, path=rel, fqn=fqn, raw_code=text, language=language,
@@ -188,6 +208,8 @@ class _Loader:
             patch = patches.get(name, {})
             node_config = merge_config(self.config.node_config("seed", fqn), patch.get("config", {}))
             node_config["materialized"] = "seed"
+            if self.renderer is not None:
+                self.name_relation(self.renderer, node_config, "seed", name, rel, fqn)
             self.nodes[f"seed.{self.config.name}.{name}"] = Node(
                 unique_id=f"seed.{self.config.name}.{name}", name=name, resource_type="seed",
                 package=self.config.name, path=rel, fqn=fqn, config=freeze(node_config),
@@ -247,6 +269,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     """Read every project file and return the frozen Manifest."""
     loader = _Loader(config)
     renderer, macros = loader.load_macros()
+    loader.renderer = renderer
     yml_files = [p for _, p in loader.files((*config.model_paths, *config.seed_paths), (".yml", ".yaml"))]
     parsed = schema_yaml.parse_schema_files(config, yml_files)
     for source in parsed.sources:
