@@ -24,7 +24,7 @@ from sparkmodels.errors import CompilationError, did_you_mean
 from sparkmodels.project.manifest import RefCall
 from sparkmodels.project.render import dbt_context
 from sparkmodels.project.render import static as static_render
-from sparkmodels.project.render.namespace import Adapter, PackageMacros, Resolver, dispatch_orders
+from sparkmodels.project.render.namespace import INTERNAL, Adapter, PackageMacros, Resolver, dispatch_orders
 
 _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
 _MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
@@ -239,10 +239,14 @@ class Renderer:
             keep_trailing_newline=True,
             autoescape=False,
         )
+        # Installed packages are written for dbt, where an undefined name renders as '' (dbt_utils
+        # sets variables only in some branches); the project's own Jinja stays strict.
+        self.package_env = self.env.overlay(undefined=jinja2.Undefined)
         self.macro_templates: list = []  # (template, package), in registration order
         self.macro_paths: dict[str, str] = {}
         self.macro_names: dict[str, str] = {}  # macro name -> file (first package defining it)
         self.macro_packages: dict[str, str] = {}  # macro file -> package
+        self._names_by_package: dict[str, set[str]] = {}
         # (source, filename) -> Template, least recently used first. Schema tests of one kind in one
         # YAML file share their text, so each is compiled once; the filename is part of the key
         # because tracebacks and error locations come from it.
@@ -257,16 +261,17 @@ class Renderer:
         for name, text in macro_sources:
             self.add_macro_file(name, text)
 
-    def _compile(self, source: str | jinja2.nodes.Template, filename: str, *, key=None):
+    def _compile(self, source: str | jinja2.nodes.Template, filename: str, *, key=None, env=None):
         """A Template from source text or a parsed tree; with a key, memoised (LRU)."""
         if key is not None and key in self._templates:
             self._templates.move_to_end(key)
             return self._templates[key]
+        env = env or self.env
         try:
-            code = self.env.compile(source, name=filename, filename=filename)
+            code = env.compile(source, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
             raise _syntax_error(exc, filename) from None
-        template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        template = env.template_class.from_code(env, code, env.make_globals(None))
         if key is not None:
             self._templates[key] = template
             if len(self._templates) > _TEMPLATE_CACHE:
@@ -283,11 +288,13 @@ class Renderer:
             tree = self.env.parse(text, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
             raise _syntax_error(exc, filename) from None
-        template = self._compile(tree, filename)
+        package = package or self.root_package
+        lenient = package not in (self.root_package, INTERNAL)
+        template = self._compile(tree, filename, env=self.package_env if lenient else None)
         names = [n.name for n in tree.find_all(jinja2.nodes.Macro)]
+        self._names_by_package.setdefault(package, set()).update(names)
         for n in names:
             self.macro_names.setdefault(n, filename)
-        package = package or self.root_package
         self.macro_packages[filename] = package
         self.macro_templates.append((template, package))
         # Code outside macros (a top-level {% set %}, {% do %}...) runs when the module is made,
@@ -311,8 +318,10 @@ class Renderer:
         return {
             # Rendered once, at compile time, so dbt's `{% if execute %}` guards are true.
             "is_incremental": lambda: False, "execute": True, "target": self.target,
+            "should_store_failures": lambda: False,  # decided per test at run time (store_failures)
             "run_started_at": self.run_started_at,
             "project_name": self.target.get("project_name"),
+            **self.env.globals,  # range, dict, namespace...: macro modules made over this dict need them
             **self._dbt_globals,
         }
 
@@ -335,6 +344,12 @@ class Renderer:
                     fns[name] = value
         ctx.setdefault("adapter", Adapter(resolver))
         return fns
+
+    def has_macro(self, name: str, package: str | None = None) -> bool:
+        """Whether a macro exists: in that package, or (no package) in any."""
+        if package is None:
+            return name in self.macro_names
+        return name in self._names_by_package.get(package, ())
 
     def _module_macros(self, template, ctx: dict) -> dict:
         """Make a macro file's module over ctx; its macros by name, also `_private` ones, which a
