@@ -149,3 +149,27 @@ def test_a_project_using_dbt_macros_builds_with_the_cli(spark, make_project):
     rows = spark.read.parquet(str(root / "warehouse" / "demo" / "monthly_fares")).orderBy("month").collect()
     assert [(r.month, r.fare, r.ids) for r in rows] == [
         (T(2024, 1, 1), Decimal("20.000000"), "1,2"), (T(2024, 2, 1), Decimal("3.000000"), "3")]
+
+
+def test_package_generic_test_with_fail_calc_and_undefined_names(spark, make_project):
+    """`pkg.x` in YAML calls the package's test_x even when the project has its own x; the package's
+    config(fail_calc=...) counts failures; a name its Jinja leaves unset renders as '' as in dbt."""
+    import json
+
+    root = make_project({
+        "dbt_packages/pkg/dbt_project.yml": "name: pkg\n",
+        "dbt_packages/pkg/macros/t.sql": (
+            "{% test at_least(model, n) %}{{ config(fail_calc='sum(missing)') }}"
+            "{% if false %}{% set never = 'x' %}{% endif %}"
+            "select greatest({{ n }} - count(*), 0) as missing {{ never }} from {{ model }}{% endtest %}"
+        ),
+        "tests/generic/own.sql": "{% test at_least(model) %}select 1 as always_fails{% endtest %}",
+        "models/three.sql": "select * from values (1), (2), (3) as t(x)",
+        "models/schema.yml": ("models:\n  - name: three\n    data_tests:\n"
+                              "      - pkg.at_least: {n: 2}\n      - pkg.at_least: {n: 5}\n"),
+    })
+    sparkmodels.build(str(root), spark=spark)
+    results = {r["unique_id"].split(".")[-1]: r for r in
+               json.loads((root / "target" / "run_results.json").read_text())["results"]}
+    assert results["at_least_three__2"]["status"] == "pass"
+    assert (results["at_least_three__5"]["status"], results["at_least_three__5"]["failures"]) == ("fail", 2)
