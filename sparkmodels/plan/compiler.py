@@ -89,7 +89,7 @@ class Compiler:
 
     def _compile(self, uid: str) -> CompiledNode:
         node = self.manifest.nodes[uid]
-        if node.language != "sql" or node.resource_type not in ("model", "test"):
+        if node.language != "sql" or node.resource_type not in ("model", "test", "analysis"):
             return CompiledNode(node.raw_code if node.language == "python" else "", ())
         sql = self._resolved(node)
         line_map = tuple(node.line_map)

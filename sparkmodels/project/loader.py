@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import CompilationError, ProjectError, did_you_mean
-from sparkmodels.project import schema_yaml
+from sparkmodels.project import docblocks, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
@@ -199,6 +199,23 @@ class _Loader:
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
             )
 
+    def load_analyses(self, renderer: Renderer) -> None:
+        """analyses/**/*.sql: rendered and compiled like models (ref, macros), never run (dbt's analyses)."""
+        for base, path in self.files(self.config.analysis_paths, (".sql",)):
+            rel, name = self.rel(path), path.stem
+            fqn = (self.config.name, "analysis", *path.relative_to(base).parent.parts, name)
+            text = read_source(path)
+            result = renderer.render(text, filename=rel, node_name=name)
+            config = merge_config(self.config.node_config("analysis", fqn), result.config)
+            config.setdefault("materialized", "view")
+            uid = f"analysis.{self.config.name}.{name}"
+            self.nodes[uid] = Node(
+                unique_id=uid, name=name, resource_type="analysis", package=self.config.name, path=rel,
+                fqn=fqn, raw_code=text, config=freeze(config), calls=tuple(result.calls),
+                rendered=result.text, line_map=result.line_map, checksum=checksum(text),
+                depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
+            )
+
     def load_seeds(self, patches: Mapping) -> None:
         for base, path in self.files(self.config.seed_paths, (".csv",)):
             rel = self.rel(path)
@@ -276,6 +293,11 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         loader.nodes[source.unique_id] = source
     loader.load_models(renderer, parsed.model_patches)
     loader.load_seeds(parsed.seed_patches)
+    loader.load_analyses(renderer)
+    docs_dirs = config.docs_paths or (*config.model_paths, *config.seed_paths, *config.test_paths,
+                                      *config.macro_paths, *config.analysis_paths)
+    docs = docblocks.find_docs(docblocks.doc_files(config.root, dict.fromkeys(docs_dirs), _walk))
+    docblocks.resolve(loader.nodes, docs, renderer)
     parsed.check_patches(loader.nodes)
     test_files = loader.files(config.test_paths, (".sql",))
     loader.nodes.update(build_test_nodes(config, renderer, loader.nodes, parsed.raw, test_files))
