@@ -70,7 +70,8 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
     """Write target/compiled/** and target/manifest.json for the selected models (no Spark)."""
     p = ensure_project(project_dir, target, vars, project=project)
     select, context, more = selection_context(p, select, state=state, selector=selector)
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test"), context=context)
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test", "analysis"),
+                       context=context)
     compiled = p.compiled(sorted(sel.selected))
     write_compiled(p.config.target_dir, p.manifest, compiled)
     write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))

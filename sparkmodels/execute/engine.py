@@ -12,7 +12,7 @@ from sparkmodels.errors import ExecutionError
 from sparkmodels.execute.spark.metrics import StatusReader, StepMetrics, connect_metrics, empty
 from sparkmodels.execute.spark.session import build_session, is_connect_session, quiet_pyspark_loggers
 from sparkmodels.execute.storage import TableStore, Warehouse, open_warehouse
-from sparkmodels.plan.compiler import relation_name, source_view_name
+from sparkmodels.plan.compiler import identifier, relation_name, source_view_name
 from sparkmodels.project.config import Target
 from sparkmodels.project.manifest import Node
 
@@ -107,7 +107,7 @@ class Engine:
 
     # -- relations -----------------------------------------------------------------------------
     def location(self, node: Node, schema: str) -> TableStore:
-        return self.storage.table(schema, node.name)
+        return self.storage.table(schema, identifier(node))
 
     def set_fingerprint(self, unique_id: str, fingerprint: dict | None) -> None:
         with self._lock:
@@ -120,7 +120,7 @@ class Engine:
             warehouse, base = self.defer
             own = self.target.schema
             deferred = base + schema[len(own):] if schema.startswith(own) else schema
-            current = warehouse.connect(self.spark).table(deferred, node.name).current()
+            current = warehouse.connect(self.spark).table(deferred, identifier(node)).current()
         return current
 
     def mark_registered(self, name: str) -> None:
@@ -136,7 +136,7 @@ class Engine:
         elif node.resource_type == "model" and node.materialized in ("view", "ephemeral"):
             return  # built in this session by the plan, or inlined
         else:
-            view = node.name
+            view = identifier(node)
         with self._lock:
             if view in self._registered:
                 return
@@ -244,12 +244,13 @@ class Engine:
         # Downstream steps must read this version: forget an older registration (and its temp view,
         # which may point at files clean() just removed).
         with self._lock:
-            stale = node.name in self._registered
-            self._registered.discard(node.name)
-            self._written[node.name] = (version, written_schema)
+            view = identifier(node)
+            stale = view in self._registered
+            self._registered.discard(view)
+            self._written[view] = (version, written_schema)
         if stale:
             with contextlib.suppress(Exception):
-                self.spark.catalog.dropTempView(node.name)
+                self.spark.catalog.dropTempView(view)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name,
                  "files": loc.data_files(version)}
         if group:

@@ -104,6 +104,10 @@ class ProjectConfig:
     packages: tuple[ProjectConfig, ...] = ()  # installed packages, each read as a project of its own
     packages_install_path: str = "dbt_packages"
     warnings: tuple[str, ...] = ()  # e.g. require-dbt-version mismatches; shown with the manifest's
+    # dbt's `dispatch:` list ({macro_namespace, search_order}), read by the macro namespace
+    dispatch: tuple = ()
+    analysis_paths: tuple[str, ...] = ("analyses",)
+    docs_paths: tuple[str, ...] | None = None  # None: dbt's default, every resource path
 
     @property
     def target_dir(self) -> Path:
@@ -375,10 +379,17 @@ def _project_config(root: Path, name: str, data: Mapping, config_file: str, targ
         tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
         target=target,
         root_trees=root_trees or freeze({}),
+        dispatch=freeze(list(data.get("dispatch") or [])),
+        analysis_paths=_as_tuple(data.get("analysis-paths"), ("analyses",)),
+        docs_paths=_as_tuple(data.get("docs-paths"), ()) or None,
     )
 
 
 def schema_for(config: ProjectConfig, node_config: Mapping) -> str:
-    """dbt's generate_schema_name: a custom schema is appended to the target schema."""
+    """dbt's generate_schema_name: a custom schema is appended to the target schema. A project that
+    overrides the macro gets the schema it chose, recorded by the loader as `relation_schema`."""
+    chosen = node_config.get("relation_schema")
+    if chosen:
+        return str(chosen)
     custom = node_config.get("schema")
     return f"{config.target.schema}_{custom}" if custom else config.target.schema

@@ -9,13 +9,17 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
-from sparkmodels.project import schema_yaml
+from sparkmodels.project import docblocks, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
+from sparkmodels.project.render.namespace import INTERNAL
 from sparkmodels.project.testnodes import build_test_nodes
+
+BUILTIN_MACROS = Path(__file__).parents[1] / "include" / "macros"
+NAMING = "{{ generate_schema_name(__sm_schema, __sm_node) }}\n{{ generate_alias_name(__sm_alias, __sm_node) }}"
 
 
 def _files(root: Path, dirs, suffixes: tuple[str, ...], listings: dict | None = None) -> list[tuple[Path, Path]]:
@@ -68,6 +72,22 @@ def _file_checksum(path: Path) -> str:
     return f"path:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
 
 
+def package_macro_files(loader: _Loader) -> list[tuple[str, list[tuple[str, Path]]]]:
+    """(package name, [(display path, file)]) of every installed package (config.packages, packages.py).
+
+    Each package's macro files and the generic tests of its test-paths, registered in its own
+    namespace (`dbt_utils.star`); display paths are relative to the root project.
+    """
+    found = []
+    for pkg in loader.config.packages:
+        sub = _Loader(pkg, loader)
+        prefix = _prefix(pkg.root, loader.root)
+        generic = [p for _b, p in sub.files(pkg.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
+        files = [p for _b, p in sub.files(pkg.macro_paths, (".sql",))]
+        found.append((pkg.name, [(prefix + sub.rel(p), p) for p in [*files, *generic]]))
+    return found
+
+
 class _Loader:
     def __init__(self, config: ProjectConfig, shared: _Loader | None = None):
         self.config = config
@@ -77,6 +97,7 @@ class _Loader:
         self.seen_names: dict[str, str] = shared.seen_names if shared else {}  # model/seed name -> path
         self.listings: dict[str, list[Path]] = shared.listings if shared else {}
         self.macro_uids: dict[str, str] = shared.macro_uids if shared else {}  # name as called -> macro uid
+        self.renderer: Renderer | None = shared.renderer if shared else None
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -86,34 +107,43 @@ class _Loader:
 
     def load_macros(self) -> tuple[Renderer, dict[str, Macro]]:
         target = {**self.config.target.describe(), "project_name": self.config.name}
-        renderer = Renderer(vars=self.config.vars, target=target)
+        renderer = Renderer(vars=self.config.vars, target=target, dispatch=self.config.dispatch)
         macros: dict[str, Macro] = {}
-        builtin = Path(__file__).parents[1] / "include" / "macros"
-        sources = [(builtin, p) for p in sorted(builtin.glob("*.sql"))] if builtin.is_dir() else []
         # Generic tests ({% test %} blocks) may also live in test-paths, e.g. tests/generic/.
-        generic = [(b, p) for b, p in self.files(self.config.test_paths, (".sql",))
-                   if has_test_blocks(read_source(p))]
-        for _base, path in [*sources, *self.files(self.config.macro_paths, (".sql",)), *generic]:
-            display = self.rel(path) if path.is_relative_to(self.root) else f"sparkmodels/{path.name}"
-            text = to_macros(read_source(path))
-            for name in renderer.add_macro_file(display, text):
-                package = self.config.name if path.is_relative_to(self.root) else "sparkmodels"
-                uid = f"macro.{package}.{name}"
-                self.macro_uids.setdefault(name, uid)
-                macros[uid] = Macro(uid, name, display, display, checksum(text))
-        for pkg in self.config.packages:  # after the root's: its macros win where names clash
-            sub = _Loader(pkg, self)
-            prefix = _prefix(pkg.root, self.root)
-            generic = [(b, p) for b, p in sub.files(pkg.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
-            for _base, path in [*sub.files(pkg.macro_paths, (".sql",)), *generic]:
-                display = prefix + sub.rel(path)
+        generic = [p for _b, p in self.files(self.config.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
+        own = [p for _b, p in self.files(self.config.macro_paths, (".sql",))]
+        # The root project first, then installed packages, then sparkmodels' internal `dbt` package.
+        packages = [(self.config.name, [(self.rel(p), p) for p in [*own, *generic]]),
+                    *package_macro_files(self),
+                    (INTERNAL, [(f"sparkmodels/{p.relative_to(BUILTIN_MACROS).as_posix()}", p)
+                                for p in sorted(BUILTIN_MACROS.rglob("*.sql"))])]
+        for package, files in packages:
+            for display, path in files:
                 text = to_macros(read_source(path))
-                for name in renderer.add_macro_file(display, text, package=pkg.name):
-                    uid = f"macro.{pkg.name}.{name}"
-                    self.macro_uids[f"{pkg.name}.{name}"] = uid
+                uid_package = "sparkmodels" if package == INTERNAL else package
+                for name in renderer.add_macro_file(display, text, package=package):
+                    uid = f"macro.{uid_package}.{name}"
+                    self.macro_uids.setdefault(f"{package}.{name}", uid)
                     self.macro_uids.setdefault(name, uid)
-                    macros[uid] = Macro(uid, name, display, display, checksum(text))
+                    macros.setdefault(uid, Macro(uid, name, display, display, checksum(text)))
         return renderer, macros
+
+    def name_relation(self, renderer: Renderer, node_config: dict, resource_type: str, name: str,
+                      rel: str, fqn: tuple) -> None:
+        """Schema and identifier from the generate_schema_name / generate_alias_name macros (dbt's, or
+        the project's overrides); recorded in the config only where they differ from the defaults."""
+        node = {"name": name, "resource_type": resource_type, "package_name": self.config.name,
+                "original_file_path": rel, "path": rel, "fqn": list(fqn), "config": node_config,
+                "unique_id": f"{resource_type}.{self.config.name}.{name}", "version": None}
+        custom_schema, custom_alias = node_config.get("schema"), node_config.get("alias")
+        out = renderer.render(NAMING, filename="sparkmodels/naming", node_name=name, package=self.config.name, extra={
+            "__sm_schema": custom_schema, "__sm_alias": custom_alias, "__sm_node": node}).text
+        schema, _, alias = out.partition("\n")
+        schema, alias = schema.strip(), alias.strip()
+        if schema and schema != schema_for(self.config, node_config):
+            node_config["relation_schema"] = schema
+        if alias and alias != name:
+            node_config["alias"] = alias
 
     def claim_name(self, name: str, path: str) -> None:
         if name in self.seen_names:
@@ -143,12 +173,12 @@ class _Loader:
                 language = "python"
             else:
                 this = Relation(name, schema_for(self.config, base_config))
-                result = renderer.render(text, filename=rel, node_name=name, this=this)
+                result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
                 final_schema = schema_for(self.config, merge_config(base_config, result.config))
                 if final_schema != this.schema and "this" in text:
                     # An in-file config(schema=...) changes `this.schema`; rare, so render again.
                     this = Relation(name, final_schema)
-                    result = renderer.render(text, filename=rel, node_name=name, this=this)
+                    result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
                 result_config, calls = result.config, tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
@@ -157,6 +187,7 @@ class _Loader:
                 language = "sql"
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
+            self.name_relation(renderer, node_config, "model", name, rel, fqn)
             self.nodes[f"model.{self.config.name}.{name}"] = Node(
                 unique_id=f"model.{self.config.name}.{name}", name=name, resource_type="model",
                 package=self.config.name, path=rel, fqn=fqn, raw_code=text, language=language,
@@ -165,6 +196,23 @@ class _Loader:
                 depends_on_macros=macros_used, rendered=rendered, line_map=line_map,
                 checksum=checksum(text), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
+            )
+
+    def load_analyses(self, renderer: Renderer) -> None:
+        """analyses/**/*.sql: rendered and compiled like models (ref, macros), never run (dbt's analyses)."""
+        for base, path in self.files(self.config.analysis_paths, (".sql",)):
+            rel, name = self.rel(path), path.stem
+            fqn = (self.config.name, "analysis", *path.relative_to(base).parent.parts, name)
+            text = read_source(path)
+            result = renderer.render(text, filename=rel, node_name=name)
+            config = merge_config(self.config.node_config("analysis", fqn), result.config)
+            config.setdefault("materialized", "view")
+            uid = f"analysis.{self.config.name}.{name}"
+            self.nodes[uid] = Node(
+                unique_id=uid, name=name, resource_type="analysis", package=self.config.name, path=rel,
+                fqn=fqn, raw_code=text, config=freeze(config), calls=tuple(result.calls),
+                rendered=result.text, line_map=result.line_map, checksum=checksum(text),
+                depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
             )
 
     def load_seeds(self, patches: Mapping) -> None:
@@ -176,6 +224,8 @@ class _Loader:
             patch = patches.get(name, {})
             node_config = merge_config(self.config.node_config("seed", fqn), patch.get("config", {}))
             node_config["materialized"] = "seed"
+            if self.renderer is not None:
+                self.name_relation(self.renderer, node_config, "seed", name, rel, fqn)
             self.nodes[f"seed.{self.config.name}.{name}"] = Node(
                 unique_id=f"seed.{self.config.name}.{name}", name=name, resource_type="seed",
                 package=self.config.name, path=rel, fqn=fqn, config=freeze(node_config),
@@ -252,6 +302,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     """Read every project file, and every installed package's, and return the frozen Manifest."""
     loader = _Loader(config)
     renderer, macros = loader.load_macros()
+    loader.renderer = renderer
     warnings: list[str] = list(config.warnings)
     tests_todo = []
     for project in (config, *config.packages):
@@ -266,12 +317,18 @@ def load_manifest(config: ProjectConfig) -> Manifest:
                 loader.nodes[source.unique_id] = source
             sub.load_models(renderer, parsed.model_patches)
             sub.load_seeds(parsed.seed_patches)
-            parsed.check_patches({u: n for u, n in loader.nodes.items() if n.package == project.name})
             return parsed
 
         parsed = _located(project, config.root, load)
+        if project is config:
+            loader.load_analyses(renderer)
+            docs_dirs = config.docs_paths or (*config.model_paths, *config.seed_paths, *config.test_paths,
+                                              *config.macro_paths, *config.analysis_paths)
+            docs = docblocks.find_docs(docblocks.doc_files(config.root, dict.fromkeys(docs_dirs), _walk))
+        parsed.check_patches({u: n for u, n in loader.nodes.items() if n.package == project.name})
         warnings.extend(parsed.warnings)
         tests_todo.append((project, parsed, sub.files(project.test_paths, (".sql",)), before))
+    docblocks.resolve(loader.nodes, docs, renderer)
     for project, parsed, test_files, before in tests_todo:
         renderer.vars = project.vars
         loader.nodes.update(_located(project, config.root, lambda project=project, parsed=parsed, files=test_files:
