@@ -256,3 +256,16 @@ def test_seed_types_as_dbt_infers_them(tmp_path, home, spark):
     rows = {r["id"]: r for r in df.collect()}
     assert rows[1]["code"] == "007" and rows[2]["ratio"] == 2.25 and rows[3]["amount"] is None
     assert str(rows[2]["day"]) == "2024-02-29" and rows[1]["flag"] is True
+
+
+def test_cli_profiles_dir_flag(tmp_path, home, monkeypatch):
+    from click.testing import CliRunner
+
+    from sparkmodels.app.cli import cli
+
+    monkeypatch.setenv("DBT_PROFILES_DIR", "")  # the flag sets it for the process; restored after the test
+    root = dbt_project(tmp_path / "p", {"models/m.sql": "select '{{ target.schema }}' as s\n"})
+    profiles(tmp_path / "flag", "from_flag")
+    out = CliRunner().invoke(cli, ["compile", "--project-dir", str(root), "--profiles-dir", str(tmp_path / "flag")])
+    assert out.exit_code == 0, out.output
+    assert "'from_flag' as s" in out.output
