@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import platform
 import shutil
 from collections.abc import Mapping, Sequence
@@ -11,8 +12,8 @@ from pathlib import Path
 from sparkmodels.app.project import Project, config_for, ensure_project, load_project
 from sparkmodels.errors import SelectionError
 from sparkmodels.execute.spark.session import SessionStart
+from sparkmodels.plan.options import RunOptions
 from sparkmodels.plan.steps import Plan, build_plan
-from sparkmodels.project.config import load_config
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.report.artifacts import write_compiled, write_manifest, write_run_results
 from sparkmodels.report.console import Reporter
@@ -86,15 +87,15 @@ def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: 
                       warnings=(*p.manifest.warnings, *warnings, *sel.warnings))
 
 
-def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Reporter | None = None,
-            fail_fast: bool = False, args: Mapping | None = None, on_event=None, defer_to=None,
-            full_refresh: bool = False, use_cache: bool = True, session: SessionStart | None = None):
+def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOptions(), spark=None,
+            reporter: Reporter | None = None, on_event=None, defer_to=None, session: SessionStart | None = None):
     """Run a plan on Spark, write artifacts, and return the RunResult.
 
-    `reporter` prints (quiet when None); `on_event(kind, **data)` also receives every runner event.
-    `defer_to` (a state.PreviousState) is read for upstream tables not built here; `full_refresh` /
-    `use_cache=False` rebuild tables even when their fingerprint is unchanged. `session`: a
-    SessionStart already booting the JVM (used when `spark` is None).
+    `options` gives fail_fast, full_refresh and no_cache (rebuild tables even when their fingerprint
+    is unchanged) and is recorded in run_results.json `args`. `reporter` prints (quiet when None);
+    `on_event(kind, **data)` also receives every runner event. `defer_to` (a state.PreviousState) is
+    read for upstream tables not built here. `session`: a SessionStart already booting the JVM (used
+    when `spark` is None).
     """
     from sparkmodels.execute.cache import BuildCache
     from sparkmodels.execute.engine import Engine
@@ -135,14 +136,16 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
                        f"on target '{p.config.target.name}' (Spark {engine.version()}"
                        f"{', via sparkmodels server' if engine.via_server else ''})")
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
-                        on_event=emit, fail_fast=fail_fast,
+                        on_event=emit, fail_fast=options.fail_fast,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
-                                         enabled=use_cache, force=full_refresh))
+                                         enabled=not options.no_cache, force=options.full_refresh))
         result = runner.run()
     finally:
         reporter.stop()
         engine.stop()
-    write_run_results(p.config.target_dir, result, plan, {"command": command, **dict(args or {})})
+    # the target as resolved (the project's default when none was named), so retry replays the same one
+    recorded = options.replace(target=p.config.target.name)
+    write_run_results(p.config.target_dir, result, plan, {"command": command, **recorded.to_dict()})
     reporter.finish(result)
     return result
 
@@ -165,54 +168,59 @@ def _count(manifest: Manifest) -> str:
 
 
 def _runner(command: str, resource_types: Sequence[str]):
-    def run_command(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
-                    target: str | None = None, vars=None, threads: int | None = None,
-                    fail_fast: bool = False, spark=None, reporter: Reporter | None = None,
-                    project: Project | None = None, on_event=None, state: str | Path | None = None,
-                    defer: bool = False, selector: str | None = None, full_refresh: bool = False,
-                    no_cache: bool = False, only: Sequence[str] | None = None):
+    def run_command(project_dir: str | Path = ".", *, options: RunOptions | None = None, spark=None,
+                    reporter: Reporter | None = None, project: Project | None = None, on_event=None,
+                    **keywords):
+        options = (options or RunOptions()).replace(**keywords)  # keywords override `options`
         session = None
         if spark is None:  # boot the JVM now, while the project loads and the plan is made
-            config = project.config if project is not None else config_for(project_dir, target, vars, threads)
+            config = (project.config if project is not None
+                      else config_for(project_dir, options.target, options.vars, options.threads))
             session = SessionStart(config.target, f"sparkmodels {command}")
             project = project or load_project(config=config)
         try:
-            return _run(project_dir, select=select, exclude=exclude, target=target, vars=vars, threads=threads,
-                        fail_fast=fail_fast, spark=spark, reporter=reporter, project=project, on_event=on_event,
-                        state=state, defer=defer, selector=selector, full_refresh=full_refresh,
-                        no_cache=no_cache, only=only, session=session)
+            return _run(project_dir, options, spark=spark, reporter=reporter, project=project,
+                        on_event=on_event, session=session)
         except BaseException:
             if session is not None:
                 session.discard()
             raise
 
-    def _run(project_dir, *, select, exclude, target, vars, threads, fail_fast, spark, reporter, project,
-             on_event, state, defer, selector, full_refresh, no_cache, only, session):
+    def _run(project_dir, options: RunOptions, *, spark, reporter, project, on_event, session):
         from sparkmodels.select.state import load_state
 
-        p = ensure_project(project_dir, target, vars, threads, project)
-        previous = load_state(state) if state is not None else None
-        if defer and previous is None:
-            raise SelectionError("--defer needs --state <dir> (a previous run's target/ folder).")
-        args = {"select": select, "exclude": exclude, "selector": selector, "target": p.config.target.name,
-                "threads": threads, "vars": vars if isinstance(vars, str) else dict(vars or {}),
-                "state": str(state) if state is not None else None, "defer": defer,
-                "full_refresh": full_refresh, "no_cache": no_cache}
-        if only is not None:  # retry: exactly these nodes
-            plan = build_plan(p.manifest, p.graph, frozenset(u for u in only if u in p.manifest.nodes),
+        p = ensure_project(project_dir, options.target, options.vars, options.threads, project)
+        previous = load_state(options.state) if options.state is not None else None
+        if options.only is not None:  # retry: exactly these nodes
+            plan = build_plan(p.manifest, p.graph, frozenset(u for u in options.only if u in p.manifest.nodes),
                               compiler=p.compiler, warnings=p.manifest.warnings)
         else:
-            select, context, more = selection_context(p, select, selector=selector, previous=previous)
+            select, context, more = selection_context(p, options.select, selector=options.selector,
+                                                      previous=previous)
             # build runs a relationships test only once both ends are built (dbt's "buildable")
-            plan = plan_for(p, select, exclude, resource_types, "buildable" if command == "build" else "eager",
-                            context=context, warnings=more)
-        return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args,
-                       on_event=on_event, defer_to=previous if defer else None, full_refresh=full_refresh,
-                       use_cache=not no_cache, session=session)
+            plan = plan_for(p, select, options.exclude, resource_types,
+                            "buildable" if command == "build" else "eager", context=context, warnings=more)
+        return execute(p, plan, command=command, options=options, spark=spark, reporter=reporter,
+                       on_event=on_event, defer_to=previous if options.defer else None, session=session)
 
     run_command.__name__ = command
-    run_command.__doc__ = f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark."
+    run_command.__doc__ = (f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark.\n\n"
+                           "Options are a RunOptions (`options=`) and/or its fields as keywords "
+                           f"({', '.join(RunOptions.names())}); `spark=` an existing SparkSession, "
+                           "`reporter=` a console Reporter (quiet when None), `on_event(kind, **data)` "
+                           "every runner event.")
+    # help() and IDEs show the option keywords, not **keywords
+    run_command.__signature__ = _signature(run_command)
     return run_command
+
+
+def _signature(fn) -> inspect.Signature:
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    defaults = RunOptions()
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name))
+               for name in RunOptions.names()]
+    return sig.replace(parameters=params)
 
 
 run = _runner("run", ("model",))
@@ -222,16 +230,18 @@ build = _runner("build", ("seed", "model", "test"))
 COMMANDS = {"run": run, "seed": seed, "test": test, "build": build}
 
 
-def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | None = None, threads: int | None = None,
-          on_event=None):
+def retry(project_dir: str | Path = ".", *, target: str | None = None, vars=None, threads: int | None = None,
+          spark=None, reporter: Reporter | None = None, on_event=None):
     """`sparkmodels retry`: rerun the nodes that errored, failed or were skipped in the last invocation.
 
-    Reads target/run_results.json; re-invokes its command (with its target, vars, state and cache
-    options) restricted to those unique_ids. Returns None when there is nothing to retry.
+    Reads target/run_results.json and replays its command with its recorded RunOptions (selection,
+    target, vars, state, threads, fail-fast, cache options) restricted to those unique_ids; `target`,
+    `vars` and `threads` given here override the recorded ones. Returns None when there is nothing
+    to retry.
     """
     from sparkmodels.select.state import load_state, retry_targets
 
-    config = load_config(project_dir)
+    config = config_for(project_dir, target, vars, threads)
     if not (config.target_dir / "run_results.json").exists():
         raise SelectionError(f"nothing to retry: no run_results.json in {config.target_dir}.",
                              hint="Run `sparkmodels run` or `build` first.")
@@ -239,24 +249,21 @@ def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | Non
     if previous.results is None:
         raise SelectionError(f"nothing to retry: no run_results.json in {config.target_dir}.",
                              hint="Run `sparkmodels run` or `build` first.")
-    args = dict(previous.args)
-    command = str(args.get("command") or "")
+    command = str(previous.args.get("command") or "")
     if command not in COMMANDS:
         raise SelectionError(f"cannot retry the '{command or '?'}' command recorded in run_results.json.")
     uids = retry_targets(previous)
     if not uids:
         return None
-    return COMMANDS[command](
-        project_dir, target=args.get("target"), vars=args.get("vars") or None,
-        threads=threads if threads is not None else args.get("threads"), spark=spark, reporter=reporter,
-        on_event=on_event, state=args.get("state"), defer=bool(args.get("defer")),
-        full_refresh=bool(args.get("full_refresh")), no_cache=bool(args.get("no_cache")), only=uids,
-    )
+    given = {"target": target, "vars": vars, "threads": threads}
+    options = RunOptions.from_dict(previous.args).replace(
+        only=uids, **{k: v for k, v in given.items() if v is not None})
+    return COMMANDS[command](project_dir, options=options, spark=spark, reporter=reporter, on_event=on_event)
 
 
-def clean(project_dir: str | Path = ".") -> list[Path]:
+def clean(project_dir: str | Path = ".", *, target: str | None = None, vars=None) -> list[Path]:
     """Delete target-path (and clean-targets from project.yml); never the warehouse."""
-    config = load_config(project_dir)
+    config = config_for(project_dir, target, vars, None)
     from sparkmodels.project.yamlio import load_yaml
 
     raw = load_yaml(config.root / config.config_file)
@@ -272,7 +279,7 @@ def clean(project_dir: str | Path = ".") -> list[Path]:
     return removed
 
 
-def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spark: bool = True) -> dict:
+def debug(project_dir: str | Path = ".", *, target: str | None = None, vars=None, start_spark: bool = True) -> dict:
     """Versions, the target, and whether Spark starts; never raises for environment problems."""
     from sparkmodels.execute.spark.launch import java_version
 
@@ -286,7 +293,7 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spa
     major, where = java_version()
     info["java"] = f"{major} ({where})" if major else f"missing: {where}"
     try:
-        config = load_config(project_dir, target=target)
+        config = config_for(project_dir, target, vars, None)
         info["project"] = f"{config.name} ({config.root / config.config_file})"
         info["target"] = config.target.describe()
     except Exception as exc:  # noqa: BLE001 - debug reports, it does not fail
@@ -312,24 +319,25 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spa
     return redact(info)
 
 
-def server_start(project_dir: str | Path = ".", *, target: str | None = None):
+def server_start(project_dir: str | Path = ".", *, target: str | None = None, vars=None):
     """Start the warm Spark server of a target (server.py): (Server, False if it was already running)."""
     from sparkmodels.execute.spark import server
     from sparkmodels.execute.spark.launch import check_java, driver_java_options
 
-    config = load_config(project_dir, target=target)
+    config = config_for(project_dir, target, vars, None)
     check_java()
     return server.start(config.target, config.root, driver_java_options(config.target, cds="map"))
 
 
-def server_stop(project_dir: str | Path = ".", *, target: str | None = None, every: bool = False) -> list:
+def server_stop(project_dir: str | Path = ".", *, target: str | None = None, vars=None,
+                every: bool = False) -> list:
     """Stop the server of a target (every=True: all servers of this user); returns those stopped."""
     from sparkmodels.execute.spark import server
 
     if every:
         found = server.servers()
     else:
-        mine = server.find(load_config(project_dir, target=target).target)
+        mine = server.find(config_for(project_dir, target, vars, None).target)
         found = [mine] if mine is not None else []
     for s in found:
         server.stop(s)
