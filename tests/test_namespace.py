@@ -125,3 +125,17 @@ def test_generate_schema_and_alias_name_defaults_and_project_overrides(make_proj
     a = project.manifest.nodes["model.demo.a"]
     assert schema_for(project.config, a.config) == "marts"
     assert project.compiler.compile("model.demo.b").sql == "select * from `A`"
+
+
+def test_namespaced_calls_with_nested_arguments_render_without_jinja_and_match_jinja(make_project, monkeypatch):
+    from sparkmodels.project.render import static
+
+    body = "select {{ dbt.safe_cast('a', dbt.type_string()) }} as a,\n{{ pkg.shout(dbt.string_literal('x')) }} from {{ ref('b') }}"
+    files = {**PKG, "models/b.sql": "select 1 as a", "models/m.sql": body,
+             "models/j.sql": "{% if true %}" + body + "{% endif %}"}  # a block: Jinja renders it
+    project = sparkmodels.load_project(make_project(files))
+    m, j = project.manifest.nodes["model.demo.m"], project.manifest.nodes["model.demo.j"]
+    assert project.compiler.compile(m.unique_id).sql == project.compiler.compile(j.unique_id).sql == (
+        "select try_cast(a as string) as a,\npkg-private 'X' from `b`")
+    assert (m.line_map, m.calls, m.depends_on_macros) == (j.line_map, j.calls, j.depends_on_macros)
+    assert static.plan(["select ", "{{ dbt.safe_cast('a', dbt.type_string()) }}", ""]) is not None

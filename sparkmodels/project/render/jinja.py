@@ -368,6 +368,8 @@ class Renderer:
         """Evaluate a static plan into rec.result; False if Jinja must render the template."""
 
         def allowed(name: str, fn) -> bool:  # the plain function Jinja would call, not a shadowing extra
+            if "." in name:  # dbt.x / a package's macro: a namespace of ours, not an extra
+                return isinstance(ctx.get(name.partition(".")[0]), PackageMacros)
             return fn is own.get(name) and name in _STATIC_CALLS or fn is self._macro_fns.get(name)
 
         done = static_render.run(steps, ctx, allowed, rec)
