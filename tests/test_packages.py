@@ -261,3 +261,12 @@ def test_dbt_deps_folder_runs_as_is(tmp_path):
     assert isinstance(Path(root), Path)
     manifest = load_manifest(load_config(root))
     assert manifest.nodes["model.mypkg.pkg_model"].path == "dbt_packages/mypkg/models/pkg_model.sql"
+
+
+def test_dependencies_yml_and_env_var_in_package_specs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SM_TEST_PKG_DIR", "../mypkg")
+    write_files(tmp_path / "mypkg", PKG)
+    root = write_files(tmp_path / "shop", {**ROOT, "dependencies.yml":
+                                           "packages:\n  - local: \"{{ env_var('SM_TEST_PKG_DIR') }}\"\n"})
+    assert [e["name"] for e in api.deps(root)] == ["mypkg"]
+    assert "model.mypkg.pkg_model" in load_manifest(load_config(root)).nodes
