@@ -171,5 +171,5 @@ def test_package_generic_test_with_fail_calc_and_undefined_names(spark, make_pro
     sparkmodels.build(str(root), spark=spark)
     results = {r["unique_id"].split(".")[-1]: r for r in
                json.loads((root / "target" / "run_results.json").read_text())["results"]}
-    assert results["at_least_three__2"]["status"] == "pass"
-    assert (results["at_least_three__5"]["status"], results["at_least_three__5"]["failures"]) == ("fail", 2)
+    assert results["pkg_at_least_three__2"]["status"] == "pass"
+    assert (results["pkg_at_least_three__5"]["status"], results["pkg_at_least_three__5"]["failures"]) == ("fail", 2)
