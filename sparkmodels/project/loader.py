@@ -189,6 +189,11 @@ class _Loader:
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
             self.name_relation(renderer, node_config, "model", name, rel, fqn)
+            if language == "sql" and "this" in text and (node_config.get("alias") or "relation_schema" in node_config):
+                # `this` is the relation the naming macros chose (alias, schema): render once more.
+                this = Relation(str(node_config.get("alias") or name), schema_for(self.config, node_config))
+                result = renderer.render(text, filename=rel, node_name=name, this=this)
+                calls, rendered, line_map = tuple(result.calls), result.text, result.line_map
             self.nodes[f"model.{self.config.name}.{name}"] = Node(
                 unique_id=f"model.{self.config.name}.{name}", name=name, resource_type="model",
                 package=self.config.name, path=rel, fqn=fqn, raw_code=text, language=language,
