@@ -39,3 +39,10 @@ def test_invocation_id_flags_print_and_warn(capsys):
     assert out.text == "False compile"
     assert capsys.readouterr().out == "hello\n"
     assert out.logs == ["Warning: careful"]
+
+
+def test_exceptions_warn_in_a_model_is_a_load_warning(make_project):
+    import sparkmodels
+
+    project = sparkmodels.load_project(make_project({"models/m.sql": "{{ exceptions.warn('old column') }}select 1"}))
+    assert project.manifest.warnings == ("m (models/m.sql): old column",)

@@ -102,6 +102,7 @@ class _Loader:
         self.seen_names: dict[str, str] = {}  # model/seed name -> path
         self.listings: dict[str, list[Path]] = {}
         self.renderer: Renderer | None = None
+        self.warnings: list[str] = []
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -183,6 +184,8 @@ class _Loader:
                     result = renderer.render(text, filename=rel, node_name=name, this=this)
                 result_config, calls = result.config, tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
+                # exceptions.warn() while rendering: shown with the load's other warnings
+                self.warnings.extend(f"{name} ({rel}): {m[9:]}" for m in result.logs if m.startswith("Warning: "))
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
                 macros_used = tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used))
                 language = "sql"
@@ -323,7 +326,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         nodes=MappingProxyType(dict(loader.nodes)),
         macros=MappingProxyType(macros),
         metadata=MappingProxyType(metadata),
-        warnings=tuple(parsed.warnings),
+        warnings=(*parsed.warnings, *loader.warnings),
     )
     return manifest
 
