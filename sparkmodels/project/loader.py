@@ -17,6 +17,7 @@ from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
 from sparkmodels.project.render.namespace import INTERNAL
 from sparkmodels.project.testnodes import build_test_nodes
+from sparkmodels.version import __version__
 
 BUILTIN_MACROS = Path(__file__).parents[1] / "include" / "macros"
 NAMING = "{{ generate_schema_name(__sm_schema, __sm_node) }}\n{{ generate_alias_name(__sm_alias, __sm_node) }}"
@@ -319,7 +320,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         "warehouse": str(config.target.warehouse),
         "warehouse_storage": config.target.warehouse_storage,
         "schema": config.target.schema,
-        "sparkmodels_version": _version(),
+        "sparkmodels_version": __version__,
     }
     manifest = Manifest(
         project_name=config.name,
@@ -329,12 +330,6 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         warnings=(*parsed.warnings, *loader.warnings),
     )
     return manifest
-
-
-def _version() -> str:
-    from sparkmodels.version import __version__
-
-    return __version__
 
 
 __all__ = ["load_manifest", "Column"]
