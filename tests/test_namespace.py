@@ -107,8 +107,10 @@ def test_generate_schema_and_alias_name_defaults_and_project_overrides(make_proj
     files = {
         "models/a.sql": "{{ config(schema='marts', alias='a_final') }}select 1 as x",
         "models/b.sql": "select * from {{ ref('a') }}",
+        "models/c.sql": "{{ config(alias='c2', schema='x') }}select '{{ this }} {{ this.schema }}' as t",
     }
     project = sparkmodels.load_project(make_project(files))
+    assert project.compiler.compile("model.demo.c").sql == "select '`c2` demo_x' as t"
     a = project.manifest.nodes["model.demo.a"]
     assert "relation_schema" not in a.config and a.config["alias"] == "a_final"
     assert project.compiler.compile("model.demo.b").sql == "select * from `a_final`"
@@ -124,6 +126,7 @@ def test_generate_schema_and_alias_name_defaults_and_project_overrides(make_proj
     project = sparkmodels.load_project(make_project({**files, **override}, name="over"))
     a = project.manifest.nodes["model.demo.a"]
     assert schema_for(project.config, a.config) == "marts"
+    assert project.compiler.compile("model.demo.c").sql == "select '`C` x' as t"
     assert project.compiler.compile("model.demo.b").sql == "select * from `A`"
 
 

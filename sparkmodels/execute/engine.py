@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sparkmodels.errors import ExecutionError
 from sparkmodels.execute.spark.metrics import StatusReader, StepMetrics, connect_metrics, empty
-from sparkmodels.execute.spark.session import build_session, is_connect_session, quiet_pyspark_loggers
+from sparkmodels.execute.spark.session import is_connect_session, quiet_pyspark_loggers, start_session
 from sparkmodels.execute.storage import TableStore, Warehouse, open_warehouse
 from sparkmodels.plan.compiler import identifier, relation_name, source_view_name
 from sparkmodels.project.config import Target
@@ -29,13 +29,7 @@ class Engine:
                                                  remote=target.remote, target=target.name)
         quiet_pyspark_loggers()
         if spark is None:
-            # In a process that already has a session (tests, notebooks) getOrCreate() returns it:
-            # then it is not ours to stop.
-            from pyspark import SparkContext
-
-            existing = SparkContext._active_spark_context if not target.remote else None
-            spark = build_session(target, app_name)
-            self._owns_session = existing is None
+            spark, self._owns_session = start_session(target, app_name)
         else:
             self._owns_session = owns_session  # True: a session started for this run (api.SessionStart)
         self.spark = spark
@@ -196,7 +190,7 @@ class Engine:
         return relation_name(node)
 
     # -- tables ----------------------------------------------------------------------------------
-    def write_table(self, df, node: Node, schema: str, *, partition_by=(), mode_name: str = "table") -> dict:
+    def write_table(self, df, node: Node, schema: str, *, partition_by=()) -> dict:
         """Write df as a new Parquet version, then publish it atomically. Returns write stats.
 
         Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from

@@ -17,6 +17,7 @@ from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
 from sparkmodels.project.render.namespace import INTERNAL
 from sparkmodels.project.testnodes import build_test_nodes
+from sparkmodels.version import __version__
 
 BUILTIN_MACROS = Path(__file__).parents[1] / "include" / "macros"
 NAMING = "{{ generate_schema_name(__sm_schema, __sm_node) }}\n{{ generate_alias_name(__sm_alias, __sm_node) }}"
@@ -98,6 +99,7 @@ class _Loader:
         self.listings: dict[str, list[Path]] = shared.listings if shared else {}
         self.macro_uids: dict[str, str] = shared.macro_uids if shared else {}  # name as called -> macro uid
         self.renderer: Renderer | None = shared.renderer if shared else None
+        self.warnings: list[str] = shared.warnings if shared else []
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -181,6 +183,8 @@ class _Loader:
                     result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
                 result_config, calls = result.config, tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
+                # exceptions.warn() while rendering: shown with the load's other warnings
+                self.warnings.extend(f"{name} ({rel}): {m[9:]}" for m in result.logs if m.startswith("Warning: "))
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
                 macros_used = tuple(sorted(self.macro_uids.get(m, f"macro.{self.config.name}.{m}")
                                            for m in result.macros_used))
@@ -188,6 +192,11 @@ class _Loader:
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
             self.name_relation(renderer, node_config, "model", name, rel, fqn)
+            if language == "sql" and "this" in text and (node_config.get("alias") or "relation_schema" in node_config):
+                # `this` is the relation the naming macros chose (alias, schema): render once more.
+                this = Relation(str(node_config.get("alias") or name), schema_for(self.config, node_config))
+                result = renderer.render(text, filename=rel, node_name=name, this=this)
+                calls, rendered, line_map = tuple(result.calls), result.text, result.line_map
             self.nodes[f"model.{self.config.name}.{name}"] = Node(
                 unique_id=f"model.{self.config.name}.{name}", name=name, resource_type="model",
                 package=self.config.name, path=rel, fqn=fqn, raw_code=text, language=language,
@@ -351,22 +360,16 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         "warehouse": str(config.target.warehouse),
         "warehouse_storage": config.target.warehouse_storage,
         "schema": config.target.schema,
-        "sparkmodels_version": _version(),
+        "sparkmodels_version": __version__,
     }
     manifest = Manifest(
         project_name=config.name,
         nodes=MappingProxyType(dict(loader.nodes)),
         macros=MappingProxyType(macros),
         metadata=MappingProxyType(metadata),
-        warnings=tuple(warnings),
+        warnings=(*warnings, *loader.warnings),
     )
     return manifest
-
-
-def _version() -> str:
-    from sparkmodels.version import __version__
-
-    return __version__
 
 
 __all__ = ["load_manifest", "Column"]

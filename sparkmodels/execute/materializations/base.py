@@ -55,9 +55,6 @@ class Registry:
             raise ProjectError(f"unknown materialization '{name}'; known: {known}.",
                                node=node.name, path=node.path) from None
 
-    def names(self) -> list[str]:
-        return sorted(self._items)
-
 
 registry = Registry()
 
@@ -89,7 +86,7 @@ def spark_error(exc: BaseException, node: Node, compiled: CompiledNode) -> Execu
     message = re.sub(r"\s*\n\s*", " ", message)
     if len(message) > 600:
         message = message[:600] + "..."
-    src_line = compiled.source_line(node, line) if node.language == "sql" else line
+    src_line = compiled.source_line(line) if node.language == "sql" else line
     return ExecutionError(message, node=node.name, path=node.path, line=src_line)
 
 
