@@ -70,7 +70,8 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
     """Write target/compiled/** and target/manifest.json for the selected models (no Spark)."""
     p = ensure_project(project_dir, target, vars, project=project)
     select, context, more = selection_context(p, select, state=state, selector=selector)
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test"), context=context)
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test", "analysis"),
+                       context=context)
     compiled = p.compiled(sorted(sel.selected))
     write_compiled(p.config.target_dir, p.manifest, compiled, secrets=p.secrets)
     write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes), secrets=p.secrets)
@@ -267,6 +268,17 @@ def retry(project_dir: str | Path = ".", *, target: str | None = None, vars=None
     options = RunOptions.from_dict(previous.args).replace(
         only=uids, **{k: v for k, v in given.items() if v is not None})
     return COMMANDS[command](project_dir, options=options, spark=spark, reporter=reporter, on_event=on_event)
+
+
+def deps(project_dir: str | Path = ".", *, hub_url: str | None = None, upgrade: bool = False) -> list[dict]:
+    """Install the project's packages (packages.yml / dependencies.yml); returns package-lock.yml's entries."""
+    from sparkmodels.project.config import find_project_file
+    from sparkmodels.project.packages import install
+    from sparkmodels.project.yamlio import load_yaml
+
+    root = Path(project_dir).resolve()
+    data = load_yaml(find_project_file(root), "dbt_project.yml") or {}
+    return install(root, str(data.get("packages-install-path") or "dbt_packages"), hub_url=hub_url, upgrade=upgrade)
 
 
 def clean(project_dir: str | Path = ".", *, target: str | None = None, vars=None) -> list[Path]:

@@ -80,7 +80,17 @@ def _common(f):
     wrapper = click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")(wrapper)
     wrapper = click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
                            help="Folder holding project.yml.")(wrapper)
+    wrapper = click.option("--profiles-dir", type=click.Path(file_okay=False), expose_value=False,
+                           callback=_profiles_dir, help="Folder holding profiles.yml (as DBT_PROFILES_DIR).")(wrapper)
     return wrapper
+
+
+def _profiles_dir(ctx, param, value):
+    # dbt's --profiles-dir is the flag form of DBT_PROFILES_DIR, and one process runs one command.
+    if value:
+        import os
+
+        os.environ["DBT_PROFILES_DIR"] = str(value)
 
 
 def _selection(f):
@@ -283,6 +293,22 @@ def table_path_cmd(common: Common, name):
         click.secho(f"'{name}' has not been built yet.", fg="red", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(path)
+
+
+@cli.command("deps")
+@_common
+@click.option("--hub-url", help="The package hub (default: $DBT_PACKAGE_HUB_URL or https://hub.getdbt.com).")
+@click.option("--upgrade", is_flag=True, help="Ignore package-lock.yml and resolve versions again.")
+def deps_cmd(common: Common, hub_url, upgrade):
+    """Install packages.yml's packages into dbt_packages/ and write package-lock.yml (no Spark)."""
+    from sparkmodels.app import api
+
+    entries = api.deps(common.project_dir, hub_url=hub_url, upgrade=upgrade)
+    for entry in entries:
+        source = entry.get("package") or entry.get("git") or entry.get("local")
+        version = entry.get("version") or entry.get("revision") or ""
+        click.echo(f"  installed {entry['name']} ({source}{' ' + str(version) if version else ''})")
+    click.echo(f"Installed {len(entries)} package{'s' if len(entries) != 1 else ''}; wrote package-lock.yml")
 
 
 @cli.command("clean")

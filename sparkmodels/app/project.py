@@ -34,7 +34,7 @@ class Project:
 
     def compiled(self, uids) -> dict[str, str]:
         return {uid: self.compiler.compile(uid).sql for uid in uids
-                if self.manifest.nodes[uid].resource_type in ("model", "test")}
+                if self.manifest.nodes[uid].resource_type in ("model", "test", "analysis")}
 
 
 def config_for(project_dir, target, vars, threads) -> ProjectConfig:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sparkmodels.errors import ExecutionError, ProjectError
 from sparkmodels.plan.compiler import CompiledNode
+from sparkmodels.project.config import Target
 from sparkmodels.project.kinds import TEST, UNIT_TEST, Kind, Kinds
 from sparkmodels.project.manifest import Node
 
@@ -81,6 +82,11 @@ class StepContext:
     @property
     def project_root(self) -> Path:
         return self.engine.project_root
+
+    @property
+    def target(self) -> Target:
+        """The run's target (its seed typing, schema, conf)."""
+        return self.engine.target
 
 
 @dataclass(frozen=True)
