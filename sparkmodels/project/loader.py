@@ -306,7 +306,7 @@ class _Loader:
                     target = names.get(call.args[0])
                     if target is None:
                         raise CompilationError(
-                            f"ref('{call.args[0]}') refers to a model, seed or snapshot that does not exist."
+                            f"ref('{call.args[0]}') refers to a model or seed that does not exist."
                             + did_you_mean(call.args[0], names),
                             node=node.name, path=node.path, line=call.line,
                         )
