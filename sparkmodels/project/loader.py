@@ -16,6 +16,7 @@ from sparkmodels.project.generic_tests import has_test_blocks, to_macros
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
 from sparkmodels.project.testnodes import build_test_nodes
+from sparkmodels.version import __version__
 
 
 def _files(root: Path, dirs, suffixes: tuple[str, ...], listings: dict | None = None) -> list[tuple[Path, Path]]:
@@ -238,7 +239,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         "warehouse": str(config.target.warehouse),
         "warehouse_storage": config.target.warehouse_storage,
         "schema": config.target.schema,
-        "sparkmodels_version": _version(),
+        "sparkmodels_version": __version__,
     }
     manifest = Manifest(
         project_name=config.name,
@@ -248,12 +249,6 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         warnings=tuple(parsed.warnings),
     )
     return manifest
-
-
-def _version() -> str:
-    from sparkmodels.version import __version__
-
-    return __version__
 
 
 __all__ = ["load_manifest", "Column"]

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sparkmodels.project.manifest import Manifest
+from sparkmodels.version import __version__
 
 RUN_RESULTS_SCHEMA = "https://sparkmodels.dev/schemas/run-results/v1.json"
 
@@ -116,7 +117,7 @@ def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = No
     return {
         "metadata": {
             "dbt_schema_version": RUN_RESULTS_SCHEMA,
-            "sparkmodels_version": _version(),
+            "sparkmodels_version": __version__,
             "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
             "invocation_id": invocation_id or str(uuid.uuid4()),
         },
@@ -131,9 +132,3 @@ def write_run_results(target_dir: Path, result, plan, args: Mapping) -> Path:
     path = target_dir / "run_results.json"
     _write_json(path, run_results_dict(result, plan, args))
     return path
-
-
-def _version() -> str:
-    from sparkmodels.version import __version__
-
-    return __version__

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -205,7 +204,3 @@ def _verb(step) -> str:
     if step.node.resource_type == "seed":
         return "loading seed"
     return f"creating {step.materialized}"
-
-
-def plain_console() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
