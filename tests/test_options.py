@@ -80,7 +80,7 @@ def test_from_cli_args():
 @pytest.mark.parametrize("name", RUN_COMMANDS)
 def test_cli_flags_and_run_options_are_the_same_set(name):
     """A new RunOptions field needs a flag (and a new flag a field); `only` is retry's alone."""
-    flags = {p.name for p in cli.commands[name].params} - {"project_dir", "debug"}
+    flags = {p.name for p in cli.commands[name].params} - {"project_dir", "debug", "profiles_dir"}
     assert flags == set(RunOptions.names()) - {"only"}
 
 

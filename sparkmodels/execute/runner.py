@@ -156,8 +156,16 @@ class Runner:
                             python_worker_error,  # UDF/map_batches failures
                         )
 
-                        raise (python_worker_error(exc, node, self.config.root)
-                               or spark_error(exc, node, step.compiled)) from None
+                        err = (python_worker_error(exc, node, self.config.root)
+                               or spark_error(exc, node, step.compiled, root=self.config.root))
+                        raise self._logged(err, exc) from None
+                    if isinstance(exc, OSError):  # writing the warehouse: a full disk, a read-only folder
+                        from sparkmodels.execute.spark.failures import os_error
+
+                        known = os_error(exc)
+                        if known is not None:
+                            raise self._logged(ExecutionError(known[0], node=node.name, path=node.path,
+                                                              hint=known[1]), exc) from None
                     raise ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path) from exc
             status, message, rows, error, extra = "success", outcome.message, outcome.rows, None, outcome.extra
             extra = {**dict(extra), "spark_metrics": scope.values}
@@ -172,6 +180,17 @@ class Runner:
             started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
             error=error, reason=step.reason, extra=dict(extra),
         )
+
+    def _logged(self, err: SparkModelsError, exc: BaseException) -> SparkModelsError:
+        """Keep the Spark failure's full text in target/sparkmodels.log; the paragraph names the file."""
+        from sparkmodels.execute.spark import sparklog
+        from sparkmodels.project.secrets import secret_values
+
+        path = sparklog.log_file(self.config.target_dir)
+        if sparklog.record(path, err.node or "a step", exc, secret_values(vars=self.config.vars)):
+            where = f"(Spark's full output: {sparklog.relative(path, self.config.root)})"
+            err.hint = f"{err.hint} {where}" if err.hint else where
+        return err
 
     def _group(self, step: PlanStep) -> str:
         return f"sparkmodels-{step.node.name}"

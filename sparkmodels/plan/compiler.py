@@ -18,9 +18,14 @@ _WITH = re.compile(r"with(\s+recursive)?\b", re.I)
 _TRAILING_SEMI = re.compile(r"(\s*;)+\Z")  # legal after a statement, not inside a CTE
 
 
+def identifier(node: Node) -> str:
+    """The name of a model's or seed's relation: its `alias` config (dbt's generate_alias_name), else its name."""
+    return str(node.config.get("alias") or node.name)
+
+
 def is_ephemeral(node: Node, kinds: Kinds = BUILTIN) -> bool:
-    """An ephemeral model: no relation of its own, inlined as a CTE into whatever reads it."""
-    return kinds.of(node).inlined
+    """An inlined model (ephemeral): no relation of its own, compiled as a CTE into whatever reads it."""
+    return node.resource_type == "model" and kinds.of(node).inlined
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,9 @@ def relation_name(node: Node, kinds: Kinds = BUILTIN) -> str:
             return f"`{source_view_name(node)}`"
         schema = node.config.get("schema")
         return f"`{schema}`.`{node.identifier}`" if schema else f"`{node.identifier}`"
-    if is_ephemeral(node, kinds):
+    if kinds.of(node).inlined:
         return f"`{EPHEMERAL_PREFIX}{node.name}`"
-    return f"`{node.name}`"
+    return f"`{identifier(node)}`"
 
 
 def source_view_name(node: Node) -> str:
@@ -106,12 +111,12 @@ class Compiler:
 
     def _compile(self, uid: str) -> CompiledNode:
         node = self.manifest.nodes[uid]
-        if node.language != "sql" or node.resource_type not in ("model", "test"):
+        if node.language != "sql" or node.resource_type not in ("model", "test", "analysis"):
             return CompiledNode(node.raw_code if node.language == "python" else "", ())
         sql = self._resolved(node)
         line_map = tuple(node.line_map)
         # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.
-        chain = upstream(node, self.manifest.nodes, self.kinds).ephemerals if not node.is_unit_test else ()
+        chain = upstream(node, self.manifest.nodes).ephemerals if not node.is_unit_test else ()
         if chain:
             ctes = ",\n".join(
                 f"{EPHEMERAL_PREFIX}{e.name} as (\n{_TRAILING_SEMI.sub('', self._resolved(e).strip())}\n)"

@@ -130,9 +130,9 @@ class TestBuilder:
                 line: int | None) -> None:
         """One entry of a `tests:`/`data_tests:` list."""
         test_name, kwargs, own, custom_name = _parse_entry(spec, path, line)
-        namespace, _, test_name = test_name.rpartition(".")  # dbt_utils.x -> x (no packages here)
-        macro = f"test_{test_name}"
-        if macro not in self.renderer.macro_names:
+        namespace, _, test_name = test_name.rpartition(".")  # dbt_utils.x: the package's own test_x
+        macro = f"{namespace}.test_{test_name}" if namespace else f"test_{test_name}"
+        if not self.renderer.has_macro(f"test_{test_name}", namespace or None):
             known = [m[5:] for m in self.renderer.macro_names if m.startswith("test_")]
             raise ProjectError(
                 f"unknown generic test '{test_name}'." + did_you_mean(test_name, known),
@@ -149,7 +149,7 @@ class TestBuilder:
                 dep = self._input_node(parent) if parent else None
                 if dep is not None and not dep.enabled:
                     return  # points at a disabled model
-        name = custom_name or test_node_name(test_name, target.name if target.resource_type != "source"
+        name = custom_name or test_node_name(f"{namespace}_{test_name}" if namespace else test_name, target.name if target.resource_type != "source"
                                              else f"{target.source_name}_{target.name}", column, kwargs)
         folders = Path(path).parent.parts[1:]
         fqn = (self.config.name, *folders, name)
@@ -159,8 +159,11 @@ class TestBuilder:
         builtin = test_name in BUILTIN and self.renderer.macro_names.get(macro, "").startswith("sparkmodels/")
         test = TestSpec(kind="generic", name=test_name, attached_node=target.unique_id, column_name=column,
                         kwargs=freeze(kwargs), namespace=namespace or None, builtin=builtin, yaml_line=line)
-        rendered, calls, macros = self._render_generic(path, line, name, macro, target_call, column, kwargs,
-                                                       cfg.get("where"), builtin)
+        rendered, calls, macros, set_config = self._render_generic(path, line, name, macro, target_call, column,
+                                                                   kwargs, cfg.get("where"), builtin)
+        for key in ("fail_calc", "warn_if", "error_if"):  # config() in the test's macro (dbt_utils sets fail_calc)
+            if key in set_config and key not in own:
+                cfg[key] = set_config[key]
         sql, _ = _with_limit(rendered, (), cfg.get("limit"))
         raw = f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}"
         self.add(Node(
@@ -175,7 +178,7 @@ class TestBuilder:
         text = builtin_template(macro[5:], target, column, kwargs, where) if builtin else None
         if text is not None:  # sparkmodels' own macro, expanded without Jinja (same text and calls)
             result = self.renderer.render(text, filename=path, node_name=name)
-            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}
+            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}, {}
         # The template text names no model and no argument value, only their kind, so every test of
         # one kind in one YAML file shares a text the Renderer compiles once. target: ("ref", model)
         # or ("source", source, table), called as ref()/source() so placeholders and calls are recorded.
@@ -204,7 +207,7 @@ class TestBuilder:
             if exc.path == path:
                 exc.line = line
             raise
-        return result.text.strip() + "\n", result.calls, result.macros_used
+        return result.text.strip() + "\n", result.calls, result.macros_used, result.config
 
     def _input_node(self, key: tuple) -> Node | None:
         if key[0] == "ref":

@@ -77,9 +77,10 @@ def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = fro
     return f"select inline(array(\n        {inner}\n    ))\nfrom {relation}"
 
 
-def count_query(sql: str) -> str:
-    """dbt's failure count: the number of rows the test query returns."""
-    return f"select count(*) as failures from (\n{sql.rstrip().rstrip(';')}\n) dbt_internal_test"
+def count_query(sql: str, fail_calc: str | None = None) -> str:
+    """dbt's failure count: the test's `fail_calc` over the rows its query returns (default count(*))."""
+    calc = fail_calc or "count(*)"
+    return f"select coalesce({calc}, 0) as failures from (\n{sql.rstrip().rstrip(';')}\n) dbt_internal_test"
 
 
 class TestExecutor:
@@ -130,7 +131,7 @@ class TestExecutor:
                 count = self._counts.get(node.unique_id)
             if count is not None:
                 return count
-        return self.count(step.compiled.sql)
+        return self.count(step.compiled.sql, node.config.get("fail_calc"))
 
     def _run_batch(self, key: str) -> None:
         tests = [t for t in self._groups[key] if t.unique_id not in self._counts]
@@ -195,8 +196,8 @@ class TestExecutor:
         schema = self.engine.sql(f"select {cols} from {relation}").schema
         return {i: f.dataType.simpleString() for i, f in zip(idx, schema.fields, strict=True)}
 
-    def count(self, sql: str) -> int:
-        return int(self.engine.sql(count_query(sql)).collect()[0][0])
+    def count(self, sql: str, fail_calc: str | None = None) -> int:
+        return int(self.engine.sql(count_query(sql, fail_calc)).collect()[0][0])
 
     def store_failures(self, step: PlanStep) -> str:
         """Write the failing rows as a Parquet table in <target schema>_dbt_test__audit."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from sparkmodels.errors import ExecutionError, ProjectError, SparkModelsError, did_you_mean
 from sparkmodels.execute.materializations.base import spark_error
 from sparkmodels.execute.spark.errors import is_spark_error
-from sparkmodels.plan.compiler import CompiledNode, is_ephemeral, relation_name
+from sparkmodels.plan.compiler import CompiledNode, relation_name
 from sparkmodels.plan.steps import PlanStep
 from sparkmodels.project.config import ProjectConfig, schema_for
 from sparkmodels.project.frozen import thaw
@@ -125,7 +125,7 @@ class ModelContext:
     def ref(self, name: str, version=None):
         """The upstream model or seed as a DataFrame."""
         dep = self._upstream("ref", (name,))
-        if is_ephemeral(dep, self._engine.kinds):
+        if self._engine.kinds.of(dep).inlined:
             raise ExecutionError(
                 f"ctx.ref('{name}'): '{name}' is ephemeral, and ephemeral models cannot be read from "
                 "Python models.", hint=f"Materialize '{name}' as a view or table.")
