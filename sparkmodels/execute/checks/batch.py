@@ -205,9 +205,7 @@ class TestExecutor:
 
         node = step.node
         schema = schema_for(self.config, {"schema": node.config.get("schema") or AUDIT_SCHEMA})
-        from sparkmodels.execute.materializations.table import write_version
-
-        stats = write_version(self.engine, self.engine.sql(step.compiled.sql), node, schema)
+        stats = self.engine.writer.write(self.engine.sql(step.compiled.sql), node, schema)
         return stats["path"]
 
     def _error(self, exc: BaseException, step: PlanStep) -> SparkModelsError:
