@@ -87,7 +87,8 @@ def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: 
 
 def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Reporter | None = None,
             fail_fast: bool = False, args: Mapping | None = None, on_event=None, defer_to=None,
-            full_refresh: bool = False, use_cache: bool = True, session: SessionStart | None = None):
+            full_refresh: bool = False, use_cache: bool = True, session: SessionStart | None = None,
+            incremental: Mapping | None = None):
     """Run a plan on Spark, write artifacts, and return the RunResult.
 
     `reporter` prints (quiet when None); `on_event(kind, **data)` also receives every runner event.
@@ -121,6 +122,11 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
                     owns_session=owned)
     if defer_to is not None:
         engine.defer = _defer_location(defer_to, p)
+    # incremental models: --full-refresh, the microbatch window and a retry's failed batches
+    incremental = dict(incremental or {})
+    engine.full_refresh = full_refresh
+    engine.event_time = (incremental.get("event_time_start"), incremental.get("event_time_end"))
+    engine.microbatch_retry = incremental.get("microbatch_retry") or {}
     try:
         if plan.steps:
             from sparkmodels.execute.python.models import register_udfs
@@ -169,7 +175,11 @@ def _runner(command: str, resource_types: Sequence[str]):
                     fail_fast: bool = False, spark=None, reporter: Reporter | None = None,
                     project: Project | None = None, on_event=None, state: str | Path | None = None,
                     defer: bool = False, selector: str | None = None, full_refresh: bool = False,
-                    no_cache: bool = False, only: Sequence[str] | None = None):
+                    no_cache: bool = False, only: Sequence[str] | None = None,
+                    event_time_start: str | None = None, event_time_end: str | None = None,
+                    microbatch_retry: Mapping | None = None):
+        incremental = {"event_time_start": event_time_start, "event_time_end": event_time_end,
+                       "microbatch_retry": microbatch_retry}
         session = None
         if spark is None:  # boot the JVM now, while the project loads and the plan is made
             config = project.config if project is not None else config_for(project_dir, target, vars, threads)
@@ -179,14 +189,14 @@ def _runner(command: str, resource_types: Sequence[str]):
             return _run(project_dir, select=select, exclude=exclude, target=target, vars=vars, threads=threads,
                         fail_fast=fail_fast, spark=spark, reporter=reporter, project=project, on_event=on_event,
                         state=state, defer=defer, selector=selector, full_refresh=full_refresh,
-                        no_cache=no_cache, only=only, session=session)
+                        no_cache=no_cache, only=only, session=session, incremental=incremental)
         except BaseException:
             if session is not None:
                 session.discard()
             raise
 
     def _run(project_dir, *, select, exclude, target, vars, threads, fail_fast, spark, reporter, project,
-             on_event, state, defer, selector, full_refresh, no_cache, only, session):
+             on_event, state, defer, selector, full_refresh, no_cache, only, session, incremental):
         from sparkmodels.select.state import load_state
 
         p = ensure_project(project_dir, target, vars, threads, project)
@@ -196,7 +206,8 @@ def _runner(command: str, resource_types: Sequence[str]):
         args = {"select": select, "exclude": exclude, "selector": selector, "target": p.config.target.name,
                 "threads": threads, "vars": vars if isinstance(vars, str) else dict(vars or {}),
                 "state": str(state) if state is not None else None, "defer": defer,
-                "full_refresh": full_refresh, "no_cache": no_cache}
+                "full_refresh": full_refresh, "no_cache": no_cache,
+                "event_time_start": incremental["event_time_start"], "event_time_end": incremental["event_time_end"]}
         if only is not None:  # retry: exactly these nodes
             plan = build_plan(p.manifest, p.graph, frozenset(u for u in only if u in p.manifest.nodes),
                               compiler=p.compiler, warnings=p.manifest.warnings)
@@ -207,7 +218,7 @@ def _runner(command: str, resource_types: Sequence[str]):
                             context=context, warnings=more)
         return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args,
                        on_event=on_event, defer_to=previous if defer else None, full_refresh=full_refresh,
-                       use_cache=not no_cache, session=session)
+                       use_cache=not no_cache, session=session, incremental=incremental)
 
     run_command.__name__ = command
     run_command.__doc__ = f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark."
@@ -245,11 +256,16 @@ def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | Non
     uids = retry_targets(previous)
     if not uids:
         return None
+    # A microbatch model that failed some batches reruns only those (recorded in run_results.json).
+    failed_batches = {uid: r["adapter_response"]["failed_batches"] for uid, r in (previous.results or {}).items()
+                      if uid in uids and (r.get("adapter_response") or {}).get("failed_batches")}
     return COMMANDS[command](
         project_dir, target=args.get("target"), vars=args.get("vars") or None,
         threads=threads if threads is not None else args.get("threads"), spark=spark, reporter=reporter,
         on_event=on_event, state=args.get("state"), defer=bool(args.get("defer")),
         full_refresh=bool(args.get("full_refresh")), no_cache=bool(args.get("no_cache")), only=uids,
+        **({"event_time_start": args.get("event_time_start"), "event_time_end": args.get("event_time_end"),
+            "microbatch_retry": failed_batches} if command in ("run", "build") else {}),
     )
 
 

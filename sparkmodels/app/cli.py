@@ -72,13 +72,17 @@ def _reporter():
 
 def _run_command(name: str, help_text: str, fail_fast_option: bool = False):
     def command(project_dir, target, vars_, debug, select, exclude, threads, state=None, selector=None,
-                defer=False, full_refresh=False, no_cache=False, fail_fast=False):
+                defer=False, full_refresh=False, no_cache=False, fail_fast=False, event_time_start=None,
+                event_time_end=None):
         from sparkmodels.app import api
+
+        more = {} if name in ("seed", "test") else {"event_time_start": event_time_start,
+                                                     "event_time_end": event_time_end}
 
         result = getattr(api, name)(project_dir, select=list(select) or None, exclude=list(exclude) or None,
                                     target=target, vars=vars_, threads=threads, fail_fast=fail_fast,
                                     reporter=_reporter(), state=state, selector=selector, defer=defer,
-                                    full_refresh=full_refresh, no_cache=no_cache)
+                                    full_refresh=full_refresh, no_cache=no_cache, **more)
         if result.interrupted:
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_OK if result.success else EXIT_FAILED)
@@ -89,6 +93,11 @@ def _run_command(name: str, help_text: str, fail_fast_option: bool = False):
     if fail_fast_option:
         cmd = click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")(cmd)
     cmd = click.option("--threads", type=int, help="Models to run at once (default: the target's).")(cmd)
+    if name in ("run", "build"):
+        cmd = click.option("--event-time-end", help="Microbatch models: process batches before this time "
+                           "(exclusive; e.g. 2020-07-01).")(cmd)
+        cmd = click.option("--event-time-start", help="Microbatch models: process batches from this time "
+                           "(e.g. 2020-06-01).")(cmd)
     cmd = click.option("--no-cache", is_flag=True, help="Rebuild tables even when their inputs are unchanged.")(cmd)
     cmd = click.option("--full-refresh", is_flag=True, help="Rebuild every selected table (ignores the cache).")(cmd)
     cmd = click.option("--defer", is_flag=True,

@@ -49,6 +49,7 @@ class Engine:
         # --defer: (warehouse, target schema) of the state's run, read when a table isn't built here.
         self.defer: tuple[Warehouse, str] | None = None
         self._fingerprints: dict[str, dict | None] = {}  # build cache: written with each table version
+        self.incremental: dict[str, bool] = {}  # unique_id -> is_incremental() of the running model (Python)
         self._lock = threading.Lock()
         self._last_write: dict[str, dict] = {}  # job group -> stats of the table it wrote (metrics)
         self._cancelled: set[str] = set()  # job groups cancelled by Ctrl-C
@@ -196,7 +197,8 @@ class Engine:
         return relation_name(node)
 
     # -- tables ----------------------------------------------------------------------------------
-    def write_table(self, df, node: Node, schema: str, *, partition_by=(), mode_name: str = "table") -> dict:
+    def write_table(self, df, node: Node, schema: str, *, partition_by=(), mode_name: str = "table",
+                    before_publish=None) -> dict:
         """Write df as a new Parquet version, then publish it atomically. Returns write stats.
 
         Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
@@ -221,6 +223,8 @@ class Engine:
             self._check_cancelled(group, node)
             since = status.watermark() if status is not None else 0
             writer.parquet(str(version))
+            if before_publish is not None:  # an incremental write shares the previous version's files
+                before_publish(version)
             # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
             self._check_cancelled(group, node)
         except BaseException:

@@ -22,7 +22,8 @@ KNOWN_CONFIG_KEYS = frozenset(
         "full_refresh", "persist_docs", "docs", "meta", "quote_columns", "delimiter", "header",
         "severity", "store_failures", "where", "limit", "warn_if", "error_if", "file_format",
         "incremental_strategy", "unique_key", "on_schema_change", "cluster_by", "buckets",
-        "location_root", "deterministic", "description",
+        "location_root", "deterministic", "description", "merge_update_columns", "merge_exclude_columns",
+        "incremental_predicates", "event_time", "batch_size", "begin", "lookback", "concurrent_batches",
     }
 )
 # Keys whose values add up from folder to folder instead of replacing each other (as in dbt).

@@ -13,6 +13,8 @@ from sparkmodels.project import schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
+from sparkmodels.project.incremental import shift_placeholders, static_output_columns
+from sparkmodels.project.incremental import validate as validate_incremental
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
 from sparkmodels.project.testnodes import build_test_nodes
@@ -141,15 +143,37 @@ class _Loader:
                 language = "sql"
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
+            incremental_text, incremental_map = None, ()
+            if node_config["materialized"] == "incremental":
+                if language == "sql":
+                    calls, incremental_text, incremental_map = self.render_incremental(
+                        renderer, text, rel, name, this, result, calls)
+                validate_incremental(
+                    name, rel, text, node_config, patch_path=patch.get("patch_path"),
+                    output_columns=static_output_columns(rendered) if language == "sql" else None)
             self.nodes[f"model.{self.config.name}.{name}"] = Node(
                 unique_id=f"model.{self.config.name}.{name}", name=name, resource_type="model",
                 package=self.config.name, path=rel, fqn=fqn, raw_code=text, language=language,
                 config=freeze(node_config), description=patch.get("description", ""),
                 columns=patch.get("columns", MappingProxyType({})), calls=tuple(calls),
                 depends_on_macros=macros_used, rendered=rendered, line_map=line_map,
+                rendered_incremental=incremental_text, line_map_incremental=incremental_map,
                 checksum=checksum(text), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
             )
+
+    @staticmethod
+    def render_incremental(renderer: Renderer, text: str, rel: str, name: str, this, first, calls):
+        """Render an incremental model again with is_incremental() true; returns (calls of both
+        renders, that text or None when it equals the first, its line map)."""
+        if "is_incremental" not in text and not first.macros_used:
+            return calls, None, ()
+        second = renderer.render(text, filename=rel, node_name=name, this=this,
+                                 extra={"is_incremental": lambda: True})
+        if second.text == first.text:
+            return calls, None, ()
+        shifted = shift_placeholders(second.text, len(calls))
+        return (*calls, *second.calls), shifted, second.line_map
 
     def load_seeds(self, patches: Mapping) -> None:
         for base, path in self.files(self.config.seed_paths, (".csv",)):

@@ -8,6 +8,7 @@ from sparkmodels.execute.materializations.base import (
     StepContext,
     registry,
 )
+from sparkmodels.execute.materializations.incremental import IncrementalMaterialization
 from sparkmodels.execute.materializations.seed import SeedMaterialization
 from sparkmodels.execute.materializations.table import TableMaterialization
 from sparkmodels.execute.materializations.view import ViewMaterialization
@@ -15,5 +16,6 @@ from sparkmodels.execute.materializations.view import ViewMaterialization
 registry.register(ViewMaterialization())
 registry.register(TableMaterialization())
 registry.register(SeedMaterialization())
+registry.register(IncrementalMaterialization())
 
 __all__ = ["Materialization", "MaterializationResult", "StepContext", "registry"]
