@@ -136,12 +136,14 @@ def test_rewritten_table_is_what_the_next_reader_sees(make_project, spark):
     """No eager read-back after a write: a table rewritten after a downstream read is registered
     again (new version, written schema) on the next ensure_relation, and its stale view is gone."""
     root = make_project({**BASE, "models/marts/one.sql": "select 1 as x"})
+    from sparkmodels.execute.materializations.table import write_version
+
     engine, node = _engine_and_node(root, spark, "one")
-    first = engine.write_table(spark.sql("select 1 as x, 'a' as tag"), node, "demo")
+    first = write_version(engine, spark.sql("select 1 as x, 'a' as tag"), node, "demo")
     assert first["rows"] == 1 and first["files"] >= 1
     engine.ensure_relation(node, "demo")
     assert spark.table("one").collect()[0].x == 1
-    second = engine.write_table(spark.sql("select explode(array(2, 3)) as x, 'b' as tag"), node, "demo")
+    second = write_version(engine, spark.sql("select explode(array(2, 3)) as x, 'b' as tag"), node, "demo")
     assert second["rows"] == 2 and second["version"] != first["version"]
     assert not spark.catalog.tableExists("one")  # the view over the old version was dropped
     engine.ensure_relation(node, "demo")
@@ -151,12 +153,14 @@ def test_rewritten_table_is_what_the_next_reader_sees(make_project, spark):
 
 def test_rows_of_a_write_inside_and_outside_a_job_scope(make_project, spark):
     root = make_project({**BASE, "models/marts/one.sql": "select 1 as x"})
+    from sparkmodels.execute.materializations.table import write_version
+
     engine, node = _engine_and_node(root, spark, "one")
     query = "select id % 7 as k, count(*) as n from range(1000) group by id % 7"  # a shuffle: two stages
     with engine.job_scope("sparkmodels-one", "sparkmodels: model one", "one") as scope:
         spark.range(50).count()  # a job of the same step before the write: not rows of the table
-        stats = engine.write_table(spark.sql(query), node, "demo", partition_by=("k",))
+        stats = write_version(engine, spark.sql(query), node, "demo", partition_by=("k",))
     assert stats["rows"] == 7 == spark.read.parquet(stats["path"]).count()
     assert scope.values["rows_written"] == 7 and scope.values["jobs"] >= 2
     assert scope.values["files_written"] == stats["files"] >= 7  # one directory per partition value
-    assert engine.write_table(spark.sql("select 1 as x"), node, "demo")["rows"] == 1  # no scope
+    assert write_version(engine, spark.sql("select 1 as x"), node, "demo")["rows"] == 1  # no scope

@@ -119,7 +119,7 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     if spark is None and session is not None:
         spark, owned = session.result()
     engine = Engine(p.config.target, spark, project_root=p.config.root, app_name=f"sparkmodels {command}",
-                    owns_session=owned)
+                    owns_session=owned, kinds=p.materializations.kinds)
     if defer_to is not None:
         engine.defer = _defer_location(defer_to, p)
     # incremental models: --full-refresh, the microbatch window and a retry's failed batches
@@ -140,7 +140,7 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
                        f"on target '{p.config.target.name}' (Spark {engine.version()}"
                        f"{', via sparkmodels server' if engine.via_server else ''})")
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
-                        on_event=emit, fail_fast=fail_fast,
+                        on_event=emit, fail_fast=fail_fast, materializations=p.materializations,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
                                          enabled=use_cache, force=full_refresh))
         result = runner.run()
@@ -361,8 +361,7 @@ def table_path(project_dir: str | Path = ".", name: str = "", *, target: str | N
 
     p = ensure_project(project_dir, target, vars, project=project)
     nodes = [n for n in p.manifest.nodes.values()
-             if n.name == name and (n.resource_type == "seed" or (n.resource_type == "model" and
-                                                                  n.materialized not in ("view", "ephemeral")))]
+             if n.name == name and n.resource_type in ("model", "seed") and p.compiler.kinds.of(n).holds_data]
     if not nodes:
         raise SelectionError(f"no table or seed named '{name}' in the project (views and ephemerals hold no data).")
     node, t = nodes[0], p.config.target
@@ -373,7 +372,8 @@ def table_path(project_dir: str | Path = ".", name: str = "", *, target: str | N
         return str(loc.link) if loc.current() is not None else None
     from sparkmodels.execute.engine import Engine
 
-    engine = Engine(t, spark, project_root=p.config.root, app_name="sparkmodels table-path")
+    engine = Engine(t, spark, project_root=p.config.root, app_name="sparkmodels table-path",
+                    kinds=p.compiler.kinds)
     try:
         current = engine.location(node, schema).current()
         return None if current is None else str(current)
@@ -407,7 +407,7 @@ def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, v
         cat, py_lineage = build_catalog(p, spark=spark, stats=stats)
         known = known_columns(cat)
     by_model = project_column_lineage(p.manifest, compiled, known_columns=known, python_lineage=py_lineage,
-                                     order=p.graph.topo_order())
+                                     order=p.graph.topo_order(), kinds=p.compiler.kinds)
     lineage_data = {uid: ml.to_dict() for uid, ml in by_model.items()}
     target_dir = p.config.target_dir
     catalog_path = None

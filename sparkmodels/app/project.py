@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparkmodels.execute.materializations import Registry, default_registry
 from sparkmodels.plan.compiler import Compiler
 from sparkmodels.project.config import ProjectConfig, load_config, parse_cli_vars
 from sparkmodels.project.loader import load_manifest
@@ -15,12 +16,14 @@ from sparkmodels.select.graph import Graph
 
 @dataclass(frozen=True)
 class Project:
-    """A loaded project: config, manifest, graph and the compiler over them."""
+    """A loaded project: config, manifest, graph, the compiler over them, and the strategies it builds with."""
 
     config: ProjectConfig
     manifest: Manifest
     graph: Graph
     compiler: Compiler
+    # This project's materialisation strategies; the compiler was made with their kinds.
+    materializations: Registry = field(default_factory=default_registry)
 
     def compiled(self, uids) -> dict[str, str]:
         return {uid: self.compiler.compile(uid).sql for uid in uids
@@ -34,11 +37,15 @@ def config_for(project_dir, target, vars, threads) -> ProjectConfig:
 
 def load_project(project_dir: str | Path = ".", *, target: str | None = None,
                  vars: Mapping | str | None = None, threads: int | None = None,
-                 config: ProjectConfig | None = None) -> Project:
-    """Load a project folder into config, manifest and graph (no Spark); `config`: already read."""
+                 config: ProjectConfig | None = None, materializations: Registry | None = None) -> Project:
+    """Load a project folder into config, manifest and graph (no Spark); `config`: already read.
+
+    `materializations`: the strategies models may name (default: the built-ins); pass
+    `default_registry().with_strategy(...)` to add one for this project only."""
     config = config or config_for(project_dir, target, vars, threads)
     manifest = load_manifest(config)
-    return Project(config, manifest, Graph(manifest), Compiler(manifest))
+    registry = materializations or default_registry()
+    return Project(config, manifest, Graph(manifest), Compiler(manifest, registry.kinds), registry)
 
 
 def ensure_project(project_dir, target, vars, threads=None, project: Project | None = None) -> Project:

@@ -1,7 +1,7 @@
 """The build cache: fingerprints of stored tables, so run/build skip a table whose inputs did not change.
 
-A table version carries `_sparkmodels.json` (written by Engine.write_table before the version is
-published) holding the digest of everything its data depends on:
+A table version carries `_sparkmodels.json` (written by materializations.table.write_version before the
+version is published) holding the digest of everything its data depends on:
   - its compiled SQL (or Python source), materialization and config;
   - the values of the vars / env vars it reads (every var for Python models), and the UDF files;
   - for each upstream relation: a stored table's current version path (a rebuild makes a new version,
@@ -28,7 +28,6 @@ from sparkmodels.project.manifest import Manifest, Node
 
 FINGERPRINT_FILE = "_sparkmodels.json"
 FORMAT = 1
-CACHED_MATERIALIZATIONS = ("table", "seed")
 # Functions whose result changes between runs; SQL using them is never reused unless the model opts in.
 _NONDETERMINISTIC = re.compile(
     r"\b(?:current_timestamp|current_date|current_time|localtimestamp|current_timezone)\b"
@@ -143,6 +142,14 @@ class CacheHit:
     rows: int | None = None  # rows in the stored version, as recorded when it was written
 
 
+@dataclass(frozen=True)
+class CacheDecision:
+    """For one step: the stored version to reuse (None: build), and the fingerprint the build records."""
+
+    hit: CacheHit | None = None
+    fingerprint: Mapping | None = None
+
+
 class BuildCache:
     """Computes fingerprints for one run and decides whether a table step can reuse its stored version."""
 
@@ -154,6 +161,7 @@ class BuildCache:
         self.manifest = manifest
         self.config = config
         self.compiler = compiler or Compiler(manifest)
+        self.kinds = self.compiler.kinds
         self.enabled = enabled  # False: --no-cache (still records fingerprints)
         self.force = force  # --full-refresh
         self._udfs: str | None = None
@@ -206,7 +214,7 @@ class BuildCache:
             files = file_listing(str(ext.get("location", "")))
             ext["location"] = self._relative(str(ext.get("location", "")), self.config.root)
             return None if files is None else {"external": ext, "files": files}
-        if dep.resource_type == "model" and dep.materialized in ("view", "ephemeral"):
+        if dep.resource_type == "model" and not self.kinds.of(dep).holds_data:  # a view, or inlined
             code = self._code(dep)
             if nondeterministic(code) and not dep.config.get("deterministic"):
                 return None
@@ -249,18 +257,17 @@ class BuildCache:
         return {"digest": digest(inputs), "inputs": inputs}
 
     # -- decisions -----------------------------------------------------------------------------------
-    def prepare(self, node: Node, schema: str) -> CacheHit | None:
-        """Record this step's fingerprint for the write, and return a hit if the stored version matches."""
-        if node.materialized not in CACHED_MATERIALIZATIONS or node.resource_type not in ("model", "seed"):
-            return None
+    def prepare(self, node: Node, schema: str) -> CacheDecision:
+        """This step's fingerprint (for the write to record), and a hit if the stored version matches."""
+        if not self.kinds.of(node).cacheable or node.resource_type not in ("model", "seed"):
+            return CacheDecision()
         fp = self.fingerprint(node)
-        self.engine.set_fingerprint(node.unique_id, fp)
         if fp is None or self.force or not self.enabled:
-            return None
+            return CacheDecision(None, fp)
         loc = self.engine.location(node, schema)
         current = loc.current()
         stored = read_fingerprint(current, loc)
         if stored is None or stored.get("digest") != fp["digest"]:
-            return None
+            return CacheDecision(None, fp)
         rows = stored.get("rows")
-        return CacheHit(current, fp, rows if isinstance(rows, int) else None)
+        return CacheDecision(CacheHit(current, fp, rows if isinstance(rows, int) else None), fp)

@@ -14,6 +14,7 @@ from sparkmodels.execute.spark.session import build_session, is_connect_session,
 from sparkmodels.execute.storage import TableStore, Warehouse, open_warehouse
 from sparkmodels.plan.compiler import relation_name, source_view_name
 from sparkmodels.project.config import Target
+from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Node
 
 
@@ -21,8 +22,9 @@ class Engine:
     """One run's view of Spark: registers relations once, writes tables atomically, cancels jobs."""
 
     def __init__(self, target: Target, spark=None, *, project_root: Path | None = None,
-                 app_name: str = "sparkmodels", owns_session: bool = False):
+                 app_name: str = "sparkmodels", owns_session: bool = False, kinds: Kinds = BUILTIN):
         self.target = target
+        self.kinds = kinds  # what each materialisation is: which relations live only in the session
         self.project_root = Path(project_root or ".").resolve()
         # An unsupported URI (or Connect with a Hadoop warehouse) fails here, before Spark starts.
         self.storage: Warehouse = open_warehouse(target.warehouse, target.warehouse_storage,
@@ -48,7 +50,6 @@ class Engine:
         self._registered: set[str] = set()
         # --defer: (warehouse, target schema) of the state's run, read when a table isn't built here.
         self.defer: tuple[Warehouse, str] | None = None
-        self._fingerprints: dict[str, dict | None] = {}  # build cache: written with each table version
         self.incremental: dict[str, bool] = {}  # unique_id -> is_incremental() of the running model (Python)
         self._lock = threading.Lock()
         self._last_write: dict[str, dict] = {}  # job group -> stats of the table it wrote (metrics)
@@ -110,10 +111,6 @@ class Engine:
     def location(self, node: Node, schema: str) -> TableStore:
         return self.storage.table(schema, node.name)
 
-    def set_fingerprint(self, unique_id: str, fingerprint: dict | None) -> None:
-        with self._lock:
-            self._fingerprints[unique_id] = fingerprint
-
     def stored_version(self, node: Node, schema: str):
         """The table version a ref() reads: this warehouse's, else (with --defer) the state's."""
         current = self.location(node, schema).current()
@@ -123,6 +120,11 @@ class Engine:
             deferred = base + schema[len(own):] if schema.startswith(own) else schema
             current = warehouse.connect(self.spark).table(deferred, node.name).current()
         return current
+
+    def is_registered(self, name: str) -> bool:
+        """Whether this run made `name` queryable in the session (built a view, registered a table)."""
+        with self._lock:
+            return name in self._registered
 
     def mark_registered(self, name: str) -> None:
         with self._lock:
@@ -134,8 +136,8 @@ class Engine:
             if not node.external:
                 return  # a catalog table the cluster already knows
             view = source_view_name(node)
-        elif node.resource_type == "model" and node.materialized in ("view", "ephemeral"):
-            return  # built in this session by the plan, or inlined
+        elif not self.kinds.of(node).holds_data:
+            return  # built in this session by the plan (a view), or inlined (ephemeral)
         else:
             view = node.name
         with self._lock:
@@ -197,71 +199,25 @@ class Engine:
         return relation_name(node)
 
     # -- tables ----------------------------------------------------------------------------------
-    def write_table(self, df, node: Node, schema: str, *, partition_by=(), mode_name: str = "table",
-                    before_publish=None) -> dict:
-        """Write df as a new Parquet version, then publish it atomically. Returns write stats.
-
-        Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
-        an Observation over Spark Connect, where the status store is out of reach. The new version is
-        not read back here: ensure_relation registers it when a downstream step first reads it.
-        """
-        loc = self.location(node, schema)
-        version = loc.new_version()
-        status = self._status_reader()
-        observation = None
-        if status is None:
-            from pyspark.sql import Observation
-            from pyspark.sql import functions as F
-
-            observation = Observation(f"sm_{node.name}_{version.name}")
-            df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
-        writer = df.write.mode("error")  # "errorifexists" is unknown to Spark Connect
-        if partition_by:
-            writer = writer.partitionBy(*partition_by)
-        group = self._current_group()
-        try:
-            self._check_cancelled(group, node)
-            since = status.watermark() if status is not None else 0
-            writer.parquet(str(version))
-            if before_publish is not None:  # an incremental write shares the previous version's files
-                before_publish(version)
-            # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
-            self._check_cancelled(group, node)
-        except BaseException:
-            loc.discard(version)
-            raise
-        if status is not None:
-            rows = status.collect(group, since).get("rows_written")
-        else:
-            rows = observation.get.get("rows")
-        rows = int(rows) if rows is not None else None
-        from sparkmodels.execute.cache import write_fingerprint
-
-        # Partitioned tables put the partition columns last when read, so only an unpartitioned
-        # schema is reused: by later steps of this run and (in the fingerprint) by later runs.
-        written_schema = None if partition_by else df.schema
-        # rows written, so a later cache hit can still report the table's size
-        write_fingerprint(version, self._fingerprints.get(node.unique_id), rows=rows,
-                          schema=written_schema.json() if written_schema is not None else None, store=loc)
-        loc.publish(version)
-        loc.clean()
-        # Downstream steps must read this version: forget an older registration (and its temp view,
-        # which may point at files clean() just removed).
+    # The write itself is materializations.table.write_version; these are the engine's parts of it.
+    def published(self, node: Node, version: Path, schema) -> None:
+        """A new version of node's table is live: downstream steps must read it, so forget an older
+        registration (and its temp view, which may point at files the store's clean() just removed)."""
         with self._lock:
             stale = node.name in self._registered
             self._registered.discard(node.name)
-            self._written[node.name] = (version, written_schema)
+            self._written[node.name] = (version, schema)
         if stale:
             with contextlib.suppress(Exception):
                 self.spark.catalog.dropTempView(node.name)
-        stats = {"rows": rows, "path": str(loc.link), "version": version.name,
-                 "files": loc.data_files(version)}
+
+    def record_write(self, group: str | None, stats: dict) -> None:
+        """Keep a write's stats for the metrics of the job scope `group` (files written)."""
         if group:
             with self._lock:
                 self._last_write[group] = stats
-        return stats
 
-    def _status_reader(self) -> StatusReader | None:
+    def status_reader(self) -> StatusReader | None:
         """The status-store reader of a classic session (None over Spark Connect or if unreadable)."""
         if self.is_connect:
             return None
@@ -270,7 +226,7 @@ class Engine:
                 self._status = StatusReader(self.spark)
         return self._status
 
-    def _current_group(self) -> str | None:
+    def current_group(self) -> str | None:
         group = getattr(self._scope, "group", None)
         if group is not None:  # set by job_scope on this thread: no round trip to the JVM
             return group
@@ -300,7 +256,7 @@ class Engine:
                 scope.values = connect_metrics(group, self._last_write.pop(group, None))
             return
         sc = self.spark.sparkContext
-        status = self._status_reader()
+        status = self.status_reader()
         scope.since = status.watermark() if status is not None else 0  # older jobs (a reused name) don't count
         sc.setJobGroup(group, description, interruptOnCancel=True)
         if pool:
@@ -320,7 +276,7 @@ class Engine:
             if stats and stats.get("files") is not None:
                 scope.values["files_written"] = stats["files"]
 
-    def _check_cancelled(self, group: str | None, node: Node) -> None:
+    def check_cancelled(self, group: str | None, node: Node) -> None:
         if group and group in self._cancelled:
             raise ExecutionError("cancelled (Ctrl-C); the table keeps its previous version.",
                                  node=node.name, path=node.path)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.checks.batch import TestExecutor
-from sparkmodels.execute.materializations import StepContext, registry
+from sparkmodels.execute.materializations import Registry, StepContext, default_registry
 from sparkmodels.execute.materializations.base import spark_error
 from sparkmodels.plan.steps import Plan, PlanStep
 from sparkmodels.project.config import ProjectConfig, schema_for
@@ -74,8 +74,9 @@ class Runner:
     def __init__(self, engine, manifest: Manifest, config: ProjectConfig, plan: Plan, *,
                  threads: int = 1, on_event: Event | None = None, fail_fast: bool = False,
                  dataframe_factory: Callable[[PlanStep], Callable[[], object]] | None = None,
-                 cache=None):
+                 cache=None, materializations: Registry | None = None):
         self.engine = engine
+        self.materializations = materializations or default_registry()  # this run's strategies
         self.manifest = manifest
         self.config = config
         self.plan = plan
@@ -106,7 +107,7 @@ class Runner:
                 continue
             seen.add(uid)
             dep = nodes[uid]
-            if dep.resource_type == "model" and dep.materialized == "ephemeral":
+            if self.materializations.kinds.of(dep).inlined:
                 stack.extend(dep.depends_on)
             else:
                 out.append(dep)
@@ -144,7 +145,8 @@ class Runner:
         self.emit("start", step=step, index=index, total=len(self.plan))
         scope = None  # the step's Spark metrics, once its job scope was entered
         try:
-            hit = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
+            decision = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
+            hit = decision.hit if decision is not None else None
             if hit is not None:  # unchanged: downstream models register the stored version as they read it
                 return NodeResult(
                     unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
@@ -154,9 +156,11 @@ class Runner:
                 )
             for dep in self._upstream_relations(node):
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
-            materialization = registry.get(step.materialized, node)
+            materialization = self.materializations.get(step.materialized, node)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
-                              self.dataframe_factory(step))
+                              self.dataframe_factory(step),
+                              fingerprint=decision.fingerprint if decision is not None else None,
+                              full_refresh=bool(self.cache and self.cache.force))
             with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}",
                                        node.name) as scope:
                 try:

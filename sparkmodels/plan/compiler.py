@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.project.render.jinja import resolve
 
@@ -23,14 +24,14 @@ def batch_sql(compiled: CompiledNode, predicate) -> str:
     return _BATCH.sub(lambda m: predicate(m.group(1)), compiled.batch or compiled.sql)
 
 
-def relation_name(node: Node) -> str:
-    """The SQL name a ref()/source() to this node compiles to."""
+def relation_name(node: Node, kinds: Kinds = BUILTIN) -> str:
+    """The SQL name a ref()/source() to this node compiles to (an inlined node's CTE name)."""
     if node.resource_type == "source":
         if node.external:
             return f"`{source_view_name(node)}`"
         schema = node.config.get("schema")
         return f"`{schema}`.`{node.identifier}`" if schema else f"`{node.identifier}`"
-    if node.resource_type == "model" and node.materialized == "ephemeral":
+    if kinds.of(node).inlined:
         return f"`{EPHEMERAL_PREFIX}{node.name}`"
     return f"`{node.name}`"
 
@@ -58,10 +59,14 @@ class CompiledNode:
 
 
 class Compiler:
-    """Resolves placeholders and inlines ephemeral models; memoised per manifest."""
+    """Resolves placeholders and inlines ephemeral models; memoised per manifest.
 
-    def __init__(self, manifest: Manifest):
+    `kinds` says which materialisations are inlined; the plan, cache and reports built over this
+    compiler read it too, so one run sees one table."""
+
+    def __init__(self, manifest: Manifest, kinds: Kinds = BUILTIN):
         self.manifest = manifest
+        self.kinds = kinds
         self.compile = cache(self._compile)
 
     def _resolved(self, node: Node, text: str | None = None, *, batch: bool = False) -> str:
@@ -74,7 +79,7 @@ class Compiler:
         for call in node.calls:
             key = ("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])
             dn = by_name[key]
-            rel = relation_name(dn)
+            rel = relation_name(dn, self.kinds)
             if batch and dn.config.get("event_time"):  # microbatch: this input is read one window at a time
                 rel = f"(select * from {rel} where {_BATCH_OPEN}`{dn.config['event_time']}`{_BATCH_CLOSE})"
             rels.append(rel)
@@ -89,7 +94,7 @@ class Compiler:
         def visit(uid: str) -> None:
             for dep in nodes[uid].depends_on:
                 dn = nodes[dep]
-                if dn.resource_type == "model" and dn.materialized == "ephemeral" and dep not in seen:
+                if self.kinds.of(dn).inlined and dep not in seen:
                     seen.add(dep)
                     visit(dep)
                     order.append(dn)

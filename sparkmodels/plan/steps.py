@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sparkmodels.plan.compiler import CompiledNode, Compiler
 from sparkmodels.plan.gates import gate_on_tests, tests_after_targets
+from sparkmodels.project.kinds import Kinds
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.select.graph import Graph
 
@@ -49,9 +50,9 @@ def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
                compiler: Compiler | None = None, warnings: Iterable[str] = ()) -> Plan:
     """Order the selected nodes, adding the unselected upstream views they need in this session."""
     compiler = compiler or Compiler(manifest)
+    kinds = compiler.kinds
     nodes = manifest.nodes
-    chosen = {uid for uid in selected if nodes[uid].resource_type in EXECUTABLE
-              and not (nodes[uid].resource_type == "model" and nodes[uid].materialized == "ephemeral")}
+    chosen = {uid for uid in selected if nodes[uid].resource_type in EXECUTABLE and kinds.of(nodes[uid]).runs}
     reasons: dict[str, str] = {}
 
     def pull_views(uid: str, needed_by: str) -> None:
@@ -59,9 +60,10 @@ def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
             dn = nodes[dep]
             if dn.resource_type != "model":
                 continue
-            if dn.materialized == "ephemeral":
+            kind = kinds.of(dn)
+            if kind.inlined:
                 pull_views(dep, needed_by)
-            elif dn.materialized == "view" and dep not in chosen and dep not in reasons:
+            elif kind.session_scoped and dep not in chosen and dep not in reasons:
                 reasons[dep] = needed_by
                 pull_views(dep, nodes[dep].name)
 
@@ -69,8 +71,8 @@ def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
         if nodes[uid].config.get("test_type") != "unit":  # unit tests read mocked inputs
             pull_views(uid, nodes[uid].name)
     members = chosen | set(reasons)
-    order = [uid for uid in graph.topo_order(_with_ephemeral_paths(graph, members, nodes)) if uid in members]
-    deps = {uid: _step_ancestors(uid, nodes, members) for uid in order}
+    order = [uid for uid in graph.topo_order(_with_ephemeral_paths(graph, members, nodes, kinds)) if uid in members]
+    deps = {uid: _step_ancestors(uid, nodes, members, kinds) for uid in order}
     deps = gate_on_tests(order, deps, nodes)
     steps = []
     for uid in tests_after_targets(order, deps, nodes):
@@ -79,20 +81,20 @@ def build_plan(manifest: Manifest, graph: Graph, selected: Iterable[str], *,
     return Plan(tuple(steps), frozenset(chosen), tuple(warnings))
 
 
-def _with_ephemeral_paths(graph: Graph, members: set[str], nodes: Mapping[str, Node]) -> set[str]:
+def _with_ephemeral_paths(graph: Graph, members: set[str], nodes: Mapping[str, Node], kinds: Kinds) -> set[str]:
     """Members plus the ephemerals between them, so the topological order sees the real edges."""
     extra = set()
     for uid in members:
         stack = list(nodes[uid].depends_on)
         while stack:
             dep = stack.pop()
-            if nodes[dep].materialized == "ephemeral" and nodes[dep].resource_type == "model" and dep not in extra:
+            if kinds.of(nodes[dep]).inlined and dep not in extra:
                 extra.add(dep)
                 stack.extend(nodes[dep].depends_on)
     return members | extra
 
 
-def _step_ancestors(uid: str, nodes: Mapping[str, Node], members: set[str]) -> list[str]:
+def _step_ancestors(uid: str, nodes: Mapping[str, Node], members: set[str], kinds: Kinds) -> list[str]:
     """Nearest plan members upstream of uid, looking through ephemeral models."""
     out: list[str] = []
     stack = list(nodes[uid].depends_on)
@@ -104,6 +106,6 @@ def _step_ancestors(uid: str, nodes: Mapping[str, Node], members: set[str]) -> l
         seen.add(dep)
         if dep in members:
             out.append(dep)
-        elif nodes[dep].resource_type == "model" and nodes[dep].materialized == "ephemeral":
+        elif kinds.of(nodes[dep]).inlined:
             stack.extend(nodes[dep].depends_on)
     return sorted(out)

@@ -15,6 +15,7 @@ from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
 from sparkmodels.project.incremental import shift_placeholders, static_output_columns
 from sparkmodels.project.incremental import validate as validate_incremental
+from sparkmodels.project.kinds import BUILTIN
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
 from sparkmodels.project.testnodes import build_test_nodes
@@ -144,7 +145,7 @@ class _Loader:
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
             incremental_text, incremental_map = None, ()
-            if node_config["materialized"] == "incremental":
+            if BUILTIN.named(str(node_config["materialized"])).incremental:
                 if language == "sql":
                     calls, incremental_text, incremental_map = self.render_incremental(
                         renderer, text, rel, name, this, result, calls)

@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass, field
 
 from sparkmodels.errors import CompilationError
+from sparkmodels.project.kinds import BUILTIN
 from sparkmodels.project.manifest import RefCall
 
 
@@ -60,7 +61,7 @@ def scan_python_model(source: str, path: str) -> ScannedPythonModel:
                 if kw.arg is None or (value is None and not isinstance(kw.value, ast.Constant)):
                     raise CompilationError(f"{ctx_name}.config() needs literal keyword arguments.",
                                            path=path, line=node.lineno)
-                if kw.arg == "materialized" and value == "ephemeral":
+                if kw.arg == "materialized" and BUILTIN.named(str(value)).inlined:
                     raise CompilationError("Python models cannot be ephemeral (they cannot be inlined into SQL); "
                                            "use 'view' or 'table'.", path=path, line=node.lineno)
                 config[kw.arg] = value

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.markup import escape
 
+from sparkmodels.project.kinds import BUILTIN
+
 WIDTH = 80
 
 
@@ -142,8 +144,7 @@ class Reporter:
         counts = result.counts()
         kinds: dict[str, int] = {}
         for r in result.results:
-            label = ("seeds" if r.resource_type == "seed" else "unit tests" if r.materialized == "unit_test"
-                     else "data tests" if r.resource_type == "test" else f"{r.materialized} models")
+            label = BUILTIN.named(r.materialized).summary_label  # "seeds", "unit tests", "table models"
             kinds[label] = kinds.get(label, 0) + 1
         parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in sorted(kinds.items()))
         self.line("")

@@ -17,17 +17,17 @@ from sparkmodels.execute.checks.outcome import TestOutcome
 from sparkmodels.plan.compiler import relation_name
 from sparkmodels.plan.steps import Plan, PlanStep
 from sparkmodels.project.generic_tests import BATCHABLE, sql_literal, status_for
+from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Manifest, Node
 
 AUDIT_SCHEMA = "dbt_test__audit"
 
 
-def is_batchable(node: Node, manifest: Manifest) -> bool:
+def is_batchable(node: Node, manifest: Manifest, kinds: Kinds = BUILTIN) -> bool:
     cfg = node.config
     target = manifest.nodes.get(cfg.get("attached_node") or "")
     return (cfg.get("test_type") == "data" and bool(cfg.get("builtin")) and cfg.get("test_name") in BATCHABLE
-            and cfg.get("column_name") is not None and target is not None
-            and not (target.resource_type == "model" and target.materialized == "ephemeral"))
+            and cfg.get("column_name") is not None and target is not None and not kinds.of(target).inlined)
 
 
 def _test_parts(t: Node) -> tuple[str, str]:
@@ -89,7 +89,7 @@ class TestExecutor:
         self.config = config
         self._groups: dict[str, list[Node]] = {}
         for step in plan.steps:
-            if step.node.resource_type == "test" and is_batchable(step.node, manifest):
+            if step.node.resource_type == "test" and is_batchable(step.node, manifest, engine.kinds):
                 self._groups.setdefault(step.node.config["attached_node"], []).append(step.node)
         self._members = {t.unique_id for tests in self._groups.values() for t in tests}
         self._counts: dict[str, int | None] = {}
@@ -202,7 +202,9 @@ class TestExecutor:
 
         node = step.node
         schema = schema_for(self.config, {"schema": node.config.get("schema") or AUDIT_SCHEMA})
-        stats = self.engine.write_table(self.engine.sql(step.compiled.sql), node, schema)
+        from sparkmodels.execute.materializations.table import write_version
+
+        stats = write_version(self.engine, self.engine.sql(step.compiled.sql), node, schema)
         return stats["path"]
 
     def _error(self, exc: BaseException, step: PlanStep) -> SparkModelsError:

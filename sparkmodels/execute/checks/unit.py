@@ -52,10 +52,9 @@ def upstream_schema(engine, config, dep: Node | None):
     try:
         if dep.resource_type == "source":
             return engine.read_external(dep).schema if dep.external else None
-        if dep.resource_type == "model" and dep.materialized in ("view", "ephemeral"):
+        if not engine.kinds.of(dep).holds_data:
             # Only a view built by this run is trusted; the session may hold other projects' views.
-            registered = getattr(engine, "_registered", set())
-            return engine.spark.table(f"`{dep.name}`").schema if dep.name in registered else None
+            return engine.spark.table(f"`{dep.name}`").schema if engine.is_registered(dep.name) else None
         current = engine.location(dep, schema_for(config, dep.config)).current()
         return engine.spark.read.parquet(str(current)).schema if current else None
     except Exception:  # noqa: BLE001 - fall back to types inferred from the rows

@@ -1,15 +1,48 @@
-"""The materialisation protocol, its result, the registry, and Spark error translation."""
+"""The materialisation protocol: what a strategy is, how it builds, and the registry that names them.
+
+A strategy is a small object with two attributes and two methods (structural typing, no base class):
+
+    kind: Kind                 # its static traits (sparkmodels.project.kinds): name, inlined,
+                               # session_scoped, stored, cacheable. The stages below execute/ read
+                               # these through a Kinds table; nothing compares `materialized` strings.
+    execute(ctx) -> MaterializationResult
+                               # build the node: called once per run for every node whose kind runs,
+                               # inside the step's Spark job scope, after every upstream relation is
+                               # queryable in the session (views built, tables registered).
+    is_incremental(ctx) -> bool
+                               # whether this build changes the existing relation instead of replacing
+                               # it (dbt's is_incremental(): the relation exists, the model is
+                               # incremental, no --full-refresh). False for view/table/seed/ephemeral.
+                               # Python models' ctx.is_incremental() asks it; SQL is rendered when the
+                               # project loads, where is_incremental() is False.
+
+`StepContext` is what a strategy receives: the node, its compiled code, its schema, a DataFrame
+factory for the model's SQL/Python, the build-cache fingerprint to record with a new table version
+(None: not cacheable or unknown inputs), and the engine. A stored strategy writes through
+`table.write_version(ctx.engine, df, ...)`: a new Parquet version, published atomically, with the
+fingerprint, cancellation and row accounting handled there.
+
+A `Registry` maps names to strategies. `default_registry()` returns a new one holding the built-ins
+(view, table, seed, ephemeral); `registry.with_strategy(s)` returns a copy with one more, and a run
+gets its registry from the Project (`load_project(..., materializations=registry)`), so a strategy
+added for one run (a test's throwaway, a plugin) leaks into no other. `registry.kinds` is the Kinds
+table the compiler, planner, cache and reports of that run use.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sparkmodels.errors import ExecutionError, ProjectError
 from sparkmodels.plan.compiler import CompiledNode
+from sparkmodels.project.kinds import TEST, UNIT_TEST, Kind, Kinds
 from sparkmodels.project.manifest import Node
+
+if TYPE_CHECKING:
+    from sparkmodels.execute.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -19,8 +52,10 @@ class StepContext:
     node: Node
     compiled: CompiledNode
     schema: str
-    engine: Any
+    engine: Engine
     dataframe: Callable[[], Any]  # builds the model's DataFrame (SQL or Python)
+    fingerprint: Mapping | None = None  # build cache: recorded with the table version this step writes
+    full_refresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,33 +68,38 @@ class MaterializationResult:
 
 
 class Materialization(Protocol):
-    name: str
+    kind: Kind
 
     def execute(self, ctx: StepContext) -> MaterializationResult: ...
 
+    def is_incremental(self, ctx: StepContext) -> bool: ...
+
 
 class Registry:
-    """Materialisations by name; a model naming an unknown one gets a located error."""
+    """Materialisations by name (immutable); a model naming an unknown one gets a located error."""
 
-    def __init__(self) -> None:
-        self._items: dict[str, Materialization] = {}
+    # Tests are steps too, but run by execute.checks, not by a strategy.
+    _NON_STRATEGY_KINDS = (TEST, UNIT_TEST)
 
-    def register(self, item: Materialization) -> None:
-        self._items[item.name] = item
+    def __init__(self, items: Iterable[Materialization] = ()):
+        self._items: dict[str, Materialization] = {item.kind.name: item for item in items}
+        self.kinds = Kinds((*self._NON_STRATEGY_KINDS, *(item.kind for item in self._items.values())))
+
+    def with_strategy(self, item: Materialization) -> Registry:
+        """A new registry with `item` added (or replacing the strategy of its name)."""
+        return Registry((*self._items.values(), item))
 
     def get(self, name: str, node: Node) -> Materialization:
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items) + ["ephemeral"])
+            known = ", ".join(sorted(self._items))
             raise ProjectError(f"unknown materialization '{name}'; known: {known}.",
                                node=node.name, path=node.path) from None
 
-    def names(self) -> list[str]:
-        return sorted(self._items)
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
 
-
-registry = Registry()
 
 _LINE = re.compile(r"line (\d+),? pos(?:ition)? (\d+)", re.I)
 _SQL_BLOCK = re.compile(r"\n== SQL.*", re.S)

@@ -14,6 +14,7 @@ from sparkmodels.execute.materializations.base import MaterializationResult, Ste
 from sparkmodels.execute.materializations.strategies import STRATEGIES, q
 from sparkmodels.execute.materializations.versions import write_version
 from sparkmodels.project.incremental import columns_of, strategy_of
+from sparkmodels.project.kinds import INCREMENTAL
 
 
 def wants_full_refresh(ctx: StepContext) -> bool:
@@ -21,7 +22,7 @@ def wants_full_refresh(ctx: StepContext) -> bool:
     configured = ctx.node.config.get("full_refresh")
     if configured is not None:
         return bool(configured)
-    return bool(getattr(ctx, "full_refresh", False) or getattr(ctx.engine, "full_refresh", False))
+    return bool(ctx.full_refresh or getattr(ctx.engine, "full_refresh", False))
 
 
 def is_incremental(ctx: StepContext) -> bool:
@@ -103,7 +104,7 @@ def reconcile_schema(ctx: StepContext, src, dest):
 
 
 class IncrementalMaterialization:
-    name = "incremental"
+    kind = INCREMENTAL
 
     def is_incremental(self, ctx: StepContext) -> bool:
         return is_incremental(ctx)

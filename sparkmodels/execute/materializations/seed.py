@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext
+from sparkmodels.execute.materializations.table import write_version
+from sparkmodels.project.kinds import SEED
 
 
 def seed_dataframe(engine, path: str, column_types: dict, options: dict | None = None):
@@ -25,12 +27,15 @@ def seed_dataframe(engine, path: str, column_types: dict, options: dict | None =
 
 
 class SeedMaterialization:
-    name = "seed"
+    kind = SEED
+
+    def is_incremental(self, ctx: StepContext) -> bool:
+        return False
 
     def execute(self, ctx: StepContext) -> MaterializationResult:
         node = ctx.node
         path = str(ctx.engine.project_root / node.path)
         options = {k: str(v) for k, v in {"delimiter": node.config.get("delimiter")}.items() if v}
         df = seed_dataframe(ctx.engine, path, dict(node.config.get("column_types") or {}), options)
-        stats = ctx.engine.write_table(df, node, ctx.schema)
+        stats = write_version(ctx.engine, df, node, ctx.schema, fingerprint=ctx.fingerprint)
         return MaterializationResult("loaded seed", rows=stats["rows"], extra=stats)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext
+from sparkmodels.project.kinds import VIEW
 
 
 class ViewMaterialization:
-    name = "view"
+    kind = VIEW
+
+    def is_incremental(self, ctx: StepContext) -> bool:
+        return False
 
     def execute(self, ctx: StepContext) -> MaterializationResult:
         df = ctx.dataframe()

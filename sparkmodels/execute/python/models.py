@@ -129,7 +129,7 @@ class ModelContext:
     def ref(self, name: str, version=None):
         """The upstream model or seed as a DataFrame."""
         dep = self._upstream("ref", (name,))
-        if dep.resource_type == "model" and dep.materialized == "ephemeral":
+        if self._engine.kinds.of(dep).inlined:
             raise ExecutionError(
                 f"ctx.ref('{name}'): '{name}' is ephemeral, and ephemeral models cannot be read from "
                 "Python models.", hint=f"Materialize '{name}' as a view or table.")

@@ -111,7 +111,7 @@ class CatalogBuilder:
             df = self.python_dataframe(node)
         else:
             df = spark.sql(self.p.compiler.compile(node.unique_id).sql)
-        if node.materialized != "ephemeral":  # ephemerals are inlined into their children's SQL
+        if not self.p.compiler.kinds.of(node).inlined:  # ephemerals are inlined into their children's SQL
             df.createOrReplaceTempView(node.name)
             engine.mark_registered(node.name)
         return df
@@ -140,7 +140,7 @@ class CatalogBuilder:
             size = sum(os.path.getsize(f) for f in files) if files else None
             latest = max((os.path.getmtime(f) for f in files), default=None)
             return {"rows": df.count(), "bytes": size, "built_at": _iso(latest), "files": len(files)}
-        if node.resource_type == "seed" or node.materialized in ("table", "incremental"):
+        if self.p.compiler.kinds.of(node).stored:
             loc = self.engine.location(node, self.schema_of(node))
             current = loc.current()
             if current is None:
@@ -156,7 +156,7 @@ def build_catalog(project, *, spark=None, stats: bool = False) -> tuple[dict, di
     from sparkmodels.execute.engine import Engine
 
     engine = Engine(project.config.target, spark, project_root=project.config.root,
-                    app_name="sparkmodels docs generate")
+                    app_name="sparkmodels docs generate", kinds=project.compiler.kinds)
     try:
         builder = CatalogBuilder(project, engine, stats=stats)
         catalog = builder.build()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Manifest, Node
 
 KINDS = ("passthrough", "renamed", "transformed", "aggregated")
@@ -238,7 +239,7 @@ def _edges(name: str, leaves) -> tuple[dict, ...]:
     return tuple({"node": uid, "column": col, "kind": KINDS[rank]} for (uid, col), rank in best.items())
 
 
-def _relations_for(node: Node, nodes: Mapping[str, Node]) -> dict[str, str]:
+def _relations_for(node: Node, nodes: Mapping[str, Node], kinds: Kinds = BUILTIN) -> dict[str, str]:
     """Relation key -> uid for node's upstream, looking through ephemeral models (inlined as CTEs)."""
     out, stack, seen = {}, list(node.depends_on), set()
     while stack:
@@ -248,7 +249,7 @@ def _relations_for(node: Node, nodes: Mapping[str, Node]) -> dict[str, str]:
         seen.add(uid)
         dep = nodes[uid]
         out[relation_key(dep)] = uid
-        if dep.resource_type == "model" and dep.materialized == "ephemeral":
+        if kinds.of(dep).inlined:
             stack.extend(dep.depends_on)
     return {(k.split(".", 1)[1] if k.startswith(".") else k): v for k, v in out.items()}
 
@@ -256,7 +257,7 @@ def _relations_for(node: Node, nodes: Mapping[str, Node]) -> dict[str, str]:
 def project_column_lineage(manifest: Manifest, compiled: Mapping[str, str], *,
                            known_columns: Mapping[str, Iterable[str]] | None = None,
                            python_lineage: Mapping[str, ModelLineage] | None = None,
-                           order: Iterable[str] | None = None) -> dict[str, ModelLineage]:
+                           order: Iterable[str] | None = None, kinds: Kinds = BUILTIN) -> dict[str, ModelLineage]:
     """Column lineage of every model, upstream first, each model's result feeding its children's schema.
 
     known_columns: complete column lists by uid (e.g. Spark's schemas from the catalog).
@@ -277,7 +278,7 @@ def project_column_lineage(manifest: Manifest, compiled: Mapping[str, str], *,
             if python_lineage and uid in python_lineage:
                 out[uid] = python_lineage[uid]
             continue
-        relations = _relations_for(node, nodes)
+        relations = _relations_for(node, nodes, kinds)
         schema = {}
         for key, dep in relations.items():
             cols = known.get(dep) or declared.get(dep)
