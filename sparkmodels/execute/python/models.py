@@ -163,11 +163,6 @@ class ModelContext:
         """True while an incremental model builds on its existing table (as is_incremental() in SQL)."""
         return bool(getattr(self._engine, "incremental", {}).get(self._node.unique_id, False))
 
-    @property
-    def this(self) -> str:
-        """The model's own relation (its current version while it is rebuilt): spark.table(ctx.this)."""
-        return relation_name(self._node)
-
     def map_batches(self, df, fn, schema: str):
         """sparkmodels.udfs.map_batches: fn over each partition's batches as pandas DataFrames."""
         return map_batches(df, fn, schema)
