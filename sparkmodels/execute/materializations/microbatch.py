@@ -14,6 +14,7 @@ the previous batch published it; the other batches still run, each failure gets 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext, spark_error
@@ -66,12 +67,38 @@ def run_window(ctx: StepContext, incremental: bool, now: _dt.datetime | None = N
     end = parse_timestamp(options[1], what="--event-time-end") if options[1] else None
     if end is None:
         end = step(floor(now, size), size)  # through the current (incomplete) batch
+        newest = _newest_event(ctx)
+        if newest is not None:  # batches after the newest event of the inputs and the table are empty
+            end = min(end, step(floor(newest, size), size))
     if start is None:
         if incremental:
             start = step(floor(now, size), size, -int(config.get("lookback", 1)))
         else:
             start = parse_timestamp(config["begin"], what="begin")
     return start, end
+
+
+_INPUT = re.compile("\\(select \\* from (.+?) where \ue004(.*?)\ue005\\)")
+
+
+def _newest_event(ctx: StepContext) -> _dt.datetime | None:
+    """The latest event_time among the event_time inputs and the table (one aggregate each), or None
+    when no input has an event_time (then every batch up to now runs)."""
+    inputs = _INPUT.findall(ctx.compiled.batch or "")
+    if not inputs:
+        return None
+    parts = [f"select max({column}) as t from {relation}" for relation, column in dict.fromkeys(inputs)]
+    engine = ctx.engine
+    current = engine.location(ctx.node, ctx.schema).current()
+    if current is not None:
+        engine.read_version(current).createOrReplaceTempView(f"__sm_newest_{ctx.node.name}")
+        parts.append(f"select max({q(str(ctx.node.config['event_time']))}) as t from `__sm_newest_{ctx.node.name}`")
+    value = engine.sql(f"select max(t) from ({' union all '.join(parts)})").collect()[0][0]
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.replace(tzinfo=None)
+    return _dt.datetime(value.year, value.month, value.day)
 
 
 def _literal(ts: _dt.datetime) -> str:
