@@ -37,7 +37,7 @@ def _project(root: Path) -> None:
         "        config: {event_time: pickup_datetime}\n        external: {location: data/trips}\n",
         encoding="utf-8")
     body = ("select id, pickup_datetime, fare, month from {{ source('raw', 'trips') }}\n"
-            "{% if is_incremental() %}where month = '{{ var('month') }}'{% endif %}\n")
+            "{% if is_incremental() %}where month = '{{ var('month', '') }}'{% endif %}\n")
     for name, (strategy, _) in MODELS.items():
         (root / "models" / f"{name}.sql").write_text(
             f"{{{{ config(materialized='incremental', incremental_strategy='{strategy}', partition_by=['month']) }}}}\n"

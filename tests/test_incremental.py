@@ -100,6 +100,10 @@ def test_every_strategy_builds_then_changes_its_table(make_project, spark):
     root = make_project(FILES)
     first = ok(sparkmodels.run(root, spark=spark, vars={"rows": ROWS1}))
     assert first["mg"].message == "created incremental table"
+    shown = root / "target" / "compiled" / "demo" / "models" / "only_new.sql"
+    assert "max(id)" not in shown.read_text()  # the first run built it in full
+    sparkmodels.compile(root, vars={"rows": ROWS1})  # no Spark: the warehouse says the table exists
+    assert "where id > (select max(id) from `only_new`)" in shown.read_text()
     second = ok(sparkmodels.run(root, spark=spark, vars={"rows": ROWS2}))
     assert rows(spark, root, "app") == [(1, "a", "2020-01"), (2, "B", "2020-01"), (2, "b", "2020-01"),
                                         (3, "c", "2020-02"), (4, "d", "2020-03")]

@@ -110,8 +110,9 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     reporter.warnings(plan.warnings)
     counts = _count(p.manifest)
     reporter.line(f"Found {counts}")
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
-    write_compiled(p.config.target_dir, p.manifest, {s.unique_id: s.compiled.sql for s in plan.steps
+    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes, full_refresh=full_refresh))
+    write_compiled(p.config.target_dir, p.manifest, {s.unique_id: p.shown_sql(s.unique_id, full_refresh=full_refresh)
+                                                      for s in plan.steps
                                                       if s.node.resource_type in ("model", "test")})
     if not plan.steps:
         reporter.warn("nothing to do: the selection matched no nodes to run.")
