@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from sparkmodels.app.api import build, clean, compile, debug, ls, run, seed, test  # noqa: E402
 from sparkmodels.app.project import load_project  # noqa: E402
-from sparkmodels.errors import SparkModelsError  # noqa: E402
+from sparkmodels.errors import SparkModelsError, UsageError  # noqa: E402
+from sparkmodels.plan.options import RunOptions  # noqa: E402
 from sparkmodels.version import __version__  # noqa: E402
 
-__all__ = ["build", "clean", "compile", "debug", "load_project", "ls", "run", "seed", "test", "SparkModelsError",
-           "__version__"]
+__all__ = ["build", "clean", "compile", "debug", "load_project", "ls", "run", "seed", "test", "RunOptions",
+           "SparkModelsError", "UsageError", "__version__"]

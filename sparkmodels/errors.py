@@ -73,6 +73,12 @@ class SelectionError(SparkModelsError):
     kind = "Selection error"
 
 
+class UsageError(SparkModelsError):
+    """Options that cannot be used as given (an unknown option, --defer without --state)."""
+
+    kind = "Usage error"
+
+
 class ExecutionError(SparkModelsError):
     """Spark rejected or failed a model's statement."""
 

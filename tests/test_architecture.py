@@ -28,9 +28,12 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for p in PKG.rglob("*.py")}
 
 
-def imports_of(path: Path, known: set[str]) -> set[str]:
-    """Every sparkmodels module `path` imports (module level or inside functions)."""
-    name = module_name(path)
+def imports_of(path: Path, known: set[str], name: str | None = None) -> set[str]:
+    """Every sparkmodels module `path` imports (module level or inside functions).
+
+    `name` is the module's dotted name; by default it is derived from the path inside the package.
+    """
+    name = name or module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -73,11 +76,14 @@ def test_every_module_belongs_to_a_stage():
     assert not strays, f"modules outside the stage packages: {strays}"
 
 
+def upward_edges(graph: nx.DiGraph) -> list[str]:
+    return sorted(f"{a} -> {b}" for a, b in graph.edges
+                  if b not in PUBLIC and LAYERS.index(layer_of(b)) > LAYERS.index(layer_of(a)))
+
+
 def test_imports_point_down_the_stages():
-    graph = import_graph()
-    upward = [f"{a} -> {b}" for a, b in graph.edges
-              if b not in PUBLIC and LAYERS.index(layer_of(b)) > LAYERS.index(layer_of(a))]
-    assert not upward, "imports against the stage direction:\n" + "\n".join(sorted(upward))
+    upward = upward_edges(import_graph())
+    assert not upward, "imports against the stage direction:\n" + "\n".join(upward)
 
 
 def test_no_import_cycles():
@@ -88,14 +94,15 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join([*c, c[0]]) for c in cycles)
 
 
-def test_checker_sees_lazy_imports(tmp_path):
-    """The walk must count an import inside a function (the kind that hid today's cycles)."""
-    mods = modules()
-    lazy = tmp_path / "m.py"
-    lazy.write_text("def f():\n    from sparkmodels.app import api\n")
-    # imports_of resolves names against the package; a file outside it is read by the same walk
-    found = set()
-    for node in ast.walk(ast.parse(lazy.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module == "sparkmodels.app":
-            found |= {f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in mods}
-    assert found == {"sparkmodels.app.api"}
+def test_checker_sees_lazy_and_relative_imports(tmp_path):
+    """The walk counts an import inside a function and a relative one (the kinds that hid the old
+    cycles), and the direction check flags such an upward import in a low stage."""
+    known = set(modules())
+    fake = tmp_path / "fake.py"
+    fake.write_text("import os\n\ndef f():\n    from sparkmodels.app import api\n"
+                    "    from ..select import graph\n    from . import config\n")
+    found = imports_of(fake, known, name="sparkmodels.project.fake")
+    assert found == {"sparkmodels.app.api", "sparkmodels.select.graph", "sparkmodels.project.config"}
+    graph = nx.DiGraph([("sparkmodels.project.fake", dep) for dep in found])
+    assert upward_edges(graph) == ["sparkmodels.project.fake -> sparkmodels.app.api",
+                                   "sparkmodels.project.fake -> sparkmodels.select.graph"]

@@ -112,3 +112,53 @@ def test_pyspark_python_is_set_for_workers():
             "prepare_python_env(); import sys; print(os.environ['PYSPARK_PYTHON'] == sys.executable)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == "True"
+
+
+def _leaf_commands(group, prefix=()):
+    """Every command of the click group, subgroups walked (`server start`, `docs serve`, ...)."""
+    import click
+
+    for name, cmd in sorted(group.commands.items()):
+        if isinstance(cmd, click.Group):
+            yield from _leaf_commands(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name), cmd
+
+
+COMMON = ("--project-dir", "--target", "--vars", "--debug")
+
+
+def test_every_command_takes_the_common_options(tmp_path):
+    commands = dict(_leaf_commands(cli))
+    assert {("clean",), ("retry",), ("debug",), ("docs", "serve"), ("server", "status")} <= set(commands)
+    for path, cmd in commands.items():
+        res = invoke(*path, "--help")
+        assert res.exit_code == 0, (path, res.output)
+        for option in COMMON:
+            assert option in res.output, f"`sparkmodels {' '.join(path)}` has no {option}"
+        # and they parse, with the command's own required arguments filled in
+        required = ["x" for p in cmd.params if p.required and not p.opts[0].startswith("-")]
+        ctx = cmd.make_context(" ".join(path), [*required, "--project-dir", str(tmp_path), "--target", "dev",
+                                                "--vars", "{n: 1}", "--debug"])
+        assert (ctx.params["project_dir"], ctx.params["target"], ctx.params["vars"], ctx.params["debug"]) == \
+            (str(tmp_path), "dev", "{n: 1}", True), path
+
+
+def test_commands_that_lacked_common_options_now_use_them(make_project):
+    root = make_project({"models/a.sql": "select 1 as x"})
+    invoke("compile", "--project-dir", str(root))
+    # clean --debug --vars: accepted; --target is honoured (an unknown one is a user error, not ignored)
+    res = invoke("clean", "--project-dir", str(root), "--debug", "--vars", "{n: 1}")
+    assert res.exit_code == 0 and not (root / "target").exists(), res.output
+    res = CliRunner().invoke(cli, ["clean", "--project-dir", str(root), "--target", "nosuch"])
+    assert res.exit_code == 2 and "target 'nosuch' (from --target) is not defined" in res.output
+    res = CliRunner().invoke(cli, ["retry", "--project-dir", str(root), "--target", "nosuch"])
+    assert res.exit_code == 2 and "target 'nosuch'" in res.output
+    res = CliRunner().invoke(cli, ["docs", "serve", "--project-dir", str(root), "--vars", "{broken: [", "--debug"])
+    assert res.exit_code == 2 and "invalid YAML" in res.output  # --vars is parsed before serving
+
+
+def test_bad_option_combination_is_a_usage_error(make_project):
+    res = CliRunner().invoke(cli, ["build", "--project-dir", str(make_project({})), "--defer"])
+    assert res.exit_code == 2 and "Usage error: --defer needs --state" in res.output
+    assert "Traceback" not in res.output

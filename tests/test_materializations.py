@@ -7,6 +7,7 @@ import os
 import pytest
 
 import sparkmodels
+from sparkmodels.project.kinds import Kind
 
 BASE = {
     "project.yml": """
@@ -164,3 +165,72 @@ def test_rows_of_a_write_inside_and_outside_a_job_scope(make_project, spark):
     assert scope.values["rows_written"] == 7 and scope.values["jobs"] >= 2
     assert scope.values["files_written"] == stats["files"] >= 7  # one directory per partition value
     assert write_version(engine, spark.sql("select 1 as x"), node, "demo")["rows"] == 1  # no scope
+
+
+# -- the protocol: a strategy added from outside the package -------------------------------------
+class StampedTable:
+    """A throwaway strategy: a table whose rows carry the name of the strategy that built them."""
+
+    kind = Kind("stamped", stored=True, cacheable=True)
+
+    def is_incremental(self, ctx) -> bool:
+        return False
+
+    def execute(self, ctx):
+        from pyspark.sql import functions as F
+
+        from sparkmodels.execute.materializations import MaterializationResult
+        from sparkmodels.execute.materializations.table import write_version
+
+        df = ctx.dataframe().withColumn("built_by", F.lit(self.kind.name))
+        stats = write_version(ctx.engine, df, ctx.node, ctx.schema, fingerprint=ctx.fingerprint)
+        return MaterializationResult("created stamped table", rows=stats["rows"], extra=stats)
+
+
+@pytest.fixture
+def stamped_registry():
+    """The built-ins plus the throwaway, for one project: the default registry stays as it was."""
+    from sparkmodels.execute.materializations import default_registry
+
+    return default_registry().with_strategy(StampedTable())
+
+
+STAMPED = {
+    "models/base.sql": "{{ config(materialized='stamped') }}\nselect id from range(3)",
+    "models/top.sql": "{{ config(materialized='table') }}\nselect id, built_by from {{ ref('base') }}",
+}
+
+
+def test_a_strategy_registered_by_a_test_builds_a_model(make_project, spark, stamped_registry):
+    root = make_project(STAMPED)
+    p = sparkmodels.load_project(root, materializations=stamped_registry)
+    result = sparkmodels.build(root, spark=spark, project=p)
+    assert result.success, [r.message for r in result.results]
+    by_name = {r.name: r for r in result.results}
+    assert by_name["base"].materialized == "stamped" and by_name["base"].message == "created stamped table"
+    assert by_name["base"].rows == 3
+    # stored like a table: a Parquet version in the warehouse, read by the downstream table from there
+    rows = spark.read.parquet(str(table_path(root, "demo", "base"))).collect()
+    assert sorted((r.id, r.built_by) for r in rows) == [(0, "stamped"), (1, "stamped"), (2, "stamped")]
+    assert spark.read.parquet(str(table_path(root, "demo", "top"))).count() == 3
+    # cacheable: the build cache reuses it on the next run, as it does a table
+    again = sparkmodels.build(root, spark=spark, project=p)
+    assert {r.name: r.message for r in again.results} == {"base": "unchanged", "top": "unchanged"}
+
+
+def test_a_registered_strategy_leaks_into_no_other_project(make_project, spark, stamped_registry):
+    from sparkmodels.execute.materializations import default_registry
+
+    assert "stamped" in stamped_registry and "stamped" not in default_registry()
+    root = make_project(STAMPED)
+    result = sparkmodels.run(root, spark=spark, select="base")  # loaded with the default registry
+    [r] = result.results
+    assert r.status == "error" and "unknown materialization 'stamped'" in r.message
+
+
+def test_the_default_registry_matches_the_kinds_table():
+    """project/kinds.BUILTIN is what the stages below execute/ read: it must say what the strategies are."""
+    from sparkmodels.execute.materializations import default_registry
+    from sparkmodels.project.kinds import BUILTIN
+
+    assert dict(default_registry().kinds) == dict(BUILTIN)

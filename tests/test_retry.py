@@ -88,3 +88,38 @@ def test_defer_reads_unbuilt_upstream_from_the_state_warehouse(tmp_path, spark):
 def test_defer_needs_state(make_project):
     out = CliRunner().invoke(cli, ["run", "--project-dir", str(make_project(FILES)), "--defer"])
     assert out.exit_code == 2 and "--defer needs --state" in out.output
+
+
+def test_retry_replays_fail_fast_selection_and_vars(make_project, spark):
+    root = make_project({
+        "models/a_bad.sql": "{{ config(materialized='table') }}select {{ var('col') }} as id",
+        "models/b.sql": "{{ config(materialized='table') }}select id from {{ ref('a_bad') }}",
+        "models/x_excluded.sql": "{{ config(materialized='table') }}select 1 as x",
+        "models/z_ok.sql": "{{ config(materialized='table') }}select 42 as answer",  # runs after a_bad
+    })
+    runner = CliRunner()
+    first = runner.invoke(cli, ["run", "--project-dir", str(root), "--fail-fast", "--threads", "1",
+                                "--exclude", "x_excluded", "--vars", "{col: no_such_column}"])
+    assert first.exit_code == 1, first.output
+    assert _statuses(root) == {"a_bad": "error", "b": "skipped", "z_ok": "skipped"}
+
+    # replayed as recorded: the same vars (a_bad fails again) and fail-fast (z_ok is not started)
+    again = runner.invoke(cli, ["retry", "--project-dir", str(root)])
+    assert again.exit_code == 1, again.output
+    data = json.loads((root / "target" / "run_results.json").read_text())
+    by_name = {r["name"]: r for r in data["results"]}
+    assert {n: r["status"] for n, r in by_name.items()} == {"a_bad": "error", "b": "skipped", "z_ok": "skipped"}
+    assert by_name["z_ok"]["message"] == "skipped (fail-fast)"
+    args = data["args"]
+    assert (args["command"], args["fail_fast"], args["exclude"], args["threads"], args["vars"]) == \
+        ("run", True, ["x_excluded"], 1, "{col: no_such_column}")
+    assert args["only"] == ["model.demo.a_bad", "model.demo.b", "model.demo.z_ok"]
+    assert not (root / "warehouse" / "demo" / "z_ok").exists()
+
+    # --vars given to retry replaces the recorded vars; the selection still holds (x_excluded stays out)
+    fixed = runner.invoke(cli, ["retry", "--project-dir", str(root), "--vars", "{col: 7}"])
+    assert fixed.exit_code == 0, fixed.output
+    assert _statuses(root) == {"a_bad": "success", "b": "success", "z_ok": "success"}
+    assert json.loads((root / "target" / "run_results.json").read_text())["args"]["fail_fast"] is True
+    assert spark.read.parquet(str(root / "warehouse" / "demo" / "b")).collect()[0]["id"] == 7
+    assert not (root / "warehouse" / "demo" / "x_excluded").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import platform
 import shutil
 from collections.abc import Mapping, Sequence
@@ -11,8 +12,8 @@ from pathlib import Path
 from sparkmodels.app.project import Project, config_for, ensure_project, load_project
 from sparkmodels.errors import SelectionError
 from sparkmodels.execute.spark.session import SessionStart
+from sparkmodels.plan.options import RunOptions
 from sparkmodels.plan.steps import Plan, build_plan
-from sparkmodels.project.config import load_config
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.report.artifacts import write_compiled, write_manifest, write_run_results
 from sparkmodels.report.console import Reporter
@@ -85,16 +86,15 @@ def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: 
                       warnings=(*p.manifest.warnings, *warnings, *sel.warnings))
 
 
-def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Reporter | None = None,
-            fail_fast: bool = False, args: Mapping | None = None, on_event=None, defer_to=None,
-            full_refresh: bool = False, use_cache: bool = True, session: SessionStart | None = None,
-            incremental: Mapping | None = None):
+def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOptions(), spark=None,
+            reporter: Reporter | None = None, on_event=None, defer_to=None, session: SessionStart | None = None):
     """Run a plan on Spark, write artifacts, and return the RunResult.
 
-    `reporter` prints (quiet when None); `on_event(kind, **data)` also receives every runner event.
-    `defer_to` (a state.PreviousState) is read for upstream tables not built here; `full_refresh` /
-    `use_cache=False` rebuild tables even when their fingerprint is unchanged. `session`: a
-    SessionStart already booting the JVM (used when `spark` is None).
+    `options` gives fail_fast, full_refresh and no_cache (rebuild tables even when their fingerprint
+    is unchanged) and is recorded in run_results.json `args`. `reporter` prints (quiet when None);
+    `on_event(kind, **data)` also receives every runner event. `defer_to` (a state.PreviousState) is
+    read for upstream tables not built here. `session`: a SessionStart already booting the JVM (used
+    when `spark` is None).
     """
     from sparkmodels.execute.cache import BuildCache
     from sparkmodels.execute.engine import Engine
@@ -110,8 +110,8 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     reporter.warnings(plan.warnings)
     counts = _count(p.manifest)
     reporter.line(f"Found {counts}")
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes, full_refresh=full_refresh))
-    write_compiled(p.config.target_dir, p.manifest, {s.unique_id: p.shown_sql(s.unique_id, full_refresh=full_refresh)
+    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes, full_refresh=options.full_refresh))
+    write_compiled(p.config.target_dir, p.manifest, {s.unique_id: p.shown_sql(s.unique_id, full_refresh=options.full_refresh)
                                                       for s in plan.steps
                                                       if s.node.resource_type in ("model", "test")})
     if not plan.steps:
@@ -124,10 +124,9 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
     if defer_to is not None:
         engine.defer = _defer_location(defer_to, p)
     # incremental models: --full-refresh, the microbatch window and a retry's failed batches
-    incremental = dict(incremental or {})
-    engine.full_refresh = full_refresh
-    engine.event_time = (incremental.get("event_time_start"), incremental.get("event_time_end"))
-    engine.microbatch_retry = incremental.get("microbatch_retry") or {}
+    engine.full_refresh = options.full_refresh
+    engine.event_time = (options.event_time_start, options.event_time_end)
+    engine.microbatch_retry = options.microbatch_retry or {}
     try:
         if plan.steps:
             from sparkmodels.execute.python.models import register_udfs
@@ -141,14 +140,16 @@ def execute(p: Project, plan: Plan, *, command: str, spark=None, reporter: Repor
                        f"on target '{p.config.target.name}' (Spark {engine.version()}"
                        f"{', via sparkmodels server' if engine.via_server else ''})")
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
-                        on_event=emit, fail_fast=fail_fast, materializations=p.materializations,
+                        on_event=emit, fail_fast=options.fail_fast, materializations=p.materializations,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
-                                         enabled=use_cache, force=full_refresh))
+                                         enabled=not options.no_cache, force=options.full_refresh))
         result = runner.run()
     finally:
         reporter.stop()
         engine.stop()
-    write_run_results(p.config.target_dir, result, plan, {"command": command, **dict(args or {})})
+    # the target as resolved (the project's default when none was named), so retry replays the same one
+    recorded = options.replace(target=p.config.target.name)
+    write_run_results(p.config.target_dir, result, plan, {"command": command, **recorded.to_dict()})
     reporter.finish(result)
     return result
 
@@ -171,59 +172,59 @@ def _count(manifest: Manifest) -> str:
 
 
 def _runner(command: str, resource_types: Sequence[str]):
-    def run_command(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
-                    target: str | None = None, vars=None, threads: int | None = None,
-                    fail_fast: bool = False, spark=None, reporter: Reporter | None = None,
-                    project: Project | None = None, on_event=None, state: str | Path | None = None,
-                    defer: bool = False, selector: str | None = None, full_refresh: bool = False,
-                    no_cache: bool = False, only: Sequence[str] | None = None,
-                    event_time_start: str | None = None, event_time_end: str | None = None,
-                    microbatch_retry: Mapping | None = None):
-        incremental = {"event_time_start": event_time_start, "event_time_end": event_time_end,
-                       "microbatch_retry": microbatch_retry}
+    def run_command(project_dir: str | Path = ".", *, options: RunOptions | None = None, spark=None,
+                    reporter: Reporter | None = None, project: Project | None = None, on_event=None,
+                    **keywords):
+        options = (options or RunOptions()).replace(**keywords)  # keywords override `options`
         session = None
         if spark is None:  # boot the JVM now, while the project loads and the plan is made
-            config = project.config if project is not None else config_for(project_dir, target, vars, threads)
+            config = (project.config if project is not None
+                      else config_for(project_dir, options.target, options.vars, options.threads))
             session = SessionStart(config.target, f"sparkmodels {command}")
             project = project or load_project(config=config)
         try:
-            return _run(project_dir, select=select, exclude=exclude, target=target, vars=vars, threads=threads,
-                        fail_fast=fail_fast, spark=spark, reporter=reporter, project=project, on_event=on_event,
-                        state=state, defer=defer, selector=selector, full_refresh=full_refresh,
-                        no_cache=no_cache, only=only, session=session, incremental=incremental)
+            return _run(project_dir, options, spark=spark, reporter=reporter, project=project,
+                        on_event=on_event, session=session)
         except BaseException:
             if session is not None:
                 session.discard()
             raise
 
-    def _run(project_dir, *, select, exclude, target, vars, threads, fail_fast, spark, reporter, project,
-             on_event, state, defer, selector, full_refresh, no_cache, only, session, incremental):
+    def _run(project_dir, options: RunOptions, *, spark, reporter, project, on_event, session):
         from sparkmodels.select.state import load_state
 
-        p = ensure_project(project_dir, target, vars, threads, project)
-        previous = load_state(state) if state is not None else None
-        if defer and previous is None:
-            raise SelectionError("--defer needs --state <dir> (a previous run's target/ folder).")
-        args = {"select": select, "exclude": exclude, "selector": selector, "target": p.config.target.name,
-                "threads": threads, "vars": vars if isinstance(vars, str) else dict(vars or {}),
-                "state": str(state) if state is not None else None, "defer": defer,
-                "full_refresh": full_refresh, "no_cache": no_cache,
-                "event_time_start": incremental["event_time_start"], "event_time_end": incremental["event_time_end"]}
-        if only is not None:  # retry: exactly these nodes
-            plan = build_plan(p.manifest, p.graph, frozenset(u for u in only if u in p.manifest.nodes),
+        p = ensure_project(project_dir, options.target, options.vars, options.threads, project)
+        previous = load_state(options.state) if options.state is not None else None
+        if options.only is not None:  # retry: exactly these nodes
+            plan = build_plan(p.manifest, p.graph, frozenset(u for u in options.only if u in p.manifest.nodes),
                               compiler=p.compiler, warnings=p.manifest.warnings)
         else:
-            select, context, more = selection_context(p, select, selector=selector, previous=previous)
+            select, context, more = selection_context(p, options.select, selector=options.selector,
+                                                      previous=previous)
             # build runs a relationships test only once both ends are built (dbt's "buildable")
-            plan = plan_for(p, select, exclude, resource_types, "buildable" if command == "build" else "eager",
-                            context=context, warnings=more)
-        return execute(p, plan, command=command, spark=spark, reporter=reporter, fail_fast=fail_fast, args=args,
-                       on_event=on_event, defer_to=previous if defer else None, full_refresh=full_refresh,
-                       use_cache=not no_cache, session=session, incremental=incremental)
+            plan = plan_for(p, select, options.exclude, resource_types,
+                            "buildable" if command == "build" else "eager", context=context, warnings=more)
+        return execute(p, plan, command=command, options=options, spark=spark, reporter=reporter,
+                       on_event=on_event, defer_to=previous if options.defer else None, session=session)
 
     run_command.__name__ = command
-    run_command.__doc__ = f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark."
+    run_command.__doc__ = (f"`sparkmodels {command}`: run {', '.join(resource_types)} nodes on Spark.\n\n"
+                           "Options are a RunOptions (`options=`) and/or its fields as keywords "
+                           f"({', '.join(RunOptions.names())}); `spark=` an existing SparkSession, "
+                           "`reporter=` a console Reporter (quiet when None), `on_event(kind, **data)` "
+                           "every runner event.")
+    # help() and IDEs show the option keywords, not **keywords
+    run_command.__signature__ = _signature(run_command)
     return run_command
+
+
+def _signature(fn) -> inspect.Signature:
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    defaults = RunOptions()
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name))
+               for name in RunOptions.names()]
+    return sig.replace(parameters=params)
 
 
 run = _runner("run", ("model",))
@@ -233,16 +234,18 @@ build = _runner("build", ("seed", "model", "test"))
 COMMANDS = {"run": run, "seed": seed, "test": test, "build": build}
 
 
-def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | None = None, threads: int | None = None,
-          on_event=None):
+def retry(project_dir: str | Path = ".", *, target: str | None = None, vars=None, threads: int | None = None,
+          spark=None, reporter: Reporter | None = None, on_event=None):
     """`sparkmodels retry`: rerun the nodes that errored, failed or were skipped in the last invocation.
 
-    Reads target/run_results.json; re-invokes its command (with its target, vars, state and cache
-    options) restricted to those unique_ids. Returns None when there is nothing to retry.
+    Reads target/run_results.json and replays its command with its recorded RunOptions (selection,
+    target, vars, state, threads, fail-fast, cache options) restricted to those unique_ids; `target`,
+    `vars` and `threads` given here override the recorded ones. Returns None when there is nothing
+    to retry.
     """
     from sparkmodels.select.state import load_state, retry_targets
 
-    config = load_config(project_dir)
+    config = config_for(project_dir, target, vars, threads)
     if not (config.target_dir / "run_results.json").exists():
         raise SelectionError(f"nothing to retry: no run_results.json in {config.target_dir}.",
                              hint="Run `sparkmodels run` or `build` first.")
@@ -250,29 +253,24 @@ def retry(project_dir: str | Path = ".", *, spark=None, reporter: Reporter | Non
     if previous.results is None:
         raise SelectionError(f"nothing to retry: no run_results.json in {config.target_dir}.",
                              hint="Run `sparkmodels run` or `build` first.")
-    args = dict(previous.args)
-    command = str(args.get("command") or "")
+    command = str(previous.args.get("command") or "")
     if command not in COMMANDS:
         raise SelectionError(f"cannot retry the '{command or '?'}' command recorded in run_results.json.")
     uids = retry_targets(previous)
     if not uids:
         return None
+    given = {"target": target, "vars": vars, "threads": threads}
     # A microbatch model that failed some batches reruns only those (recorded in run_results.json).
-    failed_batches = {uid: r["adapter_response"]["failed_batches"] for uid, r in (previous.results or {}).items()
-                      if uid in uids and (r.get("adapter_response") or {}).get("failed_batches")}
-    return COMMANDS[command](
-        project_dir, target=args.get("target"), vars=args.get("vars") or None,
-        threads=threads if threads is not None else args.get("threads"), spark=spark, reporter=reporter,
-        on_event=on_event, state=args.get("state"), defer=bool(args.get("defer")),
-        full_refresh=bool(args.get("full_refresh")), no_cache=bool(args.get("no_cache")), only=uids,
-        **({"event_time_start": args.get("event_time_start"), "event_time_end": args.get("event_time_end"),
-            "microbatch_retry": failed_batches} if command in ("run", "build") else {}),
-    )
+    failed = {uid: r["adapter_response"]["failed_batches"] for uid, r in (previous.results or {}).items()
+              if uid in uids and (r.get("adapter_response") or {}).get("failed_batches")}
+    options = RunOptions.from_dict(previous.args).replace(
+        only=uids, microbatch_retry=failed or None, **{k: v for k, v in given.items() if v is not None})
+    return COMMANDS[command](project_dir, options=options, spark=spark, reporter=reporter, on_event=on_event)
 
 
-def clean(project_dir: str | Path = ".") -> list[Path]:
+def clean(project_dir: str | Path = ".", *, target: str | None = None, vars=None) -> list[Path]:
     """Delete target-path (and clean-targets from project.yml); never the warehouse."""
-    config = load_config(project_dir)
+    config = config_for(project_dir, target, vars, None)
     from sparkmodels.project.yamlio import load_yaml
 
     raw = load_yaml(config.root / config.config_file)
@@ -288,7 +286,7 @@ def clean(project_dir: str | Path = ".") -> list[Path]:
     return removed
 
 
-def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spark: bool = True) -> dict:
+def debug(project_dir: str | Path = ".", *, target: str | None = None, vars=None, start_spark: bool = True) -> dict:
     """Versions, the target, and whether Spark starts; never raises for environment problems."""
     from sparkmodels.execute.spark.launch import java_version
 
@@ -302,7 +300,7 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spa
     major, where = java_version()
     info["java"] = f"{major} ({where})" if major else f"missing: {where}"
     try:
-        config = load_config(project_dir, target=target)
+        config = config_for(project_dir, target, vars, None)
         info["project"] = f"{config.name} ({config.root / config.config_file})"
         info["target"] = config.target.describe()
     except Exception as exc:  # noqa: BLE001 - debug reports, it does not fail
@@ -328,24 +326,25 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, start_spa
     return redact(info)
 
 
-def server_start(project_dir: str | Path = ".", *, target: str | None = None):
+def server_start(project_dir: str | Path = ".", *, target: str | None = None, vars=None):
     """Start the warm Spark server of a target (server.py): (Server, False if it was already running)."""
     from sparkmodels.execute.spark import server
     from sparkmodels.execute.spark.launch import check_java, driver_java_options
 
-    config = load_config(project_dir, target=target)
+    config = config_for(project_dir, target, vars, None)
     check_java()
     return server.start(config.target, config.root, driver_java_options(config.target, cds="map"))
 
 
-def server_stop(project_dir: str | Path = ".", *, target: str | None = None, every: bool = False) -> list:
+def server_stop(project_dir: str | Path = ".", *, target: str | None = None, vars=None,
+                every: bool = False) -> list:
     """Stop the server of a target (every=True: all servers of this user); returns those stopped."""
     from sparkmodels.execute.spark import server
 
     if every:
         found = server.servers()
     else:
-        mine = server.find(load_config(project_dir, target=target).target)
+        mine = server.find(config_for(project_dir, target, vars, None).target)
         found = [mine] if mine is not None else []
     for s in found:
         server.stop(s)

@@ -5,45 +5,38 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from dataclasses import dataclass
 from functools import wraps
 
 import click
 
 from sparkmodels.errors import SparkModelsError
+from sparkmodels.plan.options import RunOptions
 from sparkmodels.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+@dataclass(frozen=True)
+class Common:
+    """The options every command takes: where the project is, its target and vars, tracebacks or not."""
+
+    project_dir: str
+    target: str | None
+    vars: str | None
+    debug: bool
+
+
 def _common(f):
-    """--project-dir, --target, --vars and --debug on every command."""
-    f = click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")(f)
-    f = click.option("--vars", "vars_", metavar="YAML", help="Override project vars, e.g. '{start: 2020-01}'.")(f)
-    f = click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")(f)
-    f = click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
-                     help="Folder holding project.yml.")(f)
-    return f
+    """--project-dir, --target, --vars and --debug on every command, handed to it as `common`.
 
-
-def _selection(f):
-    f = click.option("--state", type=click.Path(file_okay=False), metavar="DIR",
-                     help="A previous run's target/ (manifest.json, run_results.json) for state:/result: "
-                          "selectors and --defer.")(f)
-    f = click.option("--selector", metavar="NAME", help="A named selector from selectors.yml.")(f)
-    f = click.option("--exclude", multiple=True, help="Nodes to leave out (same syntax as --select).")(f)
-    f = click.option("--select", "-s", "--models", "-m", multiple=True,
-                     help="Nodes to include: names, +name, name+, tag:x, path:..., space separated.")(f)
-    return f
-
-
-def _handled(f):
-    """Turn SparkModelsErrors into one paragraph and exit 2; tracebacks only with --debug."""
+    Also turns SparkModelsErrors into one paragraph and exit 2; tracebacks only with --debug.
+    """
 
     @wraps(f)
-    def wrapper(*args, **kwargs):
-        debug = kwargs.get("debug", False)
+    def wrapper(*args, project_dir, target, vars, debug, **kwargs):
         try:
-            return f(*args, **kwargs)
+            return f(*args, common=Common(project_dir, target, vars, debug), **kwargs)
         except SparkModelsError as exc:
             if debug:
                 traceback.print_exc()
@@ -55,7 +48,24 @@ def _handled(f):
             click.secho("Interrupted.", fg="yellow", err=True)
             sys.exit(EXIT_INTERRUPTED)
 
+    wrapper = click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")(wrapper)
+    wrapper = click.option("--vars", "vars", metavar="YAML",
+                           help="Override project vars, e.g. '{start: 2020-01}'.")(wrapper)
+    wrapper = click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")(wrapper)
+    wrapper = click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+                           help="Folder holding project.yml.")(wrapper)
     return wrapper
+
+
+def _selection(f):
+    f = click.option("--state", type=click.Path(file_okay=False), metavar="DIR",
+                     help="A previous run's target/ (manifest.json, run_results.json) for state:/result: "
+                          "selectors and --defer.")(f)
+    f = click.option("--selector", metavar="NAME", help="A named selector from selectors.yml.")(f)
+    f = click.option("--exclude", multiple=True, help="Nodes to leave out (same syntax as --select).")(f)
+    f = click.option("--select", "-s", "--models", "-m", multiple=True,
+                     help="Nodes to include: names, +name, name+, tag:x, path:..., space separated.")(f)
+    return f
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,28 +80,27 @@ def _reporter():
     return Reporter()
 
 
-def _run_command(name: str, help_text: str, fail_fast_option: bool = False):
-    def command(project_dir, target, vars_, debug, select, exclude, threads, state=None, selector=None,
-                defer=False, full_refresh=False, no_cache=False, fail_fast=False, event_time_start=None,
-                event_time_end=None):
+def _exit(result) -> None:
+    """The exit code of a run: 130 interrupted, 1 some node failed, 0 success."""
+    if result.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+
+
+def run_options(common: Common, params) -> RunOptions:
+    """A run command's parsed options as one RunOptions (the CLI's only translation step)."""
+    return RunOptions.from_cli({**params, "target": common.target, "vars": common.vars})
+
+
+def _run_command(name: str, help_text: str):
+    def command(common: Common, **params):
         from sparkmodels.app import api
 
-        more = {} if name in ("seed", "test") else {"event_time_start": event_time_start,
-                                                     "event_time_end": event_time_end}
-
-        result = getattr(api, name)(project_dir, select=list(select) or None, exclude=list(exclude) or None,
-                                    target=target, vars=vars_, threads=threads, fail_fast=fail_fast,
-                                    reporter=_reporter(), state=state, selector=selector, defer=defer,
-                                    full_refresh=full_refresh, no_cache=no_cache, **more)
-        if result.interrupted:
-            sys.exit(EXIT_INTERRUPTED)
-        sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+        _exit(getattr(api, name)(common.project_dir, options=run_options(common, params), reporter=_reporter()))
 
     command.__name__ = name
     command.__doc__ = help_text
-    cmd = _handled(command)
-    if fail_fast_option:
-        cmd = click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")(cmd)
+    cmd = click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")(command)
     cmd = click.option("--threads", type=int, help="Models to run at once (default: the target's).")(cmd)
     if name in ("run", "build"):
         cmd = click.option("--event-time-end", help="Microbatch models: process batches before this time "
@@ -99,6 +108,11 @@ def _run_command(name: str, help_text: str, fail_fast_option: bool = False):
         cmd = click.option("--event-time-start", help="Microbatch models: process batches from this time "
                            "(e.g. 2020-06-01).")(cmd)
     cmd = click.option("--no-cache", is_flag=True, help="Rebuild tables even when their inputs are unchanged.")(cmd)
+    if name in ("run", "build"):
+        cmd = click.option("--event-time-end", help="Microbatch models: process batches before this time "
+                           "(exclusive; e.g. 2020-07-01).")(cmd)
+        cmd = click.option("--event-time-start", help="Microbatch models: process batches from this time "
+                           "(e.g. 2020-06-01).")(cmd)
     cmd = click.option("--full-refresh", is_flag=True, help="Rebuild every selected table (ignores the cache).")(cmd)
     cmd = click.option("--defer", is_flag=True,
                        help="Read unbuilt upstream tables from the --state run's warehouse.")(cmd)
@@ -107,42 +121,40 @@ def _run_command(name: str, help_text: str, fail_fast_option: bool = False):
     return cli.command(name)(cmd)
 
 
-_run_command("run", "Build the selected models (views, tables) on Spark.", True)
-_run_command("seed", "Load seeds/*.csv into Parquet tables.", True)
-_run_command("test", "Run data tests and unit tests (exit 1 if an error-severity test fails).", True)
-_run_command("build", "Load seeds, build models and run their tests in one graph order.", True)
+_run_command("run", "Build the selected models (views, tables) on Spark.")
+_run_command("seed", "Load seeds/*.csv into Parquet tables.")
+_run_command("test", "Run data tests and unit tests (exit 1 if an error-severity test fails).")
+_run_command("build", "Load seeds, build models and run their tests in one graph order.")
 
 
 @cli.command("retry")
-@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@_common
 @click.option("--threads", type=int, help="Models to run at once (default: the last invocation's).")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-@_handled
-def retry_cmd(project_dir, threads, debug):
-    """Rerun what errored, failed or was skipped in the last run/build/seed/test (target/run_results.json)."""
+def retry_cmd(common: Common, threads):
+    """Rerun what errored, failed or was skipped in the last run/build/seed/test (target/run_results.json).
+
+    The last invocation's options are replayed; --target, --vars and --threads, when given, replace them.
+    """
     from sparkmodels.app import api
 
-    reporter = _reporter()
-    result = api.retry(project_dir, threads=threads, reporter=reporter)
+    result = api.retry(common.project_dir, target=common.target, vars=common.vars, threads=threads,
+                       reporter=_reporter())
     if result is None:
         click.echo("Nothing to retry: the last invocation succeeded.")
         sys.exit(EXIT_OK)
-    if result.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+    _exit(result)
 
 
 @cli.command("compile")
 @_common
 @_selection
-@_handled
-def compile_cmd(project_dir, target, vars_, debug, select, exclude, state=None, selector=None):
+def compile_cmd(common: Common, select, exclude, state=None, selector=None):
     """Render models to target/compiled/ and write target/manifest.json (no Spark)."""
     from sparkmodels.app import api
     from sparkmodels.report.console import Reporter
 
-    res = api.compile(project_dir, select=list(select) or None, exclude=list(exclude) or None,
-                      target=target, vars=vars_, state=state, selector=selector)
+    res = api.compile(common.project_dir, select=list(select) or None, exclude=list(exclude) or None,
+                      target=common.target, vars=common.vars, state=state, selector=selector)
     rep = Reporter()
     rep.warnings(res.warnings)
     out = res.project.config.target_dir / "compiled"
@@ -158,14 +170,14 @@ def compile_cmd(project_dir, target, vars_, debug, select, exclude, state=None, 
               type=click.Choice(["model", "seed", "source", "test", "all"]), help="Limit to these types.")
 @click.option("--output", "-o", type=click.Choice(["name", "path", "json", "selector"]), default="selector",
               show_default=True)
-@_handled
-def ls_cmd(project_dir, target, vars_, debug, select, exclude, resource_types, output, state=None, selector=None):
+def ls_cmd(common: Common, select, exclude, resource_types, output, state=None, selector=None):
     """List the selected nodes (no Spark)."""
     from sparkmodels.app import api
 
     types = ("model", "seed", "source", "test") if not resource_types or "all" in resource_types else resource_types
-    nodes, warnings = api.ls(project_dir, select=list(select) or None, exclude=list(exclude) or None,
-                             resource_types=types, target=target, vars=vars_, state=state, selector=selector)
+    nodes, warnings = api.ls(common.project_dir, select=list(select) or None, exclude=list(exclude) or None,
+                             resource_types=types, target=common.target, vars=common.vars, state=state,
+                             selector=selector)
     for w in warnings:
         click.secho(f"[WARNING]: {w}", fg="yellow", err=True)
     for node in nodes:
@@ -183,14 +195,12 @@ def ls_cmd(project_dir, target, vars_, debug, select, exclude, resource_types, o
 
 
 @cli.command("debug")
-@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
-@click.option("--target", "-t")
-@_handled
-def debug_cmd(project_dir, target, debug=False):
+@_common
+def debug_cmd(common: Common):
     """Print versions (Python, pyspark, Java), the target, and whether Spark starts."""
     from sparkmodels.app import api
 
-    info = api.debug(project_dir, target=target)  # already redacted
+    info = api.debug(common.project_dir, target=common.target, vars=common.vars)  # already redacted
     for key, value in info.items():
         if key != "spark_ok":
             click.echo(f"  {key + ':':<22}{value}")
@@ -205,30 +215,24 @@ def server_group():
 
 
 @server_group.command("start")
-@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
-@click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-@_handled
-def server_start_cmd(project_dir, target, debug):
+@_common
+def server_start_cmd(common: Common):
     """Start the server (a local Spark Connect server with the target's session) and return."""
     from sparkmodels.app import api
 
-    server, started = api.server_start(project_dir, target=target)
+    server, started = api.server_start(common.project_dir, target=common.target, vars=common.vars)
     click.echo(f"{'Started' if started else 'Already running'}: {server.describe()}")
     click.echo("Runs of this target now use it. Stop it with `sparkmodels server stop`.")
 
 
 @server_group.command("stop")
-@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
-@click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")
+@_common
 @click.option("--all", "every", is_flag=True, help="Stop every sparkmodels server of this user.")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-@_handled
-def server_stop_cmd(project_dir, target, every, debug):
+def server_stop_cmd(common: Common, every):
     """Stop the target's server; later runs start their own JVM again."""
     from sparkmodels.app import api
 
-    stopped = api.server_stop(project_dir, target=target, every=every)
+    stopped = api.server_stop(common.project_dir, target=common.target, vars=common.vars, every=every)
     for server in stopped:
         click.echo(f"Stopped: {server.describe()}")
     if not stopped:
@@ -236,10 +240,9 @@ def server_stop_cmd(project_dir, target, every, debug):
 
 
 @server_group.command("status")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-@_handled
-def server_status_cmd(debug):
-    """List the running servers."""
+@_common
+def server_status_cmd(common: Common):
+    """List the running servers (of every project and target of this user)."""
     from sparkmodels.execute.spark.server import servers
 
     running = servers()
@@ -252,12 +255,11 @@ def server_status_cmd(debug):
 @cli.command("table-path")
 @click.argument("name")
 @_common
-@_handled
-def table_path_cmd(project_dir, target, vars_, debug, name):
+def table_path_cmd(common: Common, name):
     """Print the folder holding a table's current data (for readers outside sparkmodels)."""
     from sparkmodels.app import api
 
-    path = api.table_path(project_dir, name, target=target, vars=vars_)
+    path = api.table_path(common.project_dir, name, target=common.target, vars=common.vars)
     if path is None:
         click.secho(f"'{name}' has not been built yet.", fg="red", err=True)
         sys.exit(EXIT_FAILED)
@@ -265,13 +267,12 @@ def table_path_cmd(project_dir, target, vars_, debug, name):
 
 
 @cli.command("clean")
-@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
-@_handled
-def clean_cmd(project_dir, debug=False):
+@_common
+def clean_cmd(common: Common):
     """Delete target/ (and clean-targets); the warehouse is left alone."""
     from sparkmodels.app import api
 
-    for path in api.clean(project_dir):
+    for path in api.clean(common.project_dir, target=common.target, vars=common.vars):
         click.echo(f"  removed {path}")
 
 
@@ -284,12 +285,12 @@ def docs_group():
 @_common
 @click.option("--no-catalog", is_flag=True, help="Build the site from the manifest alone (no Spark).")
 @click.option("--stats", is_flag=True, help="Add row counts, size on disk and build times to the catalog.")
-@_handled
-def docs_generate_cmd(project_dir, target, vars_, debug, no_catalog, stats):
+def docs_generate_cmd(common: Common, no_catalog, stats):
     """Write target/catalog.json (Spark schemas) and the static site target/docs/."""
     from sparkmodels.app import api
 
-    res = api.docs_generate(project_dir, target=target, vars=vars_, catalog=not no_catalog, stats=stats)
+    res = api.docs_generate(common.project_dir, target=common.target, vars=common.vars, catalog=not no_catalog,
+                            stats=stats)
     if res.catalog_path:
         errors = (res.catalog or {}).get("errors") or {}
         click.echo(f"Catalog written to {res.catalog_path}")
@@ -299,16 +300,15 @@ def docs_generate_cmd(project_dir, target, vars_, debug, no_catalog, stats):
 
 
 @docs_group.command("serve")
-@click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@_common
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
-@_handled
-def docs_serve_cmd(project_dir, port, host, debug=False):
+def docs_serve_cmd(common: Common, port, host):
     """Serve target/docs/ over HTTP until Ctrl-C."""
-    from sparkmodels.project.config import load_config
+    from sparkmodels.app.project import config_for
     from sparkmodels.report.docs.serve import serve
 
-    config = load_config(project_dir)
+    config = config_for(common.project_dir, common.target, common.vars, None)
     serve(config.target_dir / "docs", host=host, port=port,
           on_ready=lambda url: click.echo(f"Serving docs at {url} (Ctrl-C to stop)"))
 
@@ -319,12 +319,12 @@ def docs_serve_cmd(project_dir, port, host, debug=False):
 @click.option("--upstream/--downstream", default=True, show_default=True, help="Direction to walk.")
 @click.option("--depth", type=int, help="Levels to show (default: all).")
 @click.option("--output", "-o", type=click.Choice(["tree", "json"]), default="tree", show_default=True)
-@_handled
-def lineage_cmd(project_dir, target, vars_, debug, node, upstream, depth, output):
+def lineage_cmd(common: Common, node, upstream, depth, output):
     """Model or column lineage: NODE is model, model.column, source.table or source.table.column (no Spark)."""
     from sparkmodels.app import api
 
-    data = api.lineage(project_dir, node, upstream=upstream, depth=depth, target=target, vars=vars_)
+    data = api.lineage(common.project_dir, node, upstream=upstream, depth=depth, target=common.target,
+                       vars=common.vars)
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return

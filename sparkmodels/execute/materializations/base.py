@@ -19,8 +19,10 @@ A strategy is a small object with two attributes and two methods (structural typ
 `StepContext` is what a strategy receives: the node, its compiled code, its schema, a DataFrame
 factory for the model's SQL/Python, the build-cache fingerprint to record with a new table version
 (None: not cacheable or unknown inputs), and the engine. A stored strategy writes through
-`table.write_version(ctx.engine, df, ...)`: a new Parquet version, published atomically, with the
-fingerprint, cancellation and row accounting handled there.
+`ctx.writer.write(df, node, schema, partition_by=..., fingerprint=ctx.fingerprint)` (execute/writer.py):
+a new Parquet version, published atomically, with cancellation and row accounting handled there.
+The context's typed parts: `ctx.spark`, `ctx.relations` (execute/relations.py), `ctx.writer`,
+`ctx.project_root`; `ctx.engine` is the whole run.
 
 A `Registry` maps names to strategies. `default_registry()` returns a new one holding the built-ins
 (view, table, seed, ephemeral); `registry.with_strategy(s)` returns a copy with one more, and a run
@@ -34,7 +36,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from sparkmodels.errors import ExecutionError, ProjectError
 from sparkmodels.plan.compiler import CompiledNode
@@ -42,20 +45,42 @@ from sparkmodels.project.kinds import TEST, UNIT_TEST, Kind, Kinds
 from sparkmodels.project.manifest import Node
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
     from sparkmodels.execute.engine import Engine
+    from sparkmodels.execute.relations import Relations
+    from sparkmodels.execute.writer import VersionWriter
 
 
 @dataclass(frozen=True)
 class StepContext:
-    """What a materialisation gets: the node, its compiled code, where it goes, and the engine."""
+    """What a materialisation gets: the node, its compiled code, where it goes, and the run's parts."""
 
     node: Node
     compiled: CompiledNode
     schema: str
     engine: Engine
-    dataframe: Callable[[], Any]  # builds the model's DataFrame (SQL or Python)
+    dataframe: Callable[[], DataFrame]  # builds the model's DataFrame (SQL or Python)
     fingerprint: Mapping | None = None  # build cache: recorded with the table version this step writes
     full_refresh: bool = False
+
+    @property
+    def spark(self) -> SparkSession:
+        return self.engine.spark
+
+    @property
+    def relations(self) -> Relations:
+        """What is queryable in the session and where tables live (location, stored_version, ...)."""
+        return self.engine.relations
+
+    @property
+    def writer(self) -> VersionWriter:
+        """Writes table versions: writer.write(df, node, schema, partition_by=..., fingerprint=...)."""
+        return self.engine.writer
+
+    @property
+    def project_root(self) -> Path:
+        return self.engine.project_root
 
 
 @dataclass(frozen=True)

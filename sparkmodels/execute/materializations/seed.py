@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext
-from sparkmodels.execute.materializations.table import write_version
 from sparkmodels.project.kinds import SEED
 
 
-def seed_dataframe(engine, path: str, column_types: dict, options: dict | None = None):
+def seed_dataframe(spark, path: str, column_types: dict, options: dict | None = None):
     """Read a seed CSV: inferred types, with column_types overriding (applied at read, not by cast)."""
     from pyspark.sql.types import StructType
 
     opts = {"header": "true", "escape": '"', "multiLine": "true", "mode": "FAILFAST", **(options or {})}
-    reader = engine.spark.read.options(**opts)
+    reader = spark.read.options(**opts)
     if not column_types:
         return reader.option("inferSchema", "true").csv(path)
     inferred = reader.option("inferSchema", "true").csv(path).schema
@@ -34,8 +33,8 @@ class SeedMaterialization:
 
     def execute(self, ctx: StepContext) -> MaterializationResult:
         node = ctx.node
-        path = str(ctx.engine.project_root / node.path)
+        path = str(ctx.project_root / node.path)
         options = {k: str(v) for k, v in {"delimiter": node.config.get("delimiter")}.items() if v}
-        df = seed_dataframe(ctx.engine, path, dict(node.config.get("column_types") or {}), options)
-        stats = write_version(ctx.engine, df, node, ctx.schema, fingerprint=ctx.fingerprint)
+        df = seed_dataframe(ctx.spark, path, dict(node.config.get("column_types") or {}), options)
+        stats = ctx.writer.write(df, node, ctx.schema, fingerprint=ctx.fingerprint)
         return MaterializationResult("loaded seed", rows=stats["rows"], extra=stats)

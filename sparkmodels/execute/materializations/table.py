@@ -1,7 +1,7 @@
 """The table materialisation: Parquet under <warehouse>/<schema>/<model>, replaced atomically.
 
-`write_version` is the one way a stored relation gets new data (tables, seeds, a test's
-store_failures): write a new version folder, record the fingerprint, publish it, clean old ones.
+The write itself is execute/writer.py's VersionWriter (ctx.writer); `write_version` is the same
+for callers holding an engine (a test's store_failures).
 """
 
 from __future__ import annotations
@@ -26,58 +26,9 @@ def partition_columns(value) -> tuple[str, ...]:
 
 
 def write_version(engine: Engine, df, node: Node, schema: str, *, partition_by=(),
-                  fingerprint: Mapping | None = None, before_publish=None) -> dict:
-    """Write df as a new Parquet version, then publish it atomically. Returns write stats.
-
-    Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
-    an Observation over Spark Connect, where the status store is out of reach. The new version is
-    not read back here: ensure_relation registers it when a downstream step first reads it.
-    `fingerprint` (the build cache's) is recorded beside the data before the version is published.
-    """
-    from sparkmodels.execute.cache import write_fingerprint
-
-    loc = engine.location(node, schema)
-    version = loc.new_version()
-    status = engine.status_reader()
-    observation = None
-    if status is None:
-        from pyspark.sql import Observation
-        from pyspark.sql import functions as F
-
-        observation = Observation(f"sm_{node.name}_{version.name}")
-        df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
-    writer = df.write.mode("error")  # "errorifexists" is unknown to Spark Connect
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    group = engine.current_group()
-    try:
-        engine.check_cancelled(group, node)
-        since = status.watermark() if status is not None else 0
-        writer.parquet(str(version))
-        if before_publish is not None:  # an incremental write shares the previous version's files
-            before_publish(version)
-        # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
-        engine.check_cancelled(group, node)
-    except BaseException:
-        loc.discard(version)
-        raise
-    if status is not None:
-        rows = status.collect(group, since).get("rows_written")
-    else:
-        rows = observation.get.get("rows")
-    rows = int(rows) if rows is not None else None
-    # Partitioned tables put the partition columns last when read, so only an unpartitioned
-    # schema is reused: by later steps of this run and (in the fingerprint) by later runs.
-    written_schema = None if partition_by else df.schema
-    # rows written, so a later cache hit can still report the table's size
-    write_fingerprint(version, dict(fingerprint) if fingerprint is not None else None, rows=rows,
-                      schema=written_schema.json() if written_schema is not None else None, store=loc)
-    loc.publish(version)
-    loc.clean()
-    engine.published(node, version, written_schema)
-    stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
-    engine.record_write(group, stats)
-    return stats
+                  fingerprint: Mapping | None = None) -> dict:
+    """engine.writer.write: a new Parquet version of node's table, published atomically (stats)."""
+    return engine.writer.write(df, node, schema, partition_by=partition_by, fingerprint=fingerprint)
 
 
 class TableMaterialization:
@@ -88,7 +39,7 @@ class TableMaterialization:
 
     def execute(self, ctx: StepContext) -> MaterializationResult:
         df = ctx.dataframe()
-        stats = write_version(ctx.engine, df, ctx.node, ctx.schema,
-                              partition_by=partition_columns(ctx.node.config.get("partition_by")),
-                              fingerprint=ctx.fingerprint)
+        stats = ctx.writer.write(df, ctx.node, ctx.schema,
+                                 partition_by=partition_columns(ctx.node.config.get("partition_by")),
+                                 fingerprint=ctx.fingerprint)
         return MaterializationResult("created table", rows=stats["rows"], extra=stats)

@@ -120,10 +120,8 @@ def write_sharing(engine, ctx, df, *, partition_by=(), keep: Callable[[object, l
 
 def write_version(engine, ctx, df, *, partition_by=(), before_publish=None) -> dict:
     """The one call into the table writer (kept here so the incremental code has one seam)."""
-    from sparkmodels.execute.materializations.table import write_version as write_table_version
-
-    return write_table_version(engine, df, ctx.node, ctx.schema, partition_by=partition_by,
-                               fingerprint=None, before_publish=before_publish)
+    return engine.writer.write(df, ctx.node, ctx.schema, partition_by=partition_by, fingerprint=None,
+                               before_publish=before_publish)
 
 
 def partitions_written(loc, version, depth: int) -> set[str]:

@@ -15,5 +15,5 @@ class ViewMaterialization:
     def execute(self, ctx: StepContext) -> MaterializationResult:
         df = ctx.dataframe()
         df.createOrReplaceTempView(ctx.node.name)
-        ctx.engine.mark_registered(ctx.node.name)
+        ctx.relations.mark_registered(ctx.node.name)
         return MaterializationResult("created view")

@@ -102,6 +102,17 @@ def is_connect_session(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
+def start_session(target, app_name: str = "sparkmodels") -> tuple[object, bool]:
+    """(session, whether this run owns it). In a process that already has a session (tests,
+    notebooks) getOrCreate() returns it: then it is not ours to stop."""
+    existing = None
+    if not target.remote:
+        from pyspark import SparkContext
+
+        existing = SparkContext._active_spark_context
+    return build_session(target, app_name), existing is None
+
+
 class SessionStart:
     """Starts a target's SparkSession in a background thread, so the JVM boots while the project loads
     and the plan is made (both variants of every run pay the JVM start; this only overlaps it)."""
@@ -118,13 +129,7 @@ class SessionStart:
 
     def _start(self, target, app_name: str) -> None:
         try:
-            existing = None
-            if not target.remote:
-                from pyspark import SparkContext
-
-                existing = SparkContext._active_spark_context
-            self._box["spark"] = build_session(target, app_name)
-            self._box["owned"] = existing is None  # a session the process already had is not ours to stop
+            self._box["spark"], self._box["owned"] = start_session(target, app_name)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread by result()
             self._box["error"] = exc
 

@@ -102,7 +102,7 @@ class CatalogBuilder:
             )
 
             options = {k: str(v) for k, v in {"delimiter": node.config.get("delimiter")}.items() if v}
-            df = seed_dataframe(engine, str(engine.project_root / node.path),
+            df = seed_dataframe(spark, str(engine.project_root / node.path),
                                 dict(node.config.get("column_types") or {}), options)
             df.createOrReplaceTempView(node.name)
             engine.mark_registered(node.name)

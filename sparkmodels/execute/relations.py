@@ -1,0 +1,143 @@
+"""One run's relations: which ref()/source() targets are queryable in the session, and where tables live.
+
+A stored table is registered as a temp view the first time a step reads it (its current version,
+or with --defer the state's), a view is registered by the step that builds it, an external source
+by its first reader. A new version published by this run drops the stale registration, so the next
+reader sees the new data with the schema it was written with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from sparkmodels.errors import ExecutionError
+from sparkmodels.execute.storage import TableStore, Warehouse
+from sparkmodels.plan.compiler import source_view_name
+from sparkmodels.project.config import Target
+from sparkmodels.project.kinds import Kinds
+from sparkmodels.project.manifest import Node
+
+
+class Relations:
+    """Registers relations once per run and remembers the table versions this run wrote."""
+
+    def __init__(self, spark, storage: Warehouse, target: Target, kinds: Kinds):
+        self._spark = spark
+        self.storage = storage
+        self.target = target
+        self.kinds = kinds  # what each materialisation is: which relations live only in the session
+        # --defer: (warehouse, target schema) of the state's run, read when a table isn't built here.
+        self.defer: tuple[Warehouse, str] | None = None
+        self._lock = threading.Lock()
+        self._registered: set[str] = set()
+        # Tables written by this run: name -> (version, schema), so a downstream read skips inference.
+        self._written: dict[str, tuple[Path, object]] = {}
+
+    def location(self, node: Node, schema: str) -> TableStore:
+        return self.storage.table(schema, node.name)
+
+    def stored_version(self, node: Node, schema: str):
+        """The table version a ref() reads: this warehouse's, else (with --defer) the state's."""
+        current = self.location(node, schema).current()
+        if current is None and self.defer is not None:
+            warehouse, base = self.defer
+            own = self.target.schema
+            deferred = base + schema[len(own):] if schema.startswith(own) else schema
+            current = warehouse.connect(self._spark).table(deferred, node.name).current()
+        return current
+
+    def is_registered(self, name: str) -> bool:
+        """Whether this run made `name` queryable in the session (built a view, registered a table)."""
+        with self._lock:
+            return name in self._registered
+
+    def mark_registered(self, name: str) -> None:
+        with self._lock:
+            self._registered.add(name)
+
+    def ensure(self, node: Node, schema: str) -> None:
+        """Make a ref()/source() target queryable in this session (once per run)."""
+        if node.resource_type == "source":
+            if not node.external:
+                return  # a catalog table the cluster already knows
+            view = source_view_name(node)
+        elif not self.kinds.of(node).holds_data:
+            return  # built in this session by the plan (a view), or inlined (ephemeral)
+        else:
+            view = node.name
+        with self._lock:
+            if view in self._registered:
+                return
+        if node.resource_type == "source":
+            df = self.read_external(node)
+        else:
+            current = self.stored_version(node, schema)
+            if current is None:
+                raise ExecutionError(
+                    f"'{node.name}' has not been built yet (no table under {self.location(node, schema).link}).",
+                    node=node.name, path=node.path,
+                    hint=f"Build it first, e.g. `sparkmodels run -s +{node.name}`.",
+                )
+            written, written_schema = self._written.get(view, (None, None))
+            if written_schema is not None and written.name == current.name:
+                # A table this run wrote is read with the schema it was written with: no inference job.
+                df = self._spark.read.schema(written_schema).parquet(str(current))
+            else:
+                df = self.read_version(current)
+        df.createOrReplaceTempView(view)
+        self.mark_registered(view)
+
+    def read_version(self, version: Path):
+        """A stored table version as a DataFrame. The schema recorded when it was written (while its
+        files are unchanged) spares Spark's footer-reading inference job; otherwise Spark infers."""
+        from sparkmodels.execute.cache import stored_schema
+
+        reader = self._spark.read
+        recorded = stored_schema(version)
+        if recorded is not None:
+            from pyspark.sql.types import StructType
+
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                reader = reader.schema(StructType.fromJson(json.loads(recorded)))
+        return reader.parquet(str(version))
+
+    def read_external(self, node: Node):
+        ext: Mapping = node.external or {}
+        reader = self._spark.read.format(str(ext.get("format", "parquet")))
+        for key, value in (ext.get("options") or {}).items():
+            reader = reader.option(str(key), str(value))
+        location = str(ext["location"])
+        try:
+            return reader.load(location)
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ == "AnalysisException" and "PATH_NOT_FOUND" in str(exc):
+                raise ExecutionError(
+                    f"source '{node.source_name}.{node.name}' has no files at {location}.",
+                    node=f"{node.source_name}.{node.name}", path=node.path,
+                ) from None
+            raise
+
+    def published(self, node: Node, version: Path, schema) -> None:
+        """A new version of node's table is live: downstream steps must read it, so forget an older
+        registration (and its temp view, which may point at files the store's clean() just removed)."""
+        with self._lock:
+            stale = node.name in self._registered
+            self._registered.discard(node.name)
+            self._written[node.name] = (version, schema)
+        if stale:
+            with contextlib.suppress(Exception):
+                self._spark.catalog.dropTempView(node.name)
+
+    def register_written(self) -> None:
+        """Leave every table this run wrote queryable by its name (a caller's session, at the end)."""
+        with self._lock:
+            pending = [(n, v, s) for n, (v, s) in self._written.items() if n not in self._registered]
+        for name, version, schema in pending:
+            with contextlib.suppress(Exception):  # a table removed meanwhile is simply not registered
+                reader = self._spark.read.schema(schema) if schema is not None else self._spark.read
+                reader.parquet(str(version)).createOrReplaceTempView(name)
+                self.mark_registered(name)

@@ -1,0 +1,75 @@
+"""Table version writes: a new Parquet version, its fingerprint, atomic publish, rows written.
+
+The one way a stored relation gets new data (tables, seeds, a test's store_failures). The build
+cache's fingerprint is an argument of the write, recorded beside the data before the version is
+published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sparkmodels.execute.jobs import Jobs
+from sparkmodels.execute.relations import Relations
+from sparkmodels.project.manifest import Node
+
+
+class VersionWriter:
+    """Writes table versions into the run's warehouse, honouring Ctrl-C and telling relations."""
+
+    def __init__(self, relations: Relations, jobs: Jobs):
+        self.relations = relations
+        self.jobs = jobs
+
+    def write(self, df, node: Node, schema: str, *, partition_by=(), fingerprint: Mapping | None = None,
+              before_publish=None) -> dict:
+        """Write df as a new Parquet version, then publish it atomically. Returns write stats.
+
+        Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
+        an Observation over Spark Connect, where the status store is out of reach. The new version is
+        not read back here: Relations.ensure registers it when a downstream step first reads it.
+        """
+        from sparkmodels.execute.cache import write_fingerprint
+
+        loc = self.relations.location(node, schema)
+        version = loc.new_version()
+        status = self.jobs.status_reader()
+        observation = None
+        if status is None:
+            from pyspark.sql import Observation
+            from pyspark.sql import functions as F
+
+            observation = Observation(f"sm_{node.name}_{version.name}")
+            df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
+        writer = df.write.mode("error")  # "errorifexists" is unknown to Spark Connect
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        group = self.jobs.current_group()
+        try:
+            self.jobs.check_cancelled(group, node)
+            since = status.watermark() if status is not None else 0
+            writer.parquet(str(version))
+            if before_publish is not None:  # an incremental write shares the previous version's files
+                before_publish(version)
+            # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
+            self.jobs.check_cancelled(group, node)
+        except BaseException:
+            loc.discard(version)
+            raise
+        if status is not None:
+            rows = status.collect(group, since).get("rows_written")
+        else:
+            rows = observation.get.get("rows")
+        rows = int(rows) if rows is not None else None
+        # Partitioned tables put the partition columns last when read, so only an unpartitioned
+        # schema is reused: by later steps of this run and (in the fingerprint) by later runs.
+        written_schema = None if partition_by else df.schema
+        # rows written, so a later cache hit can still report the table's size
+        write_fingerprint(version, dict(fingerprint) if fingerprint is not None else None, rows=rows,
+                          schema=written_schema.json() if written_schema is not None else None, store=loc)
+        loc.publish(version)
+        loc.clean()
+        self.relations.published(node, version, written_schema)
+        stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
+        self.jobs.record_write(group, stats)
+        return stats
