@@ -91,6 +91,12 @@ class EnvironmentProblem(SparkModelsError):
     kind = "Environment error"
 
 
+class WarehouseError(SparkModelsError):
+    """A table cannot be written safely: a path outside the warehouse, a foreign folder, a concurrent publish."""
+
+    kind = "Warehouse error"
+
+
 def did_you_mean(name: str, candidates) -> str:
     """A ' Did you mean ...?' suffix for the closest candidate names, or ''."""
     import difflib

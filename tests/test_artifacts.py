@@ -1,7 +1,8 @@
-"""target/compiled writing: unchanged files are left alone, changed ones replaced exactly (no Spark)."""
+"""target/ artifacts: compiled files rewritten only when changed; manifest.json's test nodes as dbt's (no Spark)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import sparkmodels
@@ -43,3 +44,42 @@ def test_recompile_rewrites_only_changed_files(make_project):
     assert (base / "a.sql").stat().st_mtime_ns != 1
     assert (base / "sub/b.sql").stat().st_mtime_ns == 1  # same SQL: not rewritten
     assert (base / "sub/b.sql").read_text() == "select * from `a`"
+
+
+def test_manifest_writes_tests_as_dbt_not_as_config(make_project):
+    """Generic tests carry test_metadata/attached_node/column_name, unit tests sit in unit_tests (dbt
+    1.8+); neither puts its internals in config, which is only what the user configured."""
+    root = make_project({
+        "models/a.sql": "select 1 as id, 'x' as kind",
+        "tests/no_rows.sql": "select * from {{ ref('a') }} where id < 0",
+        "models/schema.yml": """
+            models:
+              - name: a
+                columns:
+                  - name: kind
+                    tests:
+                      - accepted_values: {values: [x, y], severity: warn}
+            unit_tests:
+              - name: a_is_one
+                model: a
+                given: []
+                expect:
+                  rows: [{id: 1, kind: x}]
+            """})
+    sparkmodels.compile(root)
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    generic = manifest["nodes"]["test.demo.accepted_values_a_kind__x__y"]
+    assert generic["test_metadata"] == {"name": "accepted_values", "namespace": None, "kwargs": {
+        "column_name": "kind", "values": ["x", "y"], "model": "{{ get_where_subquery(ref('a')) }}"}}
+    assert generic["attached_node"] == "model.demo.a" and generic["column_name"] == "kind"
+    assert generic["config"]["severity"] == "warn"
+    singular = manifest["nodes"]["test.demo.no_rows"]
+    assert "test_metadata" not in singular and singular["config"]["materialized"] == "test"
+    internals = {"test_name", "test_type", "attached_node", "column_name", "kwargs", "builtin", "yaml_line",
+                 "given", "expect", "var_overrides", "description"}
+    assert not internals & set(generic["config"]) and not internals & set(singular["config"])
+    assert "unit_test.demo.a.a_is_one" not in manifest["nodes"]
+    unit = manifest["unit_tests"]["unit_test.demo.a.a_is_one"]
+    assert unit["resource_type"] == "unit_test" and unit["model"] == "a"
+    assert unit["given"] == [] and unit["expect"] == {"rows": [{"id": 1, "kind": "x"}], "format": "dict"}
+    assert not internals & set(unit["config"])

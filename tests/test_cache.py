@@ -89,7 +89,8 @@ def test_unchanged_tables_are_skipped_and_still_readable(project, spark):
     assert cached.status == "success" and cached.message == "unchanged"
     assert cached.rows == 3  # the stored version's row count, recorded when it was written
     fp = json.loads((schema / "base" / FINGERPRINT_FILE).read_text())
-    assert fp["inputs"]["code"].startswith("select id from")
+    assert len(fp["inputs"]["code"]) == 64  # a digest: the warehouse file holds no SQL (nor secrets in it)
+    assert "select id from" not in (schema / "base" / FINGERPRINT_FILE).read_text()
     assert _top(spark, project) == (3, 12)
 
 
@@ -153,25 +154,45 @@ def _rows(df) -> list[tuple]:
 
 
 def test_upstream_is_registered_with_its_recorded_schema(project, spark):
-    from pyspark.sql.types import IntegerType, LongType, StructType
-
     version = Path(os.path.realpath(project / "warehouse" / "demo" / "mid"))
     assert [f["name"] for f in json.loads(stored_schema(version))["fields"]] == ["id", "x"]
-    # Prove the recorded schema is what Spark uses (no inference): declare id as bigint, files untouched.
+    # Prove the recorded schema is what Spark uses (no inference): give id a comment only it carries.
     path = version / FINGERPRINT_FILE
     fp = json.loads(path.read_text())
-    fp["schema"] = StructType.fromDDL("id bigint, x int").json()
+    schema = json.loads(fp["schema"])
+    schema["fields"][0]["metadata"] = {"comment": "from the fingerprint"}
+    fp["schema"] = json.dumps(schema)
     path.write_text(json.dumps(fp))
     engine = _engine(project, spark)
     df = engine.read_version(version)
-    assert df.schema["id"].dataType == LongType()
+    assert df.schema["id"].metadata == {"comment": "from the fingerprint"}
     assert _rows(df) == [(1, 2), (2, 4), (3, 6)]
     # Any change to the version's files: the recorded schema is no longer trusted, Spark infers.
     data = next(p for p in version.iterdir() if p.name.endswith(".parquet"))
     st = data.stat()
     os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert stored_schema(version) is None
-    assert engine.read_version(version).schema["id"].dataType == IntegerType()
+    assert engine.read_version(version).schema["id"].metadata == {}
+
+
+@pytest.mark.parametrize("ddl", ["id int", "id bigint, x int", "id int, y int"])
+def test_a_recorded_schema_that_disagrees_with_the_files_is_not_trusted(project, spark, ddl):
+    from pyspark.sql.types import StructType
+
+    # mid's fingerprint claims another schema (a column dropped, a type changed, a column renamed)
+    # while its digest and file listing still match: mid is SKIP (unchanged), top rebuilds and reads x.
+    version = Path(os.path.realpath(project / "warehouse" / "demo" / "mid"))
+    path = version / FINGERPRINT_FILE
+    fp = json.loads(path.read_text())
+    fp["schema"] = StructType.fromDDL(ddl).json()
+    path.write_text(json.dumps(fp))
+    assert stored_schema(version) is None
+    _edit(project / "models/top.sql", "{{ config(materialized='table') }}"
+          "select count(*) as n, sum(x) + 100 as sx from {{ ref('v') }}")
+    res = sparkmodels.build(project, spark=spark)
+    assert res.success, [r.message for r in res.results if r.status == "error"]
+    assert _outcome(res)["mid"] == "cached" and "top" in _rebuilt(res)
+    assert _top(spark, project) == (3, 112)
 
 
 def test_recorded_schema_of_replaced_files_is_never_used(project, spark, tmp_path):

@@ -154,8 +154,8 @@ def test_custom_and_singular_tests(tested):
 def test_shared_scan_counts_equal_each_tests_own_sql(tested, spark):
     root, _, by_name, _ = tested
     project = sparkmodels.load_project(root)
-    batched = [n for n in project.manifest.of_type("test") if n.config.get("builtin")
-               and n.config["test_name"] != "relationships"]
+    batched = [n for n in project.manifest.of_type("test") if n.test.builtin
+               and n.test.name != "relationships"]
     assert len(batched) >= 8
     for node in batched:
         own = spark.sql(count_query(project.compiler.compile(node.unique_id).sql)).collect()[0][0]
@@ -172,8 +172,8 @@ def test_shared_scan_runs_one_spark_job_group_per_relation(tested, spark):
     tracker = spark.sparkContext.statusTracker()
     project = sparkmodels.load_project(root)
     names = sorted(n.name for n in project.manifest.of_type("test")
-                   if n.config.get("attached_node") == "model.demo.people_model" and n.config.get("builtin")
-                   and n.config["test_name"] != "relationships")
+                   if n.test.attached_node == "model.demo.people_model" and n.test.builtin
+                   and n.test.name != "relationships")
     with_jobs = [n for n in names if tracker.getJobIdsForGroup(f"sparkmodels-{n}")]
     # The first test (accepted_values_..., by name) computed all counts in the shared statements: the
     # failing accepted_values tests' distinct rejected values (weird, odd) and the unique test's

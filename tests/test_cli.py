@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from sparkmodels.app.cli import cli
@@ -67,6 +68,50 @@ def test_clean_removes_target_but_not_warehouse(make_project):
     res = invoke("clean", "--project-dir", str(root))
     assert res.exit_code == 0
     assert not (root / "target").exists() and (root / "warehouse").exists()
+
+
+@pytest.mark.parametrize("entry, why", [
+    ("warehouse", "is the warehouse or inside it"),
+    ("warehouse/demo", "is the warehouse or inside it"),
+    ("data", "holds the warehouse"),  # the target's warehouse is data/wh
+    (".", "is the project itself"),
+    ("../outside", "is outside the project"),
+    ("notes.txt", "is a file; clean deletes folders only"),
+])
+def test_clean_refuses_the_warehouse_the_project_outside_and_files(make_project, tmp_path, entry, why):
+    root = make_project({"models/a.sql": "select 1 as x", "notes.txt": "keep me",
+                         "project.yml": f"name: demo\nversion: '1'\nclean-targets: [logs, '{entry}']\n"
+                                        "targets:\n  dev:\n    warehouse: warehouse\n  other:\n    warehouse: data/wh\n"})
+    for folder in ("target", "logs", "warehouse/demo", "data/wh", "../outside"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "keep").write_text("x")
+    res = CliRunner().invoke(cli, ["clean", "--project-dir", str(root)])
+    assert res.exit_code == 2, res.output
+    assert f"(project.yml:3): clean-targets entry '{entry}' {why}" in res.output and "Nothing was deleted" in res.output
+    assert "Traceback" not in res.output
+    for folder in ("target", "logs", "warehouse/demo", "data/wh", "../outside"):
+        assert (root / folder / "keep").exists(), folder  # refused before anything was deleted
+    assert (root / "notes.txt").read_text() == "keep me"
+
+
+def test_clean_does_not_follow_a_symlink(make_project, tmp_path):
+    root = make_project({"project.yml": "name: demo\nversion: '1'\nclean-targets: [linked]\n"})
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep").write_text("x")
+    (root / "inside").mkdir()
+    (root / "linked").symlink_to(root / "inside")
+    res = CliRunner().invoke(cli, ["clean", "--project-dir", str(root)])
+    assert res.exit_code == 2 and "clean-targets entry 'linked' is a symlink" in res.output, res.output
+    assert (root / "inside").is_dir() and (root / "linked").is_symlink()
+
+
+def test_clean_removes_listed_folders(make_project):
+    root = make_project({"project.yml": "name: demo\nversion: '1'\nclean-targets: [logs, missing]\n"})
+    for folder in ("target", "logs"):
+        (root / folder).mkdir()
+    res = invoke("clean", "--project-dir", str(root))
+    assert res.exit_code == 0, res.output
+    assert not (root / "target").exists() and not (root / "logs").exists()
 
 
 def test_debug_reports_versions_and_spark(make_project, spark):

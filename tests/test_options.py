@@ -81,7 +81,7 @@ def test_from_cli_args():
 def test_cli_flags_and_run_options_are_the_same_set(name):
     """A new RunOptions field needs a flag (and a new flag a field); `only` and `microbatch_retry`
     are retry's alone."""
-    flags = {p.name for p in cli.commands[name].params} - {"project_dir", "debug"}
+    flags = {p.name for p in cli.commands[name].params} - {"project_dir", "debug", "profiles_dir"}
     assert flags == set(RunOptions.names()) - {"only", "microbatch_retry"}
 
 

@@ -169,6 +169,28 @@ def test_unclosed_block_in_model(make_project):
     assert info.value.path == "models/m.sql" and info.value.node == "m"
 
 
+@pytest.mark.parametrize("body", ["select 1 as x\nfrom t where {{ var('x'\nand y = 2\n",
+                                  "select {{ 1 +\n 2 }}\n, {{ x\n", "select {% if true\n%}1{% endif %}\n"])
+def test_an_unclosed_tag_never_shows_internal_marker_characters(make_project, body):
+    try:
+        _load(make_project, {"models/m.sql": body})
+    except CompilationError as exc:
+        text = str(exc)
+        assert _no_markers(text), text
+    # a template Jinja accepts is fine too: only messages are checked
+
+
+def _no_markers(text: str) -> bool:
+    return not any(c in text for c in "\ue000\ue001\ue002\ue003") and "\\ue00" not in text and "models/m.sql" in text
+
+
+def test_an_unclosed_expression_says_what_is_unclosed(make_project):
+    with pytest.raises(CompilationError) as info:
+        _load(make_project, {"models/m.sql": "select 1 as x\nfrom t where {{ var('x'\nand y = 2\n"})
+    assert "unclosed" in str(info.value) and info.value.path == "models/m.sql"
+    assert _no_markers(str(info.value))
+
+
 # -- line markers --------------------------------------------------------------------------------
 
 def test_add_and_strip_markers_roundtrip():

@@ -1,12 +1,14 @@
 """Rendering without Jinja (static_render), memoised templates and macro modules made once (no Spark).
 
+What memoisation buys is tested by its effects (same results, errors naming their own file, macros
+shared until a macro file is added); how often Jinja compiles is counted in bench/bench_render.py.
+
 The static path must give exactly what Jinja gives: every template below is rendered twice, once as
 usual and once with the static planner switched off, and all of RenderResult must agree.
 """
 
 from __future__ import annotations
 
-import jinja2
 import pytest
 
 import sparkmodels
@@ -117,53 +119,56 @@ def test_ref_inside_a_macro_records_the_calling_line():
     assert out.macros_used == {"from_ref"}
 
 
-def _count(monkeypatch, obj, name):
-    calls = []
-    original = getattr(obj, name)
-
-    def spy(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(obj, name, spy)
-    return calls
-
-
-def test_template_compiled_once_per_text_and_file(monkeypatch):
+def test_a_repeated_render_gives_the_same_result_and_errors_name_their_own_file():
+    """Renders of one text are memoised per (text, file): the repeat agrees in every field, and the
+    same failing text in another file reports that file, not the first one's."""
     r = _renderer()
-    compiles = _count(monkeypatch, r.env, "compile")
     source = "{% set x = 1 %}select {{ x }} from {{ ref('a') }}"
     first = r.render(source, filename="m.sql", node_name="m")
-    second = r.render(source, filename="m.sql", node_name="m2")
-    assert len(compiles) == 1
-    assert _fields(first) == _fields(second)
-    r.render(source, filename="other.sql", node_name="o")  # another file: its own template (error paths)
-    assert len(compiles) == 2
+    assert _fields(r.render(source, filename="m.sql", node_name="m2")) == _fields(first)
+    assert _fields(r.render(source, filename="other.sql", node_name="o")) == _fields(first)
+    failing = "{% set x = 1 %}select {{ x }}\nfrom {{ nope.attr }}"
+    for filename in ("m.sql", "other.sql", "m.sql"):
+        with pytest.raises(CompilationError) as info:
+            r.render(failing, filename=filename, node_name="n")
+        assert (info.value.path, info.value.line) == (filename, 2)
 
 
-def test_macro_modules_made_once_and_a_new_macro_file_invalidates(monkeypatch):
+def _macros_seen(r, filename: str) -> dict:
+    """The macro objects a template sees, by name (handed out through an extra context value)."""
+    sink: list = []
+    r.render("{% do sink.append(is_recent) %}{% do sink.append(from_ref) %}", filename=filename,
+             node_name="m", extra={"sink": sink})
+    return dict(zip(("is_recent", "from_ref"), sink, strict=True))
+
+
+def test_macros_are_shared_across_renders_until_a_macro_file_is_added():
     r = _renderer()
-    made = _count(monkeypatch, jinja2.Template, "make_module")
+    seen = [_macros_seen(r, f"m{i}.sql") for i in range(3)]
+    assert all(s["is_recent"] is seen[0]["is_recent"] for s in seen)  # made once, not per render
     for i in range(5):
         assert r.render("{% if true %}{{ is_recent('d') }}{% endif %}", filename=f"m{i}.sql",
                         node_name="m").text == "d >= date_sub(current_date(), 30)"
-    assert len(made) == len(MACROS)  # one module per macro file, not per render
     with pytest.raises(CompilationError, match="'later' is undefined"):
         r.render("{{ later('d') }}", filename="m.sql", node_name="m")
     r.add_macro_file("macros/c.sql", "{% macro later(column) %}later {{ column }}{% endmacro %}")
     assert r.render("{{ later('d') }}", filename="m.sql", node_name="m").text == "later d"
-    # add_macro_file reads the module once (macro names); then all three files get new modules
-    assert len(made) == len(MACROS) + 1 + 3
+    after = _macros_seen(r, "m.sql")
+    assert after["is_recent"] is not seen[0]["is_recent"]  # a new macro file: every module made again
+    assert r.render("{{ is_recent('d', 1) }}", filename="m.sql", node_name="m").text == "d >= date_sub(current_date(), 1)"
 
 
-def test_macro_file_with_top_level_code_gets_fresh_modules_per_render(monkeypatch):
+def test_macro_file_with_top_level_code_sees_each_render():
     r = Renderer(vars={"v": 1}, target={})
     r.add_macro_file("macros/t.sql", "{% set prefix = 'p_' %}{% macro show() %}{{ prefix }}{{ this }}{% endmacro %}")
-    made = _count(monkeypatch, jinja2.Template, "make_module")
+    seen = []
     for name in ("a", "b"):
-        out = r.render("{{ show() }}", filename=f"{name}.sql", node_name=name, this=Relation(name, "s"))
+        sink: list = []
+        out = r.render("{{ show() }}{% do sink.append(show) %}", filename=f"{name}.sql", node_name=name,
+                       this=Relation(name, "s"), extra={"sink": sink})
         assert out.text == f"p_`{name}`" and out.macros_used == {"show"}
-    assert len(made) == 2
+        seen.append(sink[0])
+    assert seen[0] is not seen[1]  # its module runs again for every render
 
 
 def test_extra_context_does_not_leak_into_the_next_render():
@@ -175,17 +180,18 @@ def test_extra_context_does_not_leak_into_the_next_render():
     assert r.render("{{ this }}", filename="t.yml", node_name="t").text == "None"
 
 
-def test_schema_tests_of_one_kind_share_one_compiled_template(make_project, monkeypatch):
-    compiles = _count(monkeypatch, jinja2.Environment, "compile")
+def test_schema_tests_of_one_kind_compile_each_to_its_own_model(make_project):
+    """Generic tests of one kind share one template text (bench/bench_render.py counts the compiles);
+    each test still reads its own model and column."""
     models = {f"models/m{i}.sql": "select 1 as id" for i in range(6)}
     yml = "models:\n" + "".join(
         f"  - name: m{i}\n    columns:\n      - name: id\n        tests: [unique, not_null, positive]\n"
         for i in range(6))
     macro = "{% test positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}"
     p = sparkmodels.load_project(make_project({**models, "models/schema.yml": yml, "macros/positive.sql": macro}))
-    test_compiles = [c for c in compiles if "__sm_target" in str(c[1])]
-    # the custom kind: one text for its 6 tests; the built-in kinds expand without Jinja (generic.py)
-    assert len(test_compiles) == 1 and "test_positive" in str(test_compiles[0][1])
+    for i in range(6):
+        assert p.compiler.compile(f"test.demo.positive_m{i}_id").sql.strip() == f"select * from `m{i}` where id <= 0"
+        assert [c.args for c in p.manifest.nodes[f"test.demo.positive_m{i}_id"].calls] == [(f"m{i}",)]
     sql = p.compiler.compile("test.demo.not_null_m3_id").sql
     assert sql == "select id\nfrom `m3`\nwhere id is null\n"
     assert [c.args for c in p.manifest.nodes["test.demo.unique_m4_id"].calls] == [("m4",)]

@@ -123,4 +123,4 @@ def test_ctrl_c_cancels_running_jobs_and_keeps_old_table(make_project):
     assert "cancelling the Spark jobs of slow" in out
     assert os.readlink(link) == before
     # the cancelled write's partial version was discarded
-    assert [p.name for p in (root / "warehouse/demo/.versions/slow").iterdir()] == [os.path.basename(before)]
+    assert [p.name for p in (root / "warehouse/demo/.versions/slow").iterdir() if p.name.startswith("v")] == [os.path.basename(before)]

@@ -127,3 +127,49 @@ def test_schema_yaml_under_seed_paths(make_project):
 def test_empty_schema_file_is_fine(make_project):
     p = _load(make_project, {"models/a.sql": "select 1", "models/empty.yml": ""})
     assert set(p.manifest.nodes) == {"model.demo.a"}
+
+
+TYPO = """
+version: 2
+models:
+  - name: a
+    colums:
+      - name: id
+        tests: [unique]
+sources:
+  - name: raw
+    tables:
+      - name: t
+        columns:
+          - name: c
+            descripton: typo too
+"""
+
+
+def test_unknown_schema_keys_warn_with_a_did_you_mean(make_project):
+    p = _load(make_project, {"models/a.sql": "select 1 as id", "models/s.yml": TYPO})
+    warnings = [w for w in p.manifest.warnings if "unknown key" in w]
+    assert warnings == [
+        "models/s.yml:4: unknown key 'colums' in model 'a'; it is ignored. Did you mean 'columns'?",
+        "models/s.yml:13: unknown key 'descripton' in column 'c' of table 'raw.t'; it is ignored. "
+        "Did you mean 'description'?",
+    ]
+    # the CLI prints them (ls, compile and every run command show manifest warnings)
+    from click.testing import CliRunner
+
+    from sparkmodels.app.cli import cli
+
+    out = CliRunner().invoke(cli, ["ls", "--project-dir", str(p.config.root)]).output
+    assert "Did you mean 'columns'?" in out
+
+
+def test_unknown_schema_keys_are_errors_with_the_strict_flag(make_project):
+    with pytest.raises(ProjectError, match="unknown key 'colums' in model 'a'.*Did you mean 'columns'") as info:
+        _load(make_project, {"project.yml": "name: demo\nversion: '1'\nflags: {strict_schema_yaml: true}\n",
+                             "models/a.sql": "select 1 as id", "models/s.yml": TYPO})
+    assert (info.value.path, info.value.line) == ("models/s.yml", 4)
+
+
+def test_the_example_project_has_no_unknown_schema_keys(example_project):
+    p = sparkmodels.load_project(example_project)
+    assert [w for w in p.manifest.warnings if "unknown key" in w] == []

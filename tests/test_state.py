@@ -156,3 +156,21 @@ def test_cli_state_option(pair):
                                    "--state", str(state), "-o", "name"])
     assert out.exit_code == 0, out.output
     assert out.output.split() == ["b", "d"]
+
+
+def test_blank_lines_in_schema_yaml_modify_nothing(tmp_path):
+    """Test internals (their YAML line among them) are not config: moving a test down the file by two
+    blank lines changes no node, neither models nor their generic or unit tests."""
+    from conftest import write_files
+
+    files = {**BEFORE, "models/schema.yml": BEFORE["models/schema.yml"] + (
+        "unit_tests:\n  - name: a_is_one\n    model: a\n    given: []\n    expect:\n      rows: [{id: 1}]\n")}
+    root = write_files(tmp_path / "p", files)
+    sparkmodels.compile(root)
+    state = shutil.copytree(root / "target", tmp_path / "s")
+    schema = root / "models" / "schema.yml"
+    schema.write_text("\n\n" + schema.read_text(encoding="utf-8"), encoding="utf-8")
+    nodes, _ = sparkmodels.ls(root, select="state:modified", state=state, resource_types=("model", "test"))
+    assert [n.name for n in nodes] == []
+    tests, _ = sparkmodels.ls(root, select="state:unmodified", state=state, resource_types=("test",))
+    assert sorted(n.name for n in tests) == ["a_is_one", "not_null_a_id"]

@@ -113,7 +113,9 @@ def test_previous_version_kept_older_removed_pointers_pruned(spark, loc):
             assert removed == [versions[i - 2]]
     left = sorted(n for n in os.listdir(_local(loc.versions)) if n.startswith("v"))
     assert left == sorted([versions[2].name, versions[3].name])
-    assert len([n for n in os.listdir(_local(loc.pointers)) if n.startswith("p")]) == 1
+    # the current pointer and the previous one (it names the previous version)
+    assert len([n for n in os.listdir(_local(loc.pointers)) if n.startswith("p")]) == 2
+    assert loc.previous() == versions[2].name
 
 
 def test_killed_write_never_changes_the_table_and_is_cleaned_later(spark, loc):
@@ -121,9 +123,9 @@ def test_killed_write_never_changes_the_table_and_is_cleaned_later(spark, loc):
     loc.publish(v1)
     crashed = _write(spark, loc, 9, complete=False)  # killed between the data and the commit
     assert loc.current() == v1
-    in_progress_like = crashed
-    assert loc.clean() == []  # newer than the current version: maybe a concurrent writer's
-    assert os.path.isdir(_local(in_progress_like))
+    assert loc.clean() == []  # its lease is held: a write in progress
+    assert os.path.isdir(_local(crashed))
+    loc.leases.release(loc.fs, loc.versions / "_leases" / crashed.name)  # the writer is gone
     v2 = _write(spark, loc, 2)
     loc.publish(v2)
     assert crashed in loc.clean() and not os.path.exists(_local(crashed))
@@ -149,7 +151,7 @@ def test_half_written_or_dangling_pointers_are_skipped(spark, loc):
     assert loc.current() == v2
     loc.clean()
     assert sorted(os.listdir(pointers))[-1].startswith(f"p{soon + 3}")  # the bad ones are older now: gone
-    assert len([n for n in os.listdir(pointers) if n.startswith("p")]) == 1
+    assert len([n for n in os.listdir(pointers) if n.startswith("p")]) == 2  # v2's and v1's (the previous)
 
 
 def test_temp_pointer_of_a_dead_publish_is_invisible_and_cleaned(spark, loc):
@@ -179,6 +181,41 @@ def test_plain_folder_written_by_another_tool_is_readable_until_published(spark,
     assert loc.current() == v1
     loc.clean()
     assert os.path.isdir(_local(loc.plain))  # never deleted: it is not ours
+
+
+def test_names_that_are_paths_are_refused(wh):
+    from sparkmodels.errors import WarehouseError
+
+    for schema, name in (("../../victim", "t"), ("main", ".."), ("/abs", "t")):
+        with pytest.raises(WarehouseError, match="writes only inside the warehouse"):
+            wh.table(schema, name)
+
+
+def test_a_leased_write_survives_another_publish_until_its_lease_lapses(spark, wh):
+    slow, fast = wh.table("main", "t"), HadoopTableLocation(wh._fs, wh.root, "main", "t")  # two runs' leases
+    long_write = _write(spark, slow, 5, complete=False)  # older than what the fast run publishes
+    fast.publish(_write(spark, fast, 1))
+    assert fast.clean() == [] and os.path.isdir(_local(long_write))
+    with pytest.raises(Exception, match="changed while this run wrote it"):
+        slow.publish(long_write)  # its base (no table) is not current any more: compare-and-swap
+    assert not os.path.exists(_local(long_write)) and _count(spark, fast) == 1
+    dead = _write(spark, slow, 2)
+    slow.leases._held.clear()  # as after kill -9: the lease file stays, nobody refreshes it
+    fast.leases.LEASE_TTL = 0.0
+    assert dead in fast.clean()
+
+
+def test_an_unpublished_complete_orphan_never_costs_the_previous_version(spark, loc):
+    v1 = _write(spark, loc, 1)
+    loc.publish(v1)
+    v2 = _write(spark, loc, 2)
+    loc.publish(v2)
+    orphan = _write(spark, loc, 7)  # committed, never published, its writer gone
+    loc.leases.release(loc.fs, loc.versions / "_leases" / orphan.name)
+    v3 = _write(spark, loc, 3)
+    loc.publish(v3)
+    removed = loc.clean()
+    assert orphan in removed and v1 in removed and os.path.isdir(_local(v2)) and loc.previous() == v2.name
 
 
 def test_files_beside_the_data(spark, loc):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import platform
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +70,11 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
     """Write target/compiled/** and target/manifest.json for the selected models (no Spark)."""
     p = ensure_project(project_dir, target, vars, project=project)
     select, context, more = selection_context(p, select, state=state, selector=selector)
-    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test"), context=context)
+    sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "test", "analysis"),
+                       context=context)
     compiled = p.compiled(sorted(sel.selected))
-    write_compiled(p.config.target_dir, p.manifest, compiled)
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes))
+    write_compiled(p.config.target_dir, p.manifest, compiled, secrets=p.secrets)
+    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes), secrets=p.secrets)
     return CompileResult(p, compiled, (*p.manifest.warnings, *more, *sel.warnings))
 
 
@@ -101,6 +101,8 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     from sparkmodels.execute.runner import Runner
 
     reporter = reporter or Reporter(quiet=True)
+    secrets = p.secrets
+    reporter.secrets = secrets  # console lines and error paragraphs mask secret vars too
     listeners = [reporter] if on_event is None else [reporter, on_event]
 
     def emit(kind, **data):
@@ -110,10 +112,12 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     reporter.warnings(plan.warnings)
     counts = _count(p.manifest)
     reporter.line(f"Found {counts}")
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes, full_refresh=options.full_refresh))
+    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes, full_refresh=options.full_refresh),
+                   secrets=secrets)
     write_compiled(p.config.target_dir, p.manifest, {s.unique_id: p.shown_sql(s.unique_id, full_refresh=options.full_refresh)
                                                       for s in plan.steps
-                                                      if s.node.resource_type in ("model", "test")})
+                                                      if s.node.resource_type in ("model", "test")},
+                   secrets=secrets)
     if not plan.steps:
         reporter.warn("nothing to do: the selection matched no nodes to run.")
     owned = False
@@ -147,9 +151,13 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     finally:
         reporter.stop()
         engine.stop()
+        from sparkmodels.execute.spark.sparklog import log_file, redact_after_run
+
+        redact_after_run(log_file(p.config.target_dir), secrets)
     # the target as resolved (the project's default when none was named), so retry replays the same one
     recorded = options.replace(target=p.config.target.name)
-    write_run_results(p.config.target_dir, result, plan, {"command": command, **recorded.to_dict()})
+    write_run_results(p.config.target_dir, result, plan, {"command": command, **recorded.to_dict()},
+                      secrets=secrets)
     reporter.finish(result)
     return result
 
@@ -180,7 +188,10 @@ def _runner(command: str, resource_types: Sequence[str]):
         if spark is None:  # boot the JVM now, while the project loads and the plan is made
             config = (project.config if project is not None
                       else config_for(project_dir, options.target, options.vars, options.threads))
-            session = SessionStart(config.target, f"sparkmodels {command}")
+            from sparkmodels.execute.spark.sparklog import log_file
+
+            # the JVM's own output (Java stacks, worker tracebacks) goes to target/sparkmodels.log
+            session = SessionStart(config.target, f"sparkmodels {command}", log_file=log_file(config.target_dir))
             project = project or load_project(config=config)
         try:
             return _run(project_dir, options, spark=spark, reporter=reporter, project=project,
@@ -268,22 +279,22 @@ def retry(project_dir: str | Path = ".", *, target: str | None = None, vars=None
     return COMMANDS[command](project_dir, options=options, spark=spark, reporter=reporter, on_event=on_event)
 
 
-def clean(project_dir: str | Path = ".", *, target: str | None = None, vars=None) -> list[Path]:
-    """Delete target-path (and clean-targets from project.yml); never the warehouse."""
-    config = config_for(project_dir, target, vars, None)
+def deps(project_dir: str | Path = ".", *, hub_url: str | None = None, upgrade: bool = False) -> list[dict]:
+    """Install the project's packages (packages.yml / dependencies.yml); returns package-lock.yml's entries."""
+    from sparkmodels.project.config import find_project_file
+    from sparkmodels.project.packages import install
     from sparkmodels.project.yamlio import load_yaml
 
-    raw = load_yaml(config.root / config.config_file)
-    extra = raw.get("clean-targets") or [] if isinstance(raw, Mapping) else []
-    removed = []
-    for rel in [config.target_path, *[str(x) for x in extra]]:
-        path = (config.root / rel).resolve()
-        if path == config.root or config.root not in path.parents:
-            continue  # never delete the project itself or anything outside it
-        if path.exists():
-            shutil.rmtree(path)
-            removed.append(path)
-    return removed
+    root = Path(project_dir).resolve()
+    data = load_yaml(find_project_file(root), "dbt_project.yml") or {}
+    return install(root, str(data.get("packages-install-path") or "dbt_packages"), hub_url=hub_url, upgrade=upgrade)
+
+
+def clean(project_dir: str | Path = ".", *, target: str | None = None, vars=None) -> list[Path]:
+    """Delete target-path (and clean-targets from project.yml); never the warehouse (see app/clean.py)."""
+    from sparkmodels.app.clean import clean as clean_project
+
+    return clean_project(project_dir, config_for(project_dir, target, vars, None))
 
 
 def debug(project_dir: str | Path = ".", *, target: str | None = None, vars=None, start_spark: bool = True) -> dict:
@@ -397,6 +408,7 @@ def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, v
     from sparkmodels.report.artifacts import _write_json
     from sparkmodels.report.docs.site import run_results_for, site_data, write_site
     from sparkmodels.report.lineage.columns import project_column_lineage
+    from sparkmodels.report.redact import redact
 
     p = ensure_project(project_dir, target, vars, project=project)
     compiled = p.compiled(p.manifest.nodes)
@@ -414,11 +426,11 @@ def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, v
     if cat is not None:
         cat = {**cat, "column_lineage": lineage_data}
         catalog_path = target_dir / "catalog.json"
-        _write_json(catalog_path, cat)
-    write_manifest(target_dir, p.manifest, compiled, column_lineage=lineage_data)
+        _write_json(catalog_path, cat, p.secrets)
+    write_manifest(target_dir, p.manifest, compiled, column_lineage=lineage_data, secrets=p.secrets)
     data = site_data(p.manifest, compiled, catalog=cat, column_lineage=lineage_data,
                      run_results=run_results_for(target_dir))
-    site = write_site(target_dir / "docs", data)
+    site = write_site(target_dir / "docs", redact(data, p.secrets))  # data.js: the compiled SQL, vars...
     return DocsResult(p, site, catalog_path, cat, lineage_data)
 
 

@@ -27,6 +27,34 @@ class Common:
     debug: bool
 
 
+def _redacted(text: str, vars_: str | None) -> str:
+    """text with secret env var values and the values of secret-named --vars masked."""
+    from sparkmodels.report.redact import redact_text, secret_values
+
+    cli_vars = None
+    if vars_:
+        from sparkmodels.project.config import parse_cli_vars
+
+        try:
+            cli_vars = parse_cli_vars(vars_)
+        except SparkModelsError:
+            cli_vars = None
+    return redact_text(text, secret_values(vars=cli_vars))
+
+
+def _show_spark_log(project_dir, target) -> None:
+    """--debug: Spark's own output (Java stacks, worker tracebacks), kept off the console otherwise."""
+    from sparkmodels.execute.spark.sparklog import log_file
+    from sparkmodels.project.config import load_config
+
+    try:
+        path = log_file(load_config(project_dir, target=target).target_dir)
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except (OSError, SparkModelsError):
+        return
+    click.echo(f"----- {path} -----\n{text}", err=True)
+
+
 def _common(f):
     """--project-dir, --target, --vars and --debug on every command, handed to it as `common`.
 
@@ -40,9 +68,7 @@ def _common(f):
         except SparkModelsError as exc:
             if debug:
                 traceback.print_exc()
-            from sparkmodels.report.redact import redact_text
-
-            click.secho(redact_text(str(exc)), fg="red", err=True)
+            click.secho(_redacted(str(exc), vars), fg="red", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.secho("Interrupted.", fg="yellow", err=True)
@@ -54,7 +80,17 @@ def _common(f):
     wrapper = click.option("--target", "-t", help="Target from project.yml/profiles.yml (default: local).")(wrapper)
     wrapper = click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
                            help="Folder holding project.yml.")(wrapper)
+    wrapper = click.option("--profiles-dir", type=click.Path(file_okay=False), expose_value=False,
+                           callback=_profiles_dir, help="Folder holding profiles.yml (as DBT_PROFILES_DIR).")(wrapper)
     return wrapper
+
+
+def _profiles_dir(ctx, param, value):
+    # dbt's --profiles-dir is the flag form of DBT_PROFILES_DIR, and one process runs one command.
+    if value:
+        import os
+
+        os.environ["DBT_PROFILES_DIR"] = str(value)
 
 
 def _selection(f):
@@ -96,7 +132,10 @@ def _run_command(name: str, help_text: str):
     def command(common: Common, **params):
         from sparkmodels.app import api
 
-        _exit(getattr(api, name)(common.project_dir, options=run_options(common, params), reporter=_reporter()))
+        result = getattr(api, name)(common.project_dir, options=run_options(common, params), reporter=_reporter())
+        if common.debug and not result.success:
+            _show_spark_log(common.project_dir, common.target)
+        _exit(result)
 
     command.__name__ = name
     command.__doc__ = help_text
@@ -264,6 +303,22 @@ def table_path_cmd(common: Common, name):
         click.secho(f"'{name}' has not been built yet.", fg="red", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(path)
+
+
+@cli.command("deps")
+@_common
+@click.option("--hub-url", help="The package hub (default: $DBT_PACKAGE_HUB_URL or https://hub.getdbt.com).")
+@click.option("--upgrade", is_flag=True, help="Ignore package-lock.yml and resolve versions again.")
+def deps_cmd(common: Common, hub_url, upgrade):
+    """Install packages.yml's packages into dbt_packages/ and write package-lock.yml (no Spark)."""
+    from sparkmodels.app import api
+
+    entries = api.deps(common.project_dir, hub_url=hub_url, upgrade=upgrade)
+    for entry in entries:
+        source = entry.get("package") or entry.get("git") or entry.get("local")
+        version = entry.get("version") or entry.get("revision") or ""
+        click.echo(f"  installed {entry['name']} ({source}{' ' + str(version) if version else ''})")
+    click.echo(f"Installed {len(entries)} package{'s' if len(entries) != 1 else ''}; wrote package-lock.yml")
 
 
 @cli.command("clean")

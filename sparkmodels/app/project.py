@@ -25,9 +25,16 @@ class Project:
     # This project's materialisation strategies; the compiler was made with their kinds.
     materializations: Registry = field(default_factory=default_registry)
 
+    @property
+    def secrets(self) -> list[str]:
+        """Values to mask in everything written: secret-named env vars and vars (report/redact.py)."""
+        from sparkmodels.project.secrets import secret_values
+
+        return secret_values(vars=self.config.vars)
+
     def compiled(self, uids, *, full_refresh: bool = False) -> dict[str, str]:
         return {uid: self.shown_sql(uid, full_refresh=full_refresh) for uid in uids
-                if self.manifest.nodes[uid].resource_type in ("model", "test")}
+                if self.manifest.nodes[uid].resource_type in ("model", "test", "analysis")}
 
     def shown_sql(self, uid: str, *, full_refresh: bool = False) -> str:
         """The compiled SQL to show: for an incremental model, the is_incremental() branch the

@@ -3,13 +3,16 @@
 A table version carries `_sparkmodels.json` (written by materializations.table.write_version before the
 version is published) holding the digest of everything its data depends on:
   - its compiled SQL (or Python source), materialization and config;
-  - the values of the vars / env vars it reads (every var for Python models), and the UDF files;
+  - digests of the values of the vars / env vars it reads (every var for Python models), and the UDF
+    files;
   - for each upstream relation: a stored table's current version path (a rebuild makes a new version,
     so any upstream rebuild invalidates the downstream), a view's compiled SQL plus its own upstream
     (recursively, views aren't stored), an external source's file listing (path, size, mtime);
   - for seeds, the CSV file's checksum, size and mtime.
 Correctness first: anything that cannot be fingerprinted (a catalog source, an unbuilt upstream, a
 non-deterministic function unless `config(deterministic=true)`) makes the fingerprint None: rebuild.
+The file lives in the warehouse, beside the data, for anyone who can read the table: it records digests
+of code and of var / env var values, never the values (a password var used in SQL stays out of it).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
 
 FINGERPRINT_FILE = "_sparkmodels.json"
-FORMAT = 1
+FORMAT = 2  # 2: code and var / env var values recorded as digests
 # Functions whose result changes between runs; SQL using them is never reused unless the model opts in.
 _NONDETERMINISTIC = re.compile(
     r"\b(?:current_timestamp|current_date|current_time|localtimestamp|current_timezone)\b"
@@ -99,15 +102,45 @@ def stored_schema(version) -> str | None:
 
     Reading Parquet with a given schema trusts it: a column missing from the files reads as null.
     So the schema is only returned while the version's file listing (names, sizes, mtimes) is the
-    one recorded with it; any difference (files replaced, added, removed, touched) returns None and
-    the caller lets Spark infer the schema from the files.
+    one recorded with it and its columns and types are those in a data file's footer; any difference
+    (files replaced, added, removed, touched, a schema edited) returns None and the caller lets Spark
+    infer the schema from the files.
     """
     if not isinstance(version, Path):
         return None  # a Hadoop-storage version: no schema recorded
     stored = read_fingerprint(version)
     if not stored or not isinstance(stored.get("schema"), str) or not isinstance(stored.get("files"), list):
         return None
-    return stored["schema"] if _version_files(version) == stored["files"] else None
+    if _version_files(version) != stored["files"]:
+        return None
+    return stored["schema"] if _agrees_with_files(version, stored["schema"], stored["files"]) else None
+
+
+def _agrees_with_files(version: Path, schema: str, files: list) -> bool:
+    """Whether the recorded schema is the one in the data files: the footer of one Parquet file (one
+    job wrote them all; a few KB read on the driver, no Spark job) holds the schema Spark wrote. A
+    recorded schema that disagrees (a damaged or edited fingerprint, same listing) must not be trusted:
+    reading with it would null or hide columns that are in the files."""
+    try:
+        fields = json.loads(schema)["fields"]
+        recorded = [(f["name"], f["type"]) for f in fields]
+    except (ValueError, KeyError, TypeError):
+        return True  # unreadable: Engine.read_version already falls back to inference for it
+    data = [f[0] for f in files if str(f[0]).endswith(".parquet")]
+    if not data:
+        return True  # no rows were written: nothing to disagree with
+    partitions = {part.split("=", 1)[0] for part in Path(data[0]).parent.parts if "=" in part}
+    expected = [(n, t) for n, t in recorded if n not in partitions]
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_metadata(version / data[0])
+        spark_schema = (meta.metadata or {}).get(b"org.apache.spark.sql.parquet.row.metadata")
+        if spark_schema:
+            return [(f["name"], f["type"]) for f in json.loads(spark_schema)["fields"]] == expected
+        return list(meta.schema.to_arrow_schema().names) == [n for n, _ in expected]
+    except Exception:  # noqa: BLE001 - an unreadable footer: let Spark infer (and report) it
+        return False
 
 
 def file_listing(location: str, limit: int = 100_000) -> list | None:
@@ -184,11 +217,12 @@ class BuildCache:
         return self._udfs
 
     def _vars(self, node: Node) -> dict:
+        """Digests of the values a node reads: the fingerprint file must never hold a value itself."""
         vars_ = thaw(self.config.vars)
         if node.language == "python":  # var use is not tracked in Python models: all of them count
-            return {"vars": vars_, "env": {}}
-        return {"vars": {k: vars_.get(k) for k in node.uses_vars},
-                "env": {k: os.environ.get(k) for k in node.uses_env_vars}}
+            return {"vars": {k: digest(v) for k, v in vars_.items()}, "env": {}}
+        return {"vars": {k: digest(vars_.get(k)) for k in node.uses_vars},
+                "env": {k: digest(os.environ.get(k)) for k in node.uses_env_vars}}
 
     def _upstream(self, node: Node, trail: frozenset = frozenset()) -> dict | None:
         """Identity of each relation the node reads (through ephemerals); None if any is unknown."""
@@ -219,7 +253,8 @@ class BuildCache:
             if nondeterministic(code) and not dep.config.get("deterministic"):
                 return None
             upstream = self._upstream(dep, trail)
-            return None if upstream is None else {"code": code, "vars": self._vars(dep), "upstream": upstream}
+            return None if upstream is None else {"code": digest(code), "vars": self._vars(dep),
+                                                  "upstream": upstream}
         if dep.resource_type in ("model", "seed"):
             current = self.engine.stored_version(dep, schema_for(self.config, dep.config))
             return None if current is None else self.engine.storage.relative(current)
@@ -239,7 +274,7 @@ class BuildCache:
     def fingerprint(self, node: Node) -> dict | None:
         """The inputs of a table/seed step, with their digest; None when the node must always rebuild."""
         inputs: dict = {"format": FORMAT, "unique_id": node.unique_id, "materialized": node.materialized,
-                        "config": thaw(node.config), "udfs": self._udf_digest()}
+                        "config": digest(thaw(node.config)), "udfs": self._udf_digest()}
         if node.resource_type == "seed":
             path = self.config.root / node.path
             if not path.exists():
@@ -253,7 +288,7 @@ class BuildCache:
             upstream = self._upstream(node)
             if upstream is None:
                 return None
-            inputs.update(code=code, language=node.language, upstream=upstream, **self._vars(node))
+            inputs.update(code=digest(code), language=node.language, upstream=upstream, **self._vars(node))
         return {"digest": digest(inputs), "inputs": inputs}
 
     # -- decisions -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sparkmodels.errors import ExecutionError
 from sparkmodels.execute.storage import TableStore, Warehouse
-from sparkmodels.plan.compiler import source_view_name
+from sparkmodels.plan.compiler import identifier, source_view_name
 from sparkmodels.project.config import Target
 from sparkmodels.project.kinds import Kinds
 from sparkmodels.project.manifest import Node
@@ -38,7 +38,7 @@ class Relations:
         self._written: dict[str, tuple[Path, object]] = {}
 
     def location(self, node: Node, schema: str) -> TableStore:
-        return self.storage.table(schema, node.name)
+        return self.storage.table(schema, identifier(node))
 
     def stored_version(self, node: Node, schema: str):
         """The table version a ref() reads: this warehouse's, else (with --defer) the state's."""
@@ -47,7 +47,7 @@ class Relations:
             warehouse, base = self.defer
             own = self.target.schema
             deferred = base + schema[len(own):] if schema.startswith(own) else schema
-            current = warehouse.connect(self._spark).table(deferred, node.name).current()
+            current = warehouse.connect(self._spark).table(deferred, identifier(node)).current()
         return current
 
     def is_registered(self, name: str) -> bool:
@@ -68,7 +68,7 @@ class Relations:
         elif not self.kinds.of(node).holds_data:
             return  # built in this session by the plan (a view), or inlined (ephemeral)
         else:
-            view = node.name
+            view = identifier(node)
         with self._lock:
             if view in self._registered:
                 return
@@ -125,12 +125,13 @@ class Relations:
         """A new version of node's table is live: downstream steps must read it, so forget an older
         registration (and its temp view, which may point at files the store's clean() just removed)."""
         with self._lock:
-            stale = node.name in self._registered
-            self._registered.discard(node.name)
-            self._written[node.name] = (version, schema)
+            view = identifier(node)
+            stale = view in self._registered
+            self._registered.discard(view)
+            self._written[view] = (version, schema)
         if stale:
             with contextlib.suppress(Exception):
-                self._spark.catalog.dropTempView(node.name)
+                self._spark.catalog.dropTempView(view)
 
     def register_written(self) -> None:
         """Leave every table this run wrote queryable by its name (a caller's session, at the end)."""

@@ -13,6 +13,8 @@ from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.checks.batch import TestExecutor
 from sparkmodels.execute.materializations import Registry, StepContext, default_registry
 from sparkmodels.execute.materializations.base import spark_error
+from sparkmodels.execute.spark.errors import is_spark_error
+from sparkmodels.plan.compiler import upstream
 from sparkmodels.plan.steps import Plan, PlanStep
 from sparkmodels.project.config import ProjectConfig, schema_for
 from sparkmodels.project.manifest import Manifest, Node
@@ -63,17 +65,11 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat()
 
 
-def _is_spark_error(exc: BaseException) -> bool:
-    names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"PySparkException", "Py4JJavaError", "Py4JError", "CapturedException"})
-
-
 class Runner:
     """Executes one plan. Failed steps skip their descendants; independent steps keep running."""
 
     def __init__(self, engine, manifest: Manifest, config: ProjectConfig, plan: Plan, *,
                  threads: int = 1, on_event: Event | None = None, fail_fast: bool = False,
-                 dataframe_factory: Callable[[PlanStep], Callable[[], object]] | None = None,
                  cache=None, materializations: Registry | None = None):
         self.engine = engine
         self.materializations = materializations or default_registry()  # this run's strategies
@@ -83,7 +79,6 @@ class Runner:
         self.threads = max(1, threads)
         self.emit = on_event or (lambda *a, **k: None)
         self.fail_fast = fail_fast
-        self.dataframe_factory = dataframe_factory or self._sql_dataframe
         self._running: dict[str, PlanStep] = {}
         self._lock = threading.Lock()
         self.tests = TestExecutor(engine, manifest, config, plan)
@@ -97,21 +92,9 @@ class Runner:
             return lambda: python_model_dataframe(self.engine, self.manifest, self.config, step)
         return lambda: self.engine.sql(step.compiled.sql)
 
-    def _upstream_relations(self, node: Node) -> list[Node]:
+    def _upstream_relations(self, node: Node) -> tuple[Node, ...]:
         """Direct upstream nodes, looking through ephemeral models."""
-        out, stack, seen = [], list(node.depends_on), set()
-        nodes = self.manifest.nodes
-        while stack:
-            uid = stack.pop()
-            if uid in seen:
-                continue
-            seen.add(uid)
-            dep = nodes[uid]
-            if self.materializations.kinds.of(dep).inlined:
-                stack.extend(dep.depends_on)
-            else:
-                out.append(dep)
-        return out
+        return upstream(node, self.manifest.nodes, self.materializations.kinds).relations
 
     def execute_test(self, step: PlanStep, index: int) -> NodeResult:
         """A test step: pass/warn/fail by its failure count (not through the materialization registry)."""
@@ -120,7 +103,7 @@ class Runner:
         self.emit("start", step=step, index=index, total=len(self.plan))
         failures, extra, error = None, {}, None
         try:
-            if node.config.get("test_type") != "unit":  # unit tests read mocked inputs only
+            if not node.is_unit_test:  # unit tests read mocked inputs only
                 for dep in self._upstream_relations(node):
                     self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
             with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:
@@ -158,7 +141,7 @@ class Runner:
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
             materialization = self.materializations.get(step.materialized, node)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
-                              self.dataframe_factory(step),
+                              self._sql_dataframe(step),
                               fingerprint=decision.fingerprint if decision is not None else None,
                               full_refresh=bool(self.cache and self.cache.force))
             with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}",
@@ -168,13 +151,21 @@ class Runner:
                 except SparkModelsError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - translated below
-                    if _is_spark_error(exc):
+                    if is_spark_error(exc):
                         from sparkmodels.execute.python.models import (
                             python_worker_error,  # UDF/map_batches failures
                         )
 
-                        raise (python_worker_error(exc, node, self.config.root)
-                               or spark_error(exc, node, step.compiled)) from None
+                        err = (python_worker_error(exc, node, self.config.root)
+                               or spark_error(exc, node, step.compiled, root=self.config.root))
+                        raise self._logged(err, exc) from None
+                    if isinstance(exc, OSError):  # writing the warehouse: a full disk, a read-only folder
+                        from sparkmodels.execute.spark.failures import os_error
+
+                        known = os_error(exc)
+                        if known is not None:
+                            raise self._logged(ExecutionError(known[0], node=node.name, path=node.path,
+                                                              hint=known[1]), exc) from None
                     raise ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path) from exc
             status, message, rows, error, extra = "success", outcome.message, outcome.rows, None, outcome.extra
             extra = {**dict(extra), "spark_metrics": scope.values}
@@ -189,6 +180,17 @@ class Runner:
             started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
             error=error, reason=step.reason, extra=dict(extra),
         )
+
+    def _logged(self, err: SparkModelsError, exc: BaseException) -> SparkModelsError:
+        """Keep the Spark failure's full text in target/sparkmodels.log; the paragraph names the file."""
+        from sparkmodels.execute.spark import sparklog
+        from sparkmodels.project.secrets import secret_values
+
+        path = sparklog.log_file(self.config.target_dir)
+        if sparklog.record(path, err.node or "a step", exc, secret_values(vars=self.config.vars)):
+            where = f"(Spark's full output: {sparklog.relative(path, self.config.root)})"
+            err.hint = f"{err.hint} {where}" if err.hint else where
+        return err
 
     def _group(self, step: PlanStep) -> str:
         return f"sparkmodels-{step.node.name}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
 from sparkmodels.project.kinds import BUILTIN, Kinds
-from sparkmodels.project.manifest import Manifest, Node
+from sparkmodels.project.manifest import Manifest, Node, source_line
 from sparkmodels.project.render.jinja import resolve
 
 EPHEMERAL_PREFIX = "__sm_eph_"
@@ -24,6 +25,45 @@ def batch_sql(compiled: CompiledNode, predicate) -> str:
     return _BATCH.sub(lambda m: predicate(m.group(1)), compiled.batch or compiled.sql)
 
 
+def identifier(node: Node) -> str:
+    """The name of a model's or seed's relation: its `alias` config (dbt's generate_alias_name), else its name."""
+    return str(node.config.get("alias") or node.name)
+
+
+def is_ephemeral(node: Node, kinds: Kinds = BUILTIN) -> bool:
+    """An inlined model (ephemeral): no relation of its own, compiled as a CTE into whatever reads it."""
+    return node.resource_type == "model" and kinds.of(node).inlined
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What a node reads once ephemeral models are seen through (the one walk over them)."""
+
+    ephemerals: tuple[Node, ...]  # inlined into the node's SQL, each after the ephemerals it reads
+    relations: tuple[Node, ...]  # the real relations its SQL (CTEs included) reads
+
+
+def upstream(node: Node, nodes: Mapping[str, Node], kinds: Kinds = BUILTIN) -> Upstream:
+    """The ephemerals a node inlines and the relations it then reads, each once."""
+    ephemerals: list[Node] = []
+    relations: list[Node] = []
+    seen: set[str] = set()
+
+    def visit(reader: Node) -> None:
+        for dep in reader.depends_on:
+            if dep in seen or dep not in nodes:
+                continue
+            seen.add(dep)
+            if is_ephemeral(nodes[dep], kinds):
+                visit(nodes[dep])
+                ephemerals.append(nodes[dep])
+            else:
+                relations.append(nodes[dep])
+
+    visit(node)
+    return Upstream(tuple(ephemerals), tuple(relations))
+
+
 def relation_name(node: Node, kinds: Kinds = BUILTIN) -> str:
     """The SQL name a ref()/source() to this node compiles to (an inlined node's CTE name)."""
     if node.resource_type == "source":
@@ -33,7 +73,7 @@ def relation_name(node: Node, kinds: Kinds = BUILTIN) -> str:
         return f"`{schema}`.`{node.identifier}`" if schema else f"`{node.identifier}`"
     if kinds.of(node).inlined:
         return f"`{EPHEMERAL_PREFIX}{node.name}`"
-    return f"`{node.name}`"
+    return f"`{identifier(node)}`"
 
 
 def source_view_name(node: Node) -> str:
@@ -52,10 +92,9 @@ class CompiledNode:
     # A microbatch model's SQL with each event_time input wrapped in a filter to fill per batch.
     batch: str | None = None
 
-    def source_line(self, node: Node, line: int | None) -> int | None:
-        if line is None or not self.line_map:
-            return line
-        return self.line_map[min(max(line, 1), len(self.line_map)) - 1]
+    def source_line(self, line: int | None) -> int | None:
+        """The source file's line behind a line of this SQL."""
+        return source_line(self.line_map, line)
 
 
 class Compiler:
@@ -85,29 +124,12 @@ class Compiler:
             rels.append(rel)
         return resolve(node.rendered if text is None else text, rels)
 
-    def ephemeral_chain(self, node: Node) -> list[Node]:
-        """Ephemeral ancestors reachable through ephemerals, dependencies first."""
-        nodes = self.manifest.nodes
-        order: list[Node] = []
-        seen: set[str] = set()
-
-        def visit(uid: str) -> None:
-            for dep in nodes[uid].depends_on:
-                dn = nodes[dep]
-                if self.kinds.of(dn).inlined and dep not in seen:
-                    seen.add(dep)
-                    visit(dep)
-                    order.append(dn)
-
-        visit(node.unique_id)
-        return order
-
     def _compile(self, uid: str) -> CompiledNode:
         node = self.manifest.nodes[uid]
-        if node.language != "sql" or node.resource_type not in ("model", "test"):
+        if node.language != "sql" or node.resource_type not in ("model", "test", "analysis"):
             return CompiledNode(node.raw_code if node.language == "python" else "", ())
         # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.
-        chain = self.ephemeral_chain(node) if node.config.get("test_type") != "unit" else []
+        chain = upstream(node, self.manifest.nodes).ephemerals if not node.is_unit_test else ()
         ctes = ",\n".join(
             f"{EPHEMERAL_PREFIX}{e.name} as (\n{_TRAILING_SEMI.sub('', self._resolved(e).strip())}\n)"
             for e in chain

@@ -40,8 +40,8 @@ def gate_on_tests(order: list[str], deps: Mapping[str, list[str]], nodes: Mappin
         node = nodes[uid]
         if not _is_test(node):
             continue
-        if node.config.get("test_type") == "unit":
-            gated = [node.config["attached_node"]] if node.config.get("attached_node") in members else []
+        if node.is_unit_test:
+            gated = [node.test.attached_node] if node.test.attached_node in members else []
         else:
             gated = sorted({r for d in deps[uid] for r in readers.get(d, [])})
         for step in gated:

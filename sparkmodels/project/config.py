@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from sparkmodels.errors import ProjectError
 from sparkmodels.project.frozen import freeze
+from sparkmodels.project.identifiers import check_identifier
+from sparkmodels.project.packages import installed_packages, satisfies
+from sparkmodels.project.profiles import ProfileTargets, read_profile_targets
 from sparkmodels.project.yamlio import line_of, load_yaml, parse_yaml
+from sparkmodels.version import DBT_VERSION
 
 PROJECT_FILES = ("project.yml", "dbt_project.yml")
+SEED_TYPINGS = ("spark", "dbt")
+DBT_SPARK_CONF_KEY = "spark.sql.ansi.enabled"
 
 # Config keys that may appear without a leading '+' in the project.yml trees (dbt accepts both).
 KNOWN_CONFIG_KEYS = frozenset(
@@ -63,13 +69,16 @@ class Target:
     packages: tuple[str, ...] = ()
     jars: tuple[str, ...] = ()
     type: str = "spark"
+    profile_name: str | None = None  # the dbt profile the target came from
+    # seeds' column types: "spark" (Spark's CSV inference) or "dbt" (dbt's agate inference, seeds.py)
+    seed_typing: str = "spark"
 
     def describe(self) -> dict:
         """The target as the Jinja `target` variable and artifacts show it."""
         return {
             "name": self.name, "type": self.type, "schema": self.schema, "threads": self.threads,
-            "master": self.master, "remote": self.remote, "warehouse": self.warehouse,
-            "warehouse_storage": self.warehouse_storage,
+            "profile_name": self.profile_name, "master": self.master, "remote": self.remote,
+            "warehouse": self.warehouse, "warehouse_storage": self.warehouse_storage,
         }
 
 
@@ -92,6 +101,15 @@ class ProjectConfig:
     seeds_tree: Mapping[str, Any]
     tests_tree: Mapping[str, Any]
     target: Target
+    # A package: the root project's config trees, which win over the package's own (as in dbt).
+    root_trees: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    packages: tuple[ProjectConfig, ...] = ()  # installed packages, each read as a project of its own
+    packages_install_path: str = "dbt_packages"
+    warnings: tuple[str, ...] = ()  # e.g. require-dbt-version mismatches; shown with the manifest's
+    # dbt's `dispatch:` list ({macro_namespace, search_order}), read by the macro namespace
+    dispatch: tuple = ()
+    analysis_paths: tuple[str, ...] = ("analyses",)
+    docs_paths: tuple[str, ...] | None = None  # None: dbt's default, every resource path
 
     @property
     def target_dir(self) -> Path:
@@ -102,7 +120,9 @@ class ProjectConfig:
         tree = {"model": self.models_tree, "seed": self.seeds_tree, "test": self.tests_tree}.get(
             resource_type, {}
         )
-        return resolve_tree(tree, fqn)
+        own = resolve_tree(tree, fqn)
+        outer = self.root_trees.get(resource_type)
+        return merge_config(own, resolve_tree(outer, fqn)) if outer else own
 
 
 def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
@@ -161,20 +181,15 @@ def _render_env_vars(value: Any, path: str, line: int | None) -> Any:
     return value
 
 
-def _read_targets(root: Path, project: Mapping, project_file: str) -> tuple[dict, str | None, str]:
-    """Targets from project.yml `targets:` or a profiles.yml next to it; returns (targets, default, file)."""
+def _read_targets(root: Path, project: Mapping, project_file: str,
+                  profiles_dir: str | os.PathLike | None = None) -> tuple[dict, str | None, ProfileTargets]:
+    """Targets from project.yml `targets:` or else profiles.yml (profiles.py finds it as dbt does)."""
     if isinstance(project.get("targets"), Mapping):
-        return dict(project["targets"]), project.get("target"), project_file
-    profiles = root / "profiles.yml"
-    if not profiles.is_file():
-        return {}, None, project_file
-    data = load_yaml(profiles, "profiles.yml") or {}
-    if isinstance(data.get("targets"), Mapping):
-        return dict(data["targets"]), data.get("target"), "profiles.yml"
-    profile = data.get(project.get("profile") or "") if project.get("profile") else None
-    if isinstance(profile, Mapping) and isinstance(profile.get("outputs"), Mapping):
-        return dict(profile["outputs"]), profile.get("target"), "profiles.yml"
-    return {}, None, "profiles.yml"
+        targets = dict(project["targets"])
+        return targets, project.get("target"), ProfileTargets(targets, file=project_file)
+    profile = str(project["profile"]) if project.get("profile") else None
+    found = read_profile_targets(root, profile, profiles_dir)
+    return dict(found.targets), found.default, found
 
 
 def _int_option(data: Mapping, key: str, default: int, target: str, path: str, raw: Mapping) -> int:
@@ -203,9 +218,15 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
     if storage not in ("auto", "local", "hadoop"):
         raise ProjectError(f"target '{name}': warehouse_storage must be auto, local or hadoop, not '{storage}'.",
                            path=path, line=line_of(raw))
+    seed_typing = str(data.get("seed_typing") or "spark")
+    if seed_typing not in SEED_TYPINGS:
+        raise ProjectError(f"target '{name}': seed_typing must be spark or dbt, not '{seed_typing}'.",
+                           path=path, line=line_of(raw))
     remote = data.get("remote")
     master = data.get("master") or (None if remote else "local[*]")
     threads = _int_option(data, "threads", 1, name, path, raw)
+    schema = str(data.get("schema") or default_schema)
+    check_identifier(schema, f"target '{name}': schema", path=path, line=line_of(raw))
     collect_rows = _int_option(data, "unique_collect_max_rows", Target.unique_collect_max_rows, name, path, raw)
     return Target(
         name=name,
@@ -216,13 +237,24 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
                      for k, v in (data.get("conf") or {}).items()}),
         warehouse=warehouse,
         warehouse_storage=storage,
-        schema=str(data.get("schema") or default_schema),
+        schema=schema,
         threads=max(1, threads),
         unique_collect_max_rows=max(0, collect_rows),
         jvm_cds=_bool_option(data, "jvm_cds", True, name, path, raw),
         packages=_as_tuple(data.get("packages"), ()),
         jars=_as_tuple(data.get("jars"), ()),
+        seed_typing=seed_typing,
     )
+
+
+def dbt_spark_defaults(target: Target, raw: Mapping) -> Target:
+    """What dbt-spark does where Spark leaves a choice: ANSI mode off, seeds typed as dbt infers them.
+
+    Only for a dbt project (dbt_project.yml) run with a dbt-spark profile output; the output's own
+    `server_side_parameters: {spark.sql.ansi.enabled: ...}` and `seed_typing:` win.
+    """
+    conf = {DBT_SPARK_CONF_KEY: "false", **target.conf}
+    return replace(target, conf=freeze(conf), seed_typing=str(raw.get("seed_typing") or "dbt"))
 
 
 def parse_cli_vars(text: str | None) -> dict:
@@ -243,8 +275,12 @@ def load_config(
     target: str | None = None,
     cli_vars: Mapping | None = None,
     threads: int | None = None,
+    profiles_dir: str | os.PathLike | None = None,
 ) -> ProjectConfig:
-    """Read project.yml and the selected target into a frozen ProjectConfig."""
+    """Read project.yml and the selected target into a frozen ProjectConfig.
+
+    profiles_dir: dbt's --profiles-dir (else $DBT_PROFILES_DIR, the project folder, ~/.dbt/).
+    """
     root = Path(project_dir).resolve()
     project_file = find_project_file(root)
     data = load_yaml(project_file, project_file.name)
@@ -254,21 +290,25 @@ def load_config(
         raise ProjectError("the project needs a 'name'.", path=project_file.name, line=1)
     name = str(data["name"])
 
-    targets, default_target, targets_file = _read_targets(root, data, project_file.name)
-    wanted = target or os.environ.get("SPARKMODELS_TARGET") or default_target
+    targets, default_target, profile = _read_targets(root, data, project_file.name, profiles_dir)
+    targets_file = profile.file
+    wanted = target or os.environ.get("SPARKMODELS_TARGET") or os.environ.get("DBT_TARGET") or default_target
     if wanted and wanted in targets:
-        chosen = build_target(wanted, targets[wanted], root, name, targets_file)
+        raw = profile.resolve(wanted)
+        chosen = replace(build_target(wanted, raw, root, name, targets_file), profile_name=profile.profile_name)
+        if project_file.name == "dbt_project.yml" and profile.is_dbt_spark(wanted):
+            chosen = dbt_spark_defaults(chosen, raw)
     elif wanted and wanted != "local" and (target or targets):
         # A misspelt default `target:` or SPARKMODELS_TARGET must not silently run somewhere else.
-        origin = "--target" if target else ("SPARKMODELS_TARGET" if os.environ.get("SPARKMODELS_TARGET")
-                                            else "the default 'target:'")
+        origin = "--target" if target else next(
+            (env for env in ("SPARKMODELS_TARGET", "DBT_TARGET") if os.environ.get(env)), "the default 'target:'")
         raise ProjectError(
             f"target '{wanted}' (from {origin}) is not defined; known targets: {', '.join(targets) or 'none'}.",
             path=targets_file,
         )
     elif targets and not wanted:
         first = next(iter(targets))
-        chosen = build_target(first, targets[first], root, name, targets_file)
+        chosen = build_target(first, profile.resolve(first), root, name, targets_file)
     else:
         # No (matching) target: the default local target. A dbt `profile:` naming a profile we
         # cannot use lands here on purpose.
@@ -276,29 +316,84 @@ def load_config(
     if threads:
         chosen = Target(**{**chosen.__dict__, "threads": max(1, int(threads))})
 
-    project_vars = dict(data.get("vars") or {})
-    project_vars.update(cli_vars or {})
+    install_path = str(data.get("packages-install-path") or "dbt_packages")
+    found = installed_packages(root, install_path)
+    names = {name, *(p.name for p in found)}
+    root_vars = dict(data.get("vars") or {})
+    warnings = [w for w in [check_dbt_version(data, name, project_file.name)] if w]
+    packages = []
+    for pkg in found:
+        pkg_file = pkg.root / "dbt_project.yml"
+        pkg_data = load_yaml(pkg_file, str(pkg_file)) or {}
+        if not isinstance(pkg_data, Mapping):
+            raise ProjectError("the project file must be a YAML mapping.", path=str(pkg_file))
+        # dbt's scoping: cli vars > the root project's vars for this package > its global vars > the package's own
+        own = dict(pkg_data.get("vars") or {})
+        pkg_vars = {**_global_vars(own, names), **dict(own.get(pkg.name) or {}), **_global_vars(root_vars, names),
+                    **dict(root_vars.get(pkg.name) or {}), **(cli_vars or {})}
+        warnings.extend(w for w in [check_dbt_version(pkg_data, pkg.name, str(pkg_file))] if w)
+        packages.append(_project_config(pkg.root, pkg.name, pkg_data, "dbt_project.yml", chosen, pkg_vars,
+                                        root_trees=_trees(data)))
+    project_vars = {**_global_vars(root_vars, names), **dict(root_vars.get(name) or {}), **(cli_vars or {})}
+    config = _project_config(root, name, data, project_file.name, chosen, project_vars)
+    return replace(config, packages=tuple(packages), packages_install_path=install_path, warnings=tuple(warnings))
 
+
+def _global_vars(variables: Mapping, scopes: set) -> dict:
+    """Vars not scoped to a project or package (a key naming one with a mapping value is a scope)."""
+    return {k: v for k, v in variables.items() if not (k in scopes and isinstance(v, Mapping))}
+
+
+def _trees(data: Mapping) -> Mapping:
+    return freeze({"model": data.get("models") or {}, "seed": data.get("seeds") or {},
+                   "test": data.get("data_tests") or data.get("tests") or {}})
+
+
+def check_dbt_version(data: Mapping, name: str, path: str) -> str | None:
+    """A warning when `require-dbt-version` excludes the dbt version whose behaviour sparkmodels follows."""
+    spec = data.get("require-dbt-version")
+    if not spec:
+        return None
+    try:
+        ok = satisfies(DBT_VERSION, spec)
+    except (ValueError, AttributeError):
+        return f"{path}: require-dbt-version {spec!r} of '{name}' is not a version range; ignored."
+    if ok:
+        return None
+    return (f"{path}: '{name}' requires dbt {spec}; sparkmodels follows dbt {DBT_VERSION}'s behaviour, "
+            "so parts of it may not work as intended.")
+
+
+def _project_config(root: Path, name: str, data: Mapping, config_file: str, target: Target, variables: Mapping,
+                    root_trees: Mapping | None = None) -> ProjectConfig:
     return ProjectConfig(
         root=root,
         name=name,
         version=str(data.get("version", "")),
-        config_file=project_file.name,
+        config_file=config_file,
         model_paths=_as_tuple(data.get("model-paths") or data.get("source-paths"), ("models",)),
         seed_paths=_as_tuple(data.get("seed-paths") or data.get("data-paths"), ("seeds",)),
         macro_paths=_as_tuple(data.get("macro-paths"), ("macros",)),
         test_paths=_as_tuple(data.get("test-paths"), ("tests",)),
         udf_paths=_as_tuple(data.get("udf-paths"), ("udfs",)),
         target_path=str(data.get("target-path") or "target"),
-        vars=freeze(project_vars),
+        vars=freeze(variables),
         models_tree=freeze(data.get("models") or {}),
         seeds_tree=freeze(data.get("seeds") or {}),
         tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
-        target=chosen,
+        target=target,
+        root_trees=root_trees or freeze({}),
+        dispatch=freeze(list(data.get("dispatch") or [])),
+        analysis_paths=_as_tuple(data.get("analysis-paths"), ("analyses",)),
+        docs_paths=_as_tuple(data.get("docs-paths"), ()) or None,
     )
 
 
 def schema_for(config: ProjectConfig, node_config: Mapping) -> str:
-    """dbt's generate_schema_name: a custom schema is appended to the target schema."""
+    """dbt's generate_schema_name: a custom schema is appended to the target schema. A project that
+    overrides the macro gets the schema it chose, recorded by the loader as `relation_schema`."""
+    chosen = node_config.get("relation_schema")
+    if chosen:
+        return str(chosen)
     custom = node_config.get("schema")
     return f"{config.target.schema}_{custom}" if custom else config.target.schema

@@ -8,17 +8,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from sparkmodels.errors import CompilationError, ProjectError, did_you_mean
-from sparkmodels.project import schema_yaml
+from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
+from sparkmodels.project import docblocks, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
+from sparkmodels.project.identifiers import check_nodes
 from sparkmodels.project.incremental import shift_placeholders, static_output_columns
 from sparkmodels.project.incremental import validate as validate_incremental
 from sparkmodels.project.kinds import BUILTIN
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
+from sparkmodels.project.render.namespace import INTERNAL
 from sparkmodels.project.testnodes import build_test_nodes
+from sparkmodels.version import __version__
+
+BUILTIN_MACROS = Path(__file__).parents[1] / "include" / "macros"
+NAMING = "{{ generate_schema_name(__sm_schema, __sm_node) }}\n{{ generate_alias_name(__sm_alias, __sm_node) }}"
 
 
 def _files(root: Path, dirs, suffixes: tuple[str, ...], listings: dict | None = None) -> list[tuple[Path, Path]]:
@@ -71,13 +77,33 @@ def _file_checksum(path: Path) -> str:
     return f"path:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
 
 
+def package_macro_files(loader: _Loader) -> list[tuple[str, list[tuple[str, Path]]]]:
+    """(package name, [(display path, file)]) of every installed package (config.packages, packages.py).
+
+    Each package's macro files and the generic tests of its test-paths, registered in its own
+    namespace (`dbt_utils.star`); display paths are relative to the root project.
+    """
+    found = []
+    for pkg in loader.config.packages:
+        sub = _Loader(pkg, loader)
+        prefix = _prefix(pkg.root, loader.root)
+        generic = [p for _b, p in sub.files(pkg.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
+        files = [p for _b, p in sub.files(pkg.macro_paths, (".sql",))]
+        found.append((pkg.name, [(prefix + sub.rel(p), p) for p in [*files, *generic]]))
+    return found
+
+
 class _Loader:
-    def __init__(self, config: ProjectConfig):
+    def __init__(self, config: ProjectConfig, shared: _Loader | None = None):
         self.config = config
         self.root = config.root
-        self.nodes: dict[str, Node] = {}
-        self.seen_names: dict[str, str] = {}  # model/seed name -> path
-        self.listings: dict[str, list[Path]] = {}
+        # A package's loader shares the root loader's nodes and names (one manifest, one namespace).
+        self.nodes: dict[str, Node] = shared.nodes if shared else {}
+        self.seen_names: dict[str, str] = shared.seen_names if shared else {}  # model/seed name -> path
+        self.listings: dict[str, list[Path]] = shared.listings if shared else {}
+        self.macro_uids: dict[str, str] = shared.macro_uids if shared else {}  # name as called -> macro uid
+        self.renderer: Renderer | None = shared.renderer if shared else None
+        self.warnings: list[str] = shared.warnings if shared else []
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -87,21 +113,43 @@ class _Loader:
 
     def load_macros(self) -> tuple[Renderer, dict[str, Macro]]:
         target = {**self.config.target.describe(), "project_name": self.config.name}
-        renderer = Renderer(vars=self.config.vars, target=target)
+        renderer = Renderer(vars=self.config.vars, target=target, dispatch=self.config.dispatch)
         macros: dict[str, Macro] = {}
-        builtin = Path(__file__).parents[1] / "include" / "macros"
-        sources = [(builtin, p) for p in sorted(builtin.glob("*.sql"))] if builtin.is_dir() else []
         # Generic tests ({% test %} blocks) may also live in test-paths, e.g. tests/generic/.
-        generic = [(b, p) for b, p in self.files(self.config.test_paths, (".sql",))
-                   if has_test_blocks(read_source(p))]
-        for _base, path in [*sources, *self.files(self.config.macro_paths, (".sql",)), *generic]:
-            display = self.rel(path) if path.is_relative_to(self.root) else f"sparkmodels/{path.name}"
-            text = to_macros(read_source(path))
-            for name in renderer.add_macro_file(display, text):
-                package = self.config.name if path.is_relative_to(self.root) else "sparkmodels"
-                uid = f"macro.{package}.{name}"
-                macros[uid] = Macro(uid, name, display, display, checksum(text))
+        generic = [p for _b, p in self.files(self.config.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
+        own = [p for _b, p in self.files(self.config.macro_paths, (".sql",))]
+        # The root project first, then installed packages, then sparkmodels' internal `dbt` package.
+        packages = [(self.config.name, [(self.rel(p), p) for p in [*own, *generic]]),
+                    *package_macro_files(self),
+                    (INTERNAL, [(f"sparkmodels/{p.relative_to(BUILTIN_MACROS).as_posix()}", p)
+                                for p in sorted(BUILTIN_MACROS.rglob("*.sql"))])]
+        for package, files in packages:
+            for display, path in files:
+                text = to_macros(read_source(path))
+                uid_package = "sparkmodels" if package == INTERNAL else package
+                for name in renderer.add_macro_file(display, text, package=package):
+                    uid = f"macro.{uid_package}.{name}"
+                    self.macro_uids.setdefault(f"{package}.{name}", uid)
+                    self.macro_uids.setdefault(name, uid)
+                    macros.setdefault(uid, Macro(uid, name, display, display, checksum(text)))
         return renderer, macros
+
+    def name_relation(self, renderer: Renderer, node_config: dict, resource_type: str, name: str,
+                      rel: str, fqn: tuple) -> None:
+        """Schema and identifier from the generate_schema_name / generate_alias_name macros (dbt's, or
+        the project's overrides); recorded in the config only where they differ from the defaults."""
+        node = {"name": name, "resource_type": resource_type, "package_name": self.config.name,
+                "original_file_path": rel, "path": rel, "fqn": list(fqn), "config": node_config,
+                "unique_id": f"{resource_type}.{self.config.name}.{name}", "version": None}
+        custom_schema, custom_alias = node_config.get("schema"), node_config.get("alias")
+        out = renderer.render(NAMING, filename="sparkmodels/naming", node_name=name, package=self.config.name, extra={
+            "__sm_schema": custom_schema, "__sm_alias": custom_alias, "__sm_node": node}).text
+        schema, _, alias = out.partition("\n")
+        schema, alias = schema.strip(), alias.strip()
+        if schema and schema != schema_for(self.config, node_config):
+            node_config["relation_schema"] = schema
+        if alias and alias != name:
+            node_config["alias"] = alias
 
     def claim_name(self, name: str, path: str) -> None:
         if name in self.seen_names:
@@ -131,19 +179,28 @@ class _Loader:
                 language = "python"
             else:
                 this = Relation(name, schema_for(self.config, base_config))
-                result = renderer.render(text, filename=rel, node_name=name, this=this)
+                result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
                 final_schema = schema_for(self.config, merge_config(base_config, result.config))
                 if final_schema != this.schema and "this" in text:
                     # An in-file config(schema=...) changes `this.schema`; rare, so render again.
                     this = Relation(name, final_schema)
-                    result = renderer.render(text, filename=rel, node_name=name, this=this)
+                    result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
                 result_config, calls = result.config, tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
+                # exceptions.warn() while rendering: shown with the load's other warnings
+                self.warnings.extend(f"{name} ({rel}): {m[9:]}" for m in result.logs if m.startswith("Warning: "))
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
-                macros_used = tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used))
+                macros_used = tuple(sorted(self.macro_uids.get(m, f"macro.{self.config.name}.{m}")
+                                           for m in result.macros_used))
                 language = "sql"
             node_config = merge_config(base_config, result_config)
             node_config.setdefault("materialized", "view")
+            self.name_relation(renderer, node_config, "model", name, rel, fqn)
+            if language == "sql" and "this" in text and (node_config.get("alias") or "relation_schema" in node_config):
+                # `this` is the relation the naming macros chose (alias, schema): render once more.
+                this = Relation(str(node_config.get("alias") or name), schema_for(self.config, node_config))
+                result = renderer.render(text, filename=rel, node_name=name, this=this)
+                calls, rendered, line_map = tuple(result.calls), result.text, result.line_map
             incremental_text, incremental_map = None, ()
             if BUILTIN.named(str(node_config["materialized"])).incremental:
                 if language == "sql":
@@ -176,6 +233,23 @@ class _Loader:
         shifted = shift_placeholders(second.text, len(calls))
         return (*calls, *second.calls), shifted, second.line_map
 
+    def load_analyses(self, renderer: Renderer) -> None:
+        """analyses/**/*.sql: rendered and compiled like models (ref, macros), never run (dbt's analyses)."""
+        for base, path in self.files(self.config.analysis_paths, (".sql",)):
+            rel, name = self.rel(path), path.stem
+            fqn = (self.config.name, "analysis", *path.relative_to(base).parent.parts, name)
+            text = read_source(path)
+            result = renderer.render(text, filename=rel, node_name=name)
+            config = merge_config(self.config.node_config("analysis", fqn), result.config)
+            config.setdefault("materialized", "view")
+            uid = f"analysis.{self.config.name}.{name}"
+            self.nodes[uid] = Node(
+                unique_id=uid, name=name, resource_type="analysis", package=self.config.name, path=rel,
+                fqn=fqn, raw_code=text, config=freeze(config), calls=tuple(result.calls),
+                rendered=result.text, line_map=result.line_map, checksum=checksum(text),
+                depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
+            )
+
     def load_seeds(self, patches: Mapping) -> None:
         for base, path in self.files(self.config.seed_paths, (".csv",)):
             rel = self.rel(path)
@@ -185,6 +259,8 @@ class _Loader:
             patch = patches.get(name, {})
             node_config = merge_config(self.config.node_config("seed", fqn), patch.get("config", {}))
             node_config["materialized"] = "seed"
+            if self.renderer is not None:
+                self.name_relation(self.renderer, node_config, "seed", name, rel, fqn)
             self.nodes[f"seed.{self.config.name}.{name}"] = Node(
                 unique_id=f"seed.{self.config.name}.{name}", name=name, resource_type="seed",
                 package=self.config.name, path=rel, fqn=fqn, config=freeze(node_config),
@@ -240,21 +316,70 @@ class _Loader:
             del self.nodes[uid]
 
 
+def _prefix(package_root: Path, root: Path) -> str:
+    """A package's folder relative to the root project ('dbt_packages/x/'): node paths start with it."""
+    rel = os.path.relpath(package_root, root).replace(os.sep, "/")
+    return "" if rel == "." else rel + "/"
+
+
+def _located(pkg: ProjectConfig, root: Path, step):
+    """Run one loading step of a package; errors name the file relative to the root project."""
+    try:
+        return step()
+    except SparkModelsError as exc:
+        prefix = _prefix(pkg.root, root)
+        if prefix and exc.path and not Path(exc.path).is_absolute() and not exc.path.startswith(prefix):
+            exc.path = prefix + exc.path
+        raise
+
+
 def load_manifest(config: ProjectConfig) -> Manifest:
-    """Read every project file and return the frozen Manifest."""
+    """Read every project file, and every installed package's, and return the frozen Manifest."""
     loader = _Loader(config)
     renderer, macros = loader.load_macros()
-    yml_files = [p for _, p in loader.files((*config.model_paths, *config.seed_paths), (".yml", ".yaml"))]
-    parsed = schema_yaml.parse_schema_files(config, yml_files)
-    for source in parsed.sources:
-        loader.nodes[source.unique_id] = source
-    loader.load_models(renderer, parsed.model_patches)
-    loader.load_seeds(parsed.seed_patches)
-    parsed.check_patches(loader.nodes)
-    test_files = loader.files(config.test_paths, (".sql",))
-    loader.nodes.update(build_test_nodes(config, renderer, loader.nodes, parsed.raw, test_files))
+    loader.renderer = renderer
+    warnings: list[str] = list(config.warnings)
+    tests_todo = []
+    for project in (config, *config.packages):
+        sub = loader if project is config else _Loader(project, loader)
+        renderer.vars = project.vars  # var() in a package's nodes sees the package's scope
+        before = set(loader.nodes)
+
+        def load(project=project, sub=sub):
+            yml_files = [p for _, p in sub.files((*project.model_paths, *project.seed_paths), (".yml", ".yaml"))]
+            parsed = schema_yaml.parse_schema_files(project, yml_files)
+            for source in parsed.sources:
+                loader.nodes[source.unique_id] = source
+            sub.load_models(renderer, parsed.model_patches)
+            sub.load_seeds(parsed.seed_patches)
+            return parsed
+
+        parsed = _located(project, config.root, load)
+        if project is config:
+            loader.load_analyses(renderer)
+            docs_dirs = config.docs_paths or (*config.model_paths, *config.seed_paths, *config.test_paths,
+                                              *config.macro_paths, *config.analysis_paths)
+            docs = docblocks.find_docs(docblocks.doc_files(config.root, dict.fromkeys(docs_dirs), _walk))
+        parsed.check_patches({u: n for u, n in loader.nodes.items() if n.package == project.name})
+        warnings.extend(parsed.warnings)
+        tests_todo.append((project, parsed, sub.files(project.test_paths, (".sql",)), before))
+    docblocks.resolve(loader.nodes, docs, renderer)
+    for project, parsed, test_files, before in tests_todo:
+        renderer.vars = project.vars
+        loader.nodes.update(_located(project, config.root, lambda project=project, parsed=parsed, files=test_files:
+                                     build_test_nodes(project, renderer, loader.nodes, parsed.raw, files)))
+        if project is not config:  # a package's paths are relative to it: make them the root project's
+            prefix = _prefix(project.root, config.root)
+            for uid in set(loader.nodes) - before:
+                node = loader.nodes[uid]
+                if node.package == project.name and prefix:
+                    loader.nodes[uid] = node.evolve(path=prefix + node.path,
+                                                    patch_path=prefix + node.patch_path if node.patch_path else None)
+    renderer.vars = config.vars
     loader.link()
     loader.drop_disabled()
+    # schema/alias/names become warehouse folders: a path in one must fail here, before Spark starts
+    check_nodes(config.root, config.config_file, loader.nodes.values())
     metadata = {
         "project_name": config.name,
         "generated_at": renderer.run_started_at.isoformat(),
@@ -263,22 +388,16 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         "warehouse": str(config.target.warehouse),
         "warehouse_storage": config.target.warehouse_storage,
         "schema": config.target.schema,
-        "sparkmodels_version": _version(),
+        "sparkmodels_version": __version__,
     }
     manifest = Manifest(
         project_name=config.name,
         nodes=MappingProxyType(dict(loader.nodes)),
         macros=MappingProxyType(macros),
         metadata=MappingProxyType(metadata),
-        warnings=tuple(parsed.warnings),
+        warnings=(*warnings, *loader.warnings),
     )
     return manifest
-
-
-def _version() -> str:
-    from sparkmodels.version import __version__
-
-    return __version__
 
 
 __all__ = ["load_manifest", "Column"]

@@ -19,6 +19,13 @@ def checksum(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def source_line(line_map: tuple[int, ...], rendered_line: int | None) -> int | None:
+    """The source file's line behind a line of rendered or compiled SQL (line_map[i]: line i+1's)."""
+    if rendered_line is None or not line_map:
+        return rendered_line
+    return line_map[min(max(rendered_line, 1), len(line_map)) - 1]
+
+
 @dataclass(frozen=True)
 class Column:
     """A documented column of a model, seed or source."""
@@ -37,6 +44,59 @@ class RefCall:
     kind: str  # "ref" or "source"
     args: tuple[str, ...]
     line: int | None = None
+
+
+@dataclass(frozen=True)
+class UnitInput:
+    """One `given:` input of a unit test: the rows that stand in for a ref()/source()."""
+
+    input: str  # as written, e.g. "ref('orders')"
+    key: tuple[str, ...]  # ("ref", name) or ("source", source, table)
+    view: str  # the temp view the test's SQL reads instead of the relation
+    node: str | None = None  # unique_id of the mocked node, when it exists
+    rows: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """What a test node is, beside its user-facing config: kind, tested node, arguments, mocks.
+
+    kind is "generic" (a {% test %} macro applied in schema YAML), "singular" (a .sql file) or
+    "unit" (a model run over given rows). These are test internals: they are written to
+    manifest.json as dbt writes them (test_metadata, attached_node, column_name, unit_tests), never
+    as config, so `state:modified.configs` compares only what the user configured.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    kind: str
+    name: str  # the generic test's name (not_null, ...), or the singular/unit test's own name
+    attached_node: str | None = None
+    column_name: str | None = None
+    kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    namespace: str | None = None  # dbt_utils in dbt_utils.unique_combination_of_columns
+    builtin: bool = False  # sparkmodels' own macro (its SQL is known, so it may share a scan)
+    yaml_line: int | None = None  # where the test is declared, for errors (not compared by state)
+    given: tuple[UnitInput, ...] = ()
+    expect: tuple[Mapping[str, Any], ...] = ()
+    var_overrides: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+
+    @property
+    def is_unit(self) -> bool:
+        return self.kind == "unit"
+
+    def to_dict(self, target: Node | None = None) -> dict:
+        """The generic test's manifest fields, as dbt writes them (singular tests have none)."""
+        if self.kind != "generic":
+            return {}
+        kwargs = {**({"column_name": self.column_name} if self.column_name is not None else {}),
+                  **thaw(self.kwargs)}
+        if target is not None:
+            call = (f"source('{target.source_name}', '{target.name}')" if target.resource_type == "source"
+                    else f"ref('{target.name}')")
+            kwargs["model"] = "{{ get_where_subquery(" + call + ") }}"
+        return {"test_metadata": {"name": self.name, "kwargs": kwargs, "namespace": self.namespace},
+                "attached_node": self.attached_node, "column_name": self.column_name}
 
 
 @dataclass(frozen=True)
@@ -73,6 +133,11 @@ class Node:
     external: Mapping[str, Any] | None = None
     uses_vars: tuple[str, ...] = ()
     uses_env_vars: tuple[str, ...] = ()
+    test: TestSpec | None = None  # tests only: what kind of test, of what, with which arguments
+
+    @property
+    def is_unit_test(self) -> bool:
+        return self.test is not None and self.test.is_unit
 
     @property
     def materialized(self) -> str:
@@ -82,16 +147,9 @@ class Node:
     def enabled(self) -> bool:
         return bool(self.config.get("enabled", True))
 
-    @property
-    def schema_name(self) -> str | None:
-        return self.config.get("schema")
-
     def source_line(self, rendered_line: int | None) -> int | None:
         """The line in the source file that produced a line of rendered SQL."""
-        if rendered_line is None or not self.line_map:
-            return rendered_line
-        idx = min(max(rendered_line, 1), len(self.line_map)) - 1
-        return self.line_map[idx]
+        return source_line(self.line_map, rendered_line)
 
     def evolve(self, **changes) -> Node:
         return replace(self, **changes)
@@ -123,6 +181,29 @@ class Node:
             out.update(source_name=self.source_name, identifier=self.identifier,
                        external=thaw(self.external) if self.external else None)
         return out
+
+    def unit_test_dict(self, model: Node | None) -> dict:
+        """A unit test as dbt 1.8+ writes it in manifest.json's `unit_tests` section."""
+        spec = self.test
+        assert spec is not None and spec.is_unit
+        return {
+            "unique_id": self.unique_id,
+            "name": self.name,
+            "resource_type": "unit_test",
+            "package_name": self.package,
+            "original_file_path": self.path,
+            "path": self.path,
+            "fqn": list(self.fqn),
+            "model": model.name if model is not None else None,
+            "attached_node": spec.attached_node,
+            "given": [{"input": g.input, "rows": thaw(g.rows), "format": "dict"} for g in spec.given],
+            "expect": {"rows": thaw(spec.expect), "format": "dict"},
+            "overrides": {"vars": thaw(spec.var_overrides)} if spec.var_overrides else None,
+            "description": self.description,
+            "config": thaw(self.config),
+            "depends_on": {"nodes": list(self.depends_on), "macros": list(self.depends_on_macros)},
+            "checksum": {"name": "sha256", "checksum": self.checksum},
+        }
 
 
 @dataclass(frozen=True)
@@ -166,13 +247,18 @@ class Manifest:
     def to_dict(self, compiled: Mapping[str, str] | None = None,
                 column_lineage: Mapping[str, Mapping] | None = None) -> dict:
         """dbt-shaped manifest.json content (compiled SQL and column lineage added when given)."""
-        nodes, sources = {}, {}
+        nodes, sources, unit_tests = {}, {}, {}
         for uid, node in self.nodes.items():
+            if node.is_unit_test:
+                unit_tests[uid] = node.unit_test_dict(self.nodes.get(node.test.attached_node or ""))
+                continue
             data = node.to_dict()
+            if node.test is not None:
+                data.update(node.test.to_dict(self.nodes.get(node.test.attached_node or "")))
             if compiled is not None and uid in compiled:
                 data["compiled_code"] = compiled[uid]
             if column_lineage is not None and uid in column_lineage:
-                data["column_lineage"] = column_lineage[uid]  # see sparkmodels/lineage.py for the shape
+                data["column_lineage"] = column_lineage[uid]  # see report/lineage/columns.py for the shape
             (sources if node.resource_type == "source" else nodes)[uid] = data
         child_map: dict[str, list[str]] = {uid: [] for uid in self.nodes}
         for uid, node in self.nodes.items():
@@ -183,6 +269,7 @@ class Manifest:
             "nodes": nodes,
             "sources": sources,
             "macros": {uid: m.to_dict() for uid, m in self.macros.items()},
+            "unit_tests": unit_tests,
             "parent_map": {uid: list(n.depends_on) for uid, n in self.nodes.items()},
             "child_map": child_map,
         }

@@ -7,13 +7,75 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from sparkmodels.errors import ProjectError
+from sparkmodels.errors import ProjectError, did_you_mean
 from sparkmodels.project.config import ProjectConfig
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.manifest import Column, Node
 from sparkmodels.project.yamlio import line_of, load_yaml
 
 SOURCE_FORMATS = ("parquet", "csv", "json", "orc", "delta", "text", "avro")
+
+# The keys dbt's schema-file validation knows (and ours: external, column_types), per level: a typo
+# such as `colums:` would otherwise silently drop the tests under it.
+_COMMON = ("name", "description", "config", "meta", "tags", "docs")
+_TESTS = ("tests", "data_tests")
+KNOWN_KEYS = {
+    "file": ("version", "models", "seeds", "sources", "macros", "exposures", "metrics", "semantic_models",
+             "saved_queries", "snapshots", "analyses", "unit_tests", "data_tests", "groups"),
+    "model": (*_COMMON, *_TESTS, "columns", "access", "constraints", "latest_version", "versions",
+              "deprecation_date", "group"),
+    "seed": (*_COMMON, *_TESTS, "columns", "column_types"),
+    "source": (*_COMMON, "database", "schema", "loader", "loaded_at_field", "overrides", "freshness", "quoting",
+               "tables", "external"),
+    "table": (*_COMMON, *_TESTS, "identifier", "loaded_at_field", "loader", "columns", "external", "freshness",
+              "quoting"),
+    "column": (*_COMMON, *_TESTS, "data_type", "quote", "constraints", "granularity", "policy_tags"),
+}
+
+
+def unknown_keys(doc: Mapping, path: str) -> list[tuple[str, int | None]]:
+    """(message, line) for every key dbt's schema files do not have, with a did-you-mean."""
+    found: list[tuple[str, int | None]] = []
+
+    def check(entry, level: str, what: str) -> None:
+        if not isinstance(entry, Mapping):
+            return
+        for key in entry:
+            if str(key) not in KNOWN_KEYS[level]:
+                line = (getattr(entry, "key_lines", None) or {}).get(key) or line_of(entry)
+                found.append((f"{path}:{line or ''}: unknown key '{key}' in {what}; it is ignored."
+                              f"{did_you_mean(str(key), KNOWN_KEYS[level])}", line))
+
+    def columns(entry, owner: str) -> None:
+        for col in (entry.get("columns") or []) if isinstance(entry, Mapping) else []:
+            if isinstance(col, Mapping):
+                check(col, "column", f"column '{col.get('name')}' of {owner}")
+
+    check(doc, "file", "the schema file")
+    for kind in ("model", "seed"):
+        for entry in doc.get(f"{kind}s") or []:
+            if isinstance(entry, Mapping):
+                check(entry, kind, f"{kind} '{entry.get('name')}'")
+                columns(entry, f"{kind} '{entry.get('name')}'")
+    for source in doc.get("sources") or []:
+        if isinstance(source, Mapping):
+            check(source, "source", f"source '{source.get('name')}'")
+            for table in source.get("tables") or []:
+                if isinstance(table, Mapping):
+                    what = f"table '{source.get('name')}.{table.get('name')}'"
+                    check(table, "table", what)
+                    columns(table, what)
+    return found
+
+
+def _strict(config: ProjectConfig) -> bool:
+    """project.yml `flags: {strict_schema_yaml: true}`: unknown schema keys are errors, not warnings."""
+    try:
+        raw = load_yaml(config.root / config.config_file, config.config_file)
+    except (OSError, ProjectError):
+        return False
+    flags = raw.get("flags") if isinstance(raw, Mapping) else None
+    return bool(isinstance(flags, Mapping) and flags.get("strict_schema_yaml"))
 
 
 @dataclass
@@ -127,12 +189,21 @@ def _sources(doc: Mapping, config: ProjectConfig, path: str) -> list[Node]:
 def parse_schema_files(config: ProjectConfig, files: list[Path]) -> ParsedSchema:
     """Parse every schema YAML file into sources and model/seed patches."""
     parsed = ParsedSchema()
+    strict = None
     for file in files:
         path = file.relative_to(config.root).as_posix()
         doc = load_yaml(file, path)
         if not isinstance(doc, Mapping):
             raise ProjectError("a schema file must be a YAML mapping (version: 2, models:, sources:...).", path=path)
         parsed.raw.append((path, doc))
+        unknown = unknown_keys(doc, path)
+        if unknown:
+            strict = _strict(config) if strict is None else strict
+            if strict:
+                message, line = unknown[0]
+                raise ProjectError(message.split(": ", 1)[1], path=path, line=line,
+                                   hint="(flags: strict_schema_yaml in project.yml)")
+            parsed.warnings.extend(m for m, _ in unknown)
         for source in _sources(doc, config, path):
             twin = next((s for s in parsed.sources if s.unique_id == source.unique_id), None)
             if twin is not None:

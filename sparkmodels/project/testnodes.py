@@ -1,8 +1,9 @@
 """Test nodes: schema-YAML generic tests, singular test files and unit tests -> frozen `test` Nodes.
 
-Every test is a Node with resource_type "test". Its config carries what execution needs:
-test_type (data|unit), test_name, severity, warn_if, error_if, where, limit, store_failures,
-attached_node (the tested model/seed/source) and column_name. Generic tests are rendered once by
+Every test is a Node with resource_type "test". Its config is what the user configures (severity,
+warn_if, error_if, where, limit, store_failures, ...); what the test is (generic, singular or unit,
+the tested node, column, arguments, a unit test's given and expected rows) is its `Node.test`, a
+frozen TestSpec, so editing a schema file's layout changes no config. Generic tests are rendered once by
 calling their `test_<name>` macro with a ref()/source() to the tested relation, so ref()
 placeholders, linking and did-you-mean errors work as for models.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from sparkmodels.errors import CompilationError, ProjectError, did_you_mean
 from sparkmodels.project.config import ProjectConfig, merge_config
-from sparkmodels.project.frozen import freeze
+from sparkmodels.project.frozen import freeze, thaw
 from sparkmodels.project.generic_tests import (
     BUILTIN,
     builtin_template,
@@ -26,7 +27,7 @@ from sparkmodels.project.generic_tests import (
     parse_condition,
     test_node_name,
 )
-from sparkmodels.project.manifest import Node, RefCall, checksum
+from sparkmodels.project.manifest import Node, RefCall, TestSpec, UnitInput, checksum
 from sparkmodels.project.render.jinja import Renderer, resolve
 from sparkmodels.project.yamlio import line_of
 
@@ -59,10 +60,10 @@ def _validate(cfg: Mapping, path: str, line: int | None) -> None:
             raise ProjectError(f"limit must be an integer, not '{cfg['limit']}'.", path=path, line=line) from None
 
 
-def _finish_config(base: Mapping, own: Mapping, path: str, line: int | None) -> dict:
+def _finish_config(base: Mapping, own: Mapping, path: str, line: int | None, *, unit: bool = False) -> dict:
     cfg = merge_config({**DEFAULTS, **base}, own)
     cfg["severity"] = str(cfg.get("severity", "error")).lower()
-    cfg["materialized"] = "unit_test" if cfg.get("test_type") == "unit" else "test"
+    cfg["materialized"] = "unit_test" if unit else "test"
     _validate(cfg, path, line)
     return cfg
 
@@ -129,9 +130,9 @@ class TestBuilder:
                 line: int | None) -> None:
         """One entry of a `tests:`/`data_tests:` list."""
         test_name, kwargs, own, custom_name = _parse_entry(spec, path, line)
-        test_name = test_name.split(".")[-1]  # dbt_utils.x -> x (no packages here)
-        macro = f"test_{test_name}"
-        if macro not in self.renderer.macro_names:
+        namespace, _, test_name = test_name.rpartition(".")  # dbt_utils.x: the package's own test_x
+        macro = f"{namespace}.test_{test_name}" if namespace else f"test_{test_name}"
+        if not self.renderer.has_macro(f"test_{test_name}", namespace or None):
             known = [m[5:] for m in self.renderer.macro_names if m.startswith("test_")]
             raise ProjectError(
                 f"unknown generic test '{test_name}'." + did_you_mean(test_name, known),
@@ -148,24 +149,26 @@ class TestBuilder:
                 dep = self._input_node(parent) if parent else None
                 if dep is not None and not dep.enabled:
                     return  # points at a disabled model
-        name = custom_name or test_node_name(test_name, target.name if target.resource_type != "source"
+        name = custom_name or test_node_name(f"{namespace}_{test_name}" if namespace else test_name, target.name if target.resource_type != "source"
                                              else f"{target.source_name}_{target.name}", column, kwargs)
         folders = Path(path).parent.parts[1:]
         fqn = (self.config.name, *folders, name)
         cfg = _finish_config(self.config.node_config("test", fqn), own, path, line)
-        cfg.update(test_name=test_name, test_type="data", attached_node=target.unique_id,
-                   column_name=column, kwargs=kwargs, builtin=test_name in BUILTIN
-                   and self.renderer.macro_names.get(macro, "").startswith("sparkmodels/"),
-                   yaml_line=line)
         if not cfg.get("enabled", True):
             return
-        rendered, calls, macros = self._render_generic(path, line, name, macro, target_call, column, kwargs,
-                                                       cfg.get("where"), cfg["builtin"])
+        builtin = test_name in BUILTIN and self.renderer.macro_names.get(macro, "").startswith("sparkmodels/")
+        test = TestSpec(kind="generic", name=test_name, attached_node=target.unique_id, column_name=column,
+                        kwargs=freeze(kwargs), namespace=namespace or None, builtin=builtin, yaml_line=line)
+        rendered, calls, macros, set_config = self._render_generic(path, line, name, macro, target_call, column,
+                                                                   kwargs, cfg.get("where"), builtin)
+        for key in ("fail_calc", "warn_if", "error_if"):  # config() in the test's macro (dbt_utils sets fail_calc)
+            if key in set_config and key not in own:
+                cfg[key] = set_config[key]
         sql, _ = _with_limit(rendered, (), cfg.get("limit"))
         raw = f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}"
         self.add(Node(
             unique_id=f"test.{self.config.name}.{name}", name=name, resource_type="test",
-            package=self.config.name, path=path, fqn=fqn, raw_code=raw, config=freeze(cfg),
+            package=self.config.name, path=path, fqn=fqn, raw_code=raw, config=freeze(cfg), test=test,
             calls=tuple(RefCall(c.kind, c.args, line) for c in calls), rendered=sql,
             depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in macros)),
             checksum=checksum(f"{path}:{name}:{sorted(map(str, kwargs.items()))}"), patch_path=path,
@@ -175,7 +178,7 @@ class TestBuilder:
         text = builtin_template(macro[5:], target, column, kwargs, where) if builtin else None
         if text is not None:  # sparkmodels' own macro, expanded without Jinja (same text and calls)
             result = self.renderer.render(text, filename=path, node_name=name)
-            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}
+            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}, {}
         # The template text names no model and no argument value, only their kind, so every test of
         # one kind in one YAML file shares a text the Renderer compiles once. target: ("ref", model)
         # or ("source", source, table), called as ref()/source() so placeholders and calls are recorded.
@@ -196,7 +199,7 @@ class TestBuilder:
             model = f"'(select * from ' ~ {model} ~ ' where ' ~ __sm_where ~ ') dbt_subquery'"
         args = [f"model={model}"] + (["column_name=__sm_column"] if column is not None else []) + exprs
         template = f"{{{{ {macro}({', '.join(args)}, **__sm_kwargs) }}}}"
-        extra = {"__sm_kwargs": _thaw(plain), "__sm_column": column, "__sm_where": where,
+        extra = {"__sm_kwargs": thaw(plain), "__sm_column": column, "__sm_where": where,
                  "__sm_target": target[1:], "__sm_inputs": inputs}
         try:
             result = self.renderer.render(template, filename=path, node_name=name, extra=extra)
@@ -204,7 +207,7 @@ class TestBuilder:
             if exc.path == path:
                 exc.line = line
             raise
-        return result.text.strip() + "\n", result.calls, result.macros_used
+        return result.text.strip() + "\n", result.calls, result.macros_used, result.config
 
     def _input_node(self, key: tuple) -> Node | None:
         if key[0] == "ref":
@@ -220,14 +223,13 @@ class TestBuilder:
         fqn = (self.config.name, *path.relative_to(base).parent.parts, name)
         result = self.renderer.render(text, filename=rel, node_name=name)
         cfg = _finish_config(self.config.node_config("test", fqn), result.config, rel, None)
-        cfg.update(test_name=name, test_type="data", attached_node=None, column_name=None, builtin=False)
         if not cfg.get("enabled", True):
             return
         sql, line_map = _with_limit(result.text, result.line_map, cfg.get("limit"))
         self.add(Node(
             unique_id=f"test.{self.config.name}.{name}", name=name, resource_type="test",
             package=self.config.name, path=rel, fqn=fqn, raw_code=text, config=freeze(cfg),
-            calls=tuple(result.calls), rendered=sql, line_map=line_map, checksum=checksum(text),
+            test=TestSpec(kind="singular", name=name), calls=tuple(result.calls), rendered=sql, line_map=line_map, checksum=checksum(text),
             depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
             uses_vars=tuple(sorted(result.vars_used)),
         ))
@@ -251,7 +253,7 @@ class TestBuilder:
             return
         fqn = (*model.fqn, name)
         own = dict(entry.get("config") or {})
-        cfg = _finish_config(self.config.node_config("test", fqn), {**own, "test_type": "unit"}, path, line)
+        cfg = _finish_config(self.config.node_config("test", fqn), own, path, line, unit=True)
         if not cfg.get("enabled", True):
             return
         uid = f"unit_test.{self.config.name}.{model_name}.{name}"
@@ -270,28 +272,29 @@ class TestBuilder:
             dep = self._input_node(key)
             view = f"__sm_ut_{tag}_{i}"
             views[key] = view
-            given.append({"input": str(spec["input"]), "key": list(key), "view": view,
-                          "node": dep.unique_id if dep else None,
-                          "rows": self._rows(spec, name, path, gline)})
+            given.append(UnitInput(input=str(spec["input"]), key=key, view=view,
+                                   node=dep.unique_id if dep else None,
+                                   rows=freeze(self._rows(spec, name, path, gline))))
         missing = [c for c in calls if _call_key(c) not in views]
         if missing:
             c = missing[0]
             call = f"{c.kind}({', '.join(repr(a) for a in c.args)})"
             raise ProjectError(f"unit test '{name}' gives no rows for {call}, which {model_name} reads.",
                                path=path, line=line, hint="Add it under given: (rows: [] for an empty input).")
+        var_overrides = {}
         if model.language == "sql":
             rendered = resolve(rendered, [f"`{views[_call_key(c)]}`" for c in calls])
         elif (entry.get("overrides") or {}).get("vars"):
-            cfg["var_overrides"] = dict(entry["overrides"]["vars"])  # ctx.var() reads them at run time
+            var_overrides = dict(entry["overrides"]["vars"])  # ctx.var() reads them at run time
         expect = entry.get("expect") or {}
         if not isinstance(expect, Mapping):
             raise ProjectError(f"unit test '{name}': expect needs rows.", path=path, line=line)
-        cfg.update(test_name=name, test_type="unit", attached_node=model.unique_id, column_name=None,
-                   given=given, expect=self._rows(expect, name, path, line_of(expect, line)),
-                   yaml_line=line, builtin=False, description=str(entry.get("description") or ""))
+        test = TestSpec(kind="unit", name=name, attached_node=model.unique_id, yaml_line=line,
+                        given=tuple(given), expect=freeze(self._rows(expect, name, path, line_of(expect, line))),
+                        var_overrides=freeze(var_overrides))
         self.add(Node(
             unique_id=uid, name=name, resource_type="test", package=self.config.name, path=path, fqn=fqn,
-            raw_code=model.raw_code, language=model.language, config=freeze(cfg),
+            raw_code=model.raw_code, language=model.language, config=freeze(cfg), test=test,
             description=str(entry.get("description") or ""),
             calls=tuple(RefCall(c.kind, c.args, line) for c in calls), rendered=rendered,
             checksum=checksum(f"{uid}:{entry!r}"), patch_path=path,
@@ -376,12 +379,6 @@ def _parse_input(text: str) -> tuple | None:
 
 def _call_key(call) -> tuple:
     return ("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])
-
-
-def _thaw(value):
-    from sparkmodels.project.frozen import thaw
-
-    return thaw(value)
 
 
 def build_test_nodes(config: ProjectConfig, renderer: Renderer, nodes: Mapping[str, Node],

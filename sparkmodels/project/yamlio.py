@@ -15,6 +15,7 @@ class LineDict(dict):
     """A dict that knows the 1-based line its YAML mapping started on."""
 
     line: int | None = None
+    key_lines: dict | None = None  # key -> its 1-based line (schema-key validation points at the typo)
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
@@ -24,13 +25,16 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 def _construct_mapping(loader, node, deep=False):
     loader.flatten_mapping(node)
     pairs = []
+    key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
             key = key_node.value  # YAML 1.1 reads `off:`/`yes:` as booleans; as keys they are names
         pairs.append((key, loader.construct_object(value_node, deep=True)))
+        key_lines[key] = key_node.start_mark.line + 1
     result = LineDict(pairs)
     result.line = node.start_mark.line + 1
+    result.key_lines = key_lines
     return result
 
 

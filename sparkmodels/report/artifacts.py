@@ -18,30 +18,38 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sparkmodels.project.manifest import Manifest
+from sparkmodels.version import __version__
 
 RUN_RESULTS_SCHEMA = "https://sparkmodels.dev/schemas/run-results/v1.json"
 
 
-def _write_json(path: Path, data) -> None:
+def _write_json(path: Path, data, secrets: list[str] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     from sparkmodels.report.redact import redact
 
-    # Values of secret-named environment variables (env_var() in a target) never reach artifacts.
+    # Values of secret-named environment variables (env_var() in a target) and, given `secrets`
+    # (redact.secret_values(vars=...)), of secret-named vars never reach artifacts.
     # No indent: with one, json falls back to its slow pure-Python encoder (5% of a 5,000-model compile).
-    tmp.write_text(json.dumps(redact(data), default=str), encoding="utf-8")
+    tmp.write_text(json.dumps(redact(data, secrets), default=str), encoding="utf-8")
     os.replace(tmp, path)
 
 
 def write_manifest(target_dir: Path, manifest: Manifest, compiled: Mapping[str, str] | None = None,
-                   column_lineage: Mapping[str, Mapping] | None = None) -> Path:
+                   column_lineage: Mapping[str, Mapping] | None = None, *,
+                   secrets: list[str] | None = None) -> Path:
     path = target_dir / "manifest.json"
-    _write_json(path, manifest.to_dict(compiled, column_lineage=column_lineage))
+    _write_json(path, manifest.to_dict(compiled, column_lineage=column_lineage), secrets)
     return path
 
 
-def write_compiled(target_dir: Path, manifest: Manifest, compiled: Mapping[str, str]) -> list[Path]:
-    """target/compiled/<project>/<original path>, one file per compiled node."""
+def write_compiled(target_dir: Path, manifest: Manifest, compiled: Mapping[str, str], *,
+                   secrets: list[str] | None = None) -> list[Path]:
+    """target/compiled/<project>/<original path>, one file per compiled node, secrets masked (the SQL
+    Spark runs keeps the values; the file is for reading)."""
+    from sparkmodels.report.redact import redact_text, secret_values
+
+    secrets = secret_values() if secrets is None else secrets
     base = target_dir / "compiled" / manifest.project_name
     written = []
     made: dict[Path, bool] = {}  # directory -> created by this call (so it holds no files yet)
@@ -54,7 +62,7 @@ def write_compiled(target_dir: Path, manifest: Manifest, compiled: Mapping[str, 
         if parent not in made:
             made[parent] = not parent.is_dir()
             parent.mkdir(parents=True, exist_ok=True)
-        write_if_changed(path, sql, absent=made[parent])
+        write_if_changed(path, redact_text(sql, secrets) if secrets else sql, absent=made[parent])
         written.append(path)
     return written
 
@@ -116,7 +124,7 @@ def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = No
     return {
         "metadata": {
             "dbt_schema_version": RUN_RESULTS_SCHEMA,
-            "sparkmodels_version": _version(),
+            "sparkmodels_version": __version__,
             "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
             "invocation_id": invocation_id or str(uuid.uuid4()),
         },
@@ -127,13 +135,8 @@ def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = No
     }
 
 
-def write_run_results(target_dir: Path, result, plan, args: Mapping) -> Path:
+def write_run_results(target_dir: Path, result, plan, args: Mapping, *,
+                      secrets: list[str] | None = None) -> Path:
     path = target_dir / "run_results.json"
-    _write_json(path, run_results_dict(result, plan, args))
+    _write_json(path, run_results_dict(result, plan, args), secrets)
     return path
-
-
-def _version() -> str:
-    from sparkmodels.version import __version__
-
-    return __version__

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -42,6 +41,7 @@ class Reporter:
         self._lock = threading.Lock()
         self._status = None
         self._running: dict[str, str] = {}
+        self.secrets: list[str] | None = None  # values to mask (None: secret env vars); set per run
 
     # -- plain lines ---------------------------------------------------------------------------
     def line(self, text: str = "", style: str | None = None) -> None:
@@ -52,10 +52,10 @@ class Reporter:
         with self._lock:
             if self._plain:
                 file = self.console.file
-                file.write(f"{_stamp()}  {redact_text(text)}\n")
+                file.write(f"{_stamp()}  {redact_text(text, self.secrets)}\n")
                 file.flush()
             else:
-                self.console.print(f"{_stamp()}  {redact_text(text)}", style=style, markup=False)
+                self.console.print(f"{_stamp()}  {redact_text(text, self.secrets)}", style=style, markup=False)
 
     def warn(self, text: str) -> None:
         self.line(f"[WARNING]: {text}", style="yellow")
@@ -188,8 +188,10 @@ class Reporter:
                       f"{human_bytes(m.get('shuffle_write_bytes'))} shuffled, {m.get('tasks') or '?'} tasks")
 
     def error(self, exc: BaseException) -> None:
+        from sparkmodels.report.redact import redact_text
+
         self.stop()
-        self.console.print(str(exc), style="red", markup=False, highlight=False)
+        self.console.print(redact_text(str(exc), self.secrets), style="red", markup=False, highlight=False)
 
     def warnings(self, items: Iterable[str]) -> None:
         for w in items:
@@ -205,7 +207,3 @@ def _verb(step) -> str:
     if step.node.resource_type == "seed":
         return "loading seed"
     return f"creating {step.materialized}"
-
-
-def plain_console() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)

@@ -1,23 +1,18 @@
-"""Secret redaction: values of environment variables whose names look secret never reach artifacts,
-logs, `debug` output or error messages."""
+"""Secret redaction: values of environment variables and vars whose names look secret never reach
+artifacts, compiled SQL, the docs site, logs, `debug` output or error messages."""
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 
-SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
-MASK = "***"
-# Shorter values ("1", "true") would mask unrelated text everywhere.
-MIN_SECRET_LENGTH = 4
-
-
-def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """Values of secret-looking environment variables, longest first (so overlaps mask fully)."""
-    env = os.environ if env is None else env
-    values = {v for k, v in env.items() if SECRET_NAME.search(k) and v and len(v) >= MIN_SECRET_LENGTH}
-    return sorted(values, key=len, reverse=True)
+# The rule lives with the project stage, which refuses secret env vars in model SQL (render/jinja.py).
+from sparkmodels.project.secrets import (  # noqa: F401 - re-exported
+    MASK,
+    MIN_SECRET_LENGTH,
+    SECRET_NAME,
+    is_secret_name,
+    secret_values,
+)
 
 
 def redact_text(text: str, secrets: list[str] | None = None) -> str:
@@ -40,3 +35,4 @@ def redact(value, secrets: list[str] | None = None):
     if isinstance(value, (list, tuple)):
         return [redact(v, secrets) for v in value]
     return value
+

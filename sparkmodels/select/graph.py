@@ -62,6 +62,3 @@ class Graph:
         """Deterministic topological order (ties broken by unique_id)."""
         g = self.g if subset is None else self.g.subgraph(subset)
         return list(nx.lexicographical_topological_sort(g))
-
-    def subgraph(self, subset: Iterable[str]) -> nx.DiGraph:
-        return self.g.subgraph(subset)

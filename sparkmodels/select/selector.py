@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sparkmodels.errors import SelectionError, did_you_mean
@@ -21,8 +21,6 @@ _ATOM = re.compile(
     r"(?:(?P<method>[A-Za-z_][\w.]*):)?(?P<value>[^@+:,\s][^@+,\s]*?)"
     r"(?P<children>\+(?P<cdepth>\d*))?$"
 )
-METHODS = ("fqn", "tag", "path", "file", "config", "source", "resource_type", "test_type",
-           "test_name", "package", "state", "result", "selector")
 
 
 @dataclass(frozen=True)
@@ -115,41 +113,68 @@ def _config_match(node: Node, key: str, value: str) -> bool:
     return str(actual).lower() == value.lower() if actual is not None else False
 
 
+def _default_match(node: Node, value: str) -> bool:
+    if "/" in value or value.endswith((".sql", ".py", ".csv")):
+        return _path_match(node, value)
+    return _fqn_match(node, value)
+
+
+def _tag_match(node: Node, value: str) -> bool:
+    return any(fnmatch.fnmatchcase(str(t), value) for t in node.config.get("tags", ()) or ())
+
+
+def _file_match(node: Node, value: str) -> bool:
+    filename = node.path.rsplit("/", 1)[-1]
+    return fnmatch.fnmatchcase(filename, value) or filename.rsplit(".", 1)[0] == value
+
+
+def _source_match(node: Node, value: str) -> bool:
+    if node.resource_type != "source":
+        return False
+    src, _, table = value.partition(".")
+    return fnmatch.fnmatchcase(node.source_name or "", src) and (not table or fnmatch.fnmatchcase(node.name, table))
+
+
+def _test_type_match(node: Node, value: str) -> bool:
+    """unit | data, and data tests split into generic (YAML) | singular (.sql)."""
+    if node.test is None:
+        return False
+    kind = node.test.kind
+    return kind == value or (value == "data" and kind in ("generic", "singular"))
+
+
+def _test_name_match(node: Node, value: str) -> bool:
+    return node.test is not None and fnmatch.fnmatchcase(node.test.name, value)
+
+
+# The methods answered from the manifest alone: name -> match(node, value). state:, result: and
+# selector: come from the `context` evaluate() is given; config.<key>: is matched by its prefix.
+MATCHERS: dict[str, Callable[[Node, str], bool]] = {
+    "default": _default_match,
+    "fqn": _fqn_match,
+    "tag": _tag_match,
+    "path": _path_match,
+    "file": _file_match,
+    "source": _source_match,
+    "resource_type": lambda node, value: node.resource_type == value,
+    "package": lambda node, value: node.package == value,
+    "test_type": _test_type_match,
+    "test_name": _test_name_match,
+}
+
+
+# Every method a selector may name (config.<key> by its base "config").
+METHODS = (*(m for m in MATCHERS if m != "default"), "config", "state", "result", "selector")
+
+
 def match_method(node: Node, atom: Atom, context: dict) -> bool:
     """Whether one node matches an atom's method:value (graph operators aside)."""
     method, value = atom.method, atom.value
-    if method == "default":
-        if "/" in value or value.endswith((".sql", ".py", ".csv")):
-            return _path_match(node, value)
-        return _fqn_match(node, value)
-    if method == "fqn":
-        return _fqn_match(node, value)
-    if method == "tag":
-        return any(fnmatch.fnmatchcase(str(t), value) for t in node.config.get("tags", ()) or ())
-    if method == "path":
-        return _path_match(node, value)
-    if method == "file":
-        return fnmatch.fnmatchcase(node.path.rsplit("/", 1)[-1], value) or node.path.rsplit("/", 1)[-1].rsplit(".", 1)[0] == value
+    matcher = MATCHERS.get(method)
+    if matcher is not None:
+        return matcher(node, value)
     if method.startswith("config."):
         return _config_match(node, method.split(".", 1)[1], value)
-    if method == "source":
-        if node.resource_type != "source":
-            return False
-        src, _, table = value.partition(".")
-        return fnmatch.fnmatchcase(node.source_name or "", src) and (not table or fnmatch.fnmatchcase(node.name, table))
-    if method == "resource_type":
-        return node.resource_type == value
-    if method == "package":
-        return node.package == value
-    if method == "test_type":  # unit | data, and data tests split into generic (YAML) | singular (.sql)
-        if node.resource_type != "test":
-            return False
-        kind = node.config.get("test_type", "data")
-        if value in ("generic", "singular") and kind == "data":
-            return (value == "singular") == node.path.endswith(".sql")
-        return kind == value
-    if method == "test_name":
-        return node.resource_type == "test" and fnmatch.fnmatchcase(str(node.config.get("test_name", node.name)), value)
     matcher = context.get(method)
     if matcher is None:
         if method == "selector":
@@ -226,8 +251,8 @@ def select(manifest: Manifest, graph: Graph, select: Sequence[str] | str | None 
 def _test_parents(node: Node) -> tuple[str, ...]:
     if node.resource_type != "test":
         return ()
-    if node.config.get("test_type") == "unit":
-        return (node.config["attached_node"],)
+    if node.is_unit_test:
+        return (node.test.attached_node,)
     return node.depends_on
 
 
@@ -239,7 +264,7 @@ def indirect_tests(manifest: Manifest, graph: Graph, chosen: set[str], mode: str
         parents = set(_test_parents(node))
         if uid in chosen or not parents & chosen:
             continue
-        if mode == "buildable" and node.config.get("test_type") != "unit":
+        if mode == "buildable" and not node.is_unit_test:
             if upstream is None:
                 upstream = set().union(*(graph.ancestors(c) for c in chosen)) if chosen else set()
             if not all(p in chosen or p in upstream or manifest.nodes[p].resource_type == "source"

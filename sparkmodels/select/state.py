@@ -74,7 +74,7 @@ def load_state(state_dir: str | Path, *, require_manifest: bool = True) -> Previ
                              hint="Run `sparkmodels compile` (or any run) there first, or point at its target/.")
     else:
         data = {}
-    nodes = {**(data.get("nodes") or {}), **(data.get("sources") or {})}
+    nodes = {**(data.get("nodes") or {}), **(data.get("sources") or {}), **(data.get("unit_tests") or {})}
     results, args = None, {}
     rpath = root / "run_results.json"
     if rpath.exists():
@@ -86,10 +86,6 @@ def load_state(state_dir: str | Path, *, require_manifest: bool = True) -> Previ
 
 def _norm(value) -> str:
     return json.dumps(thaw(value), sort_keys=True, default=str)
-
-
-def _without(config: Mapping, keys) -> dict:
-    return {k: v for k, v in thaw(config).items() if k not in keys}
 
 
 class StateComparison:
@@ -107,8 +103,9 @@ class StateComparison:
         return node.checksum != ((prev.get("checksum") or {}).get("checksum") or "")
 
     def configs_changed(self, node: Node, prev: dict) -> bool:
-        # every config key, as dbt (a schema change is both a configs and a relation change)
-        return _norm(_without(node.config, ())) != _norm(_without(prev.get("config") or {}, ()))
+        # every config key, as dbt (a schema change is both a configs and a relation change); a test's
+        # internals (its arguments, tested node, YAML line) are Node.test, not config, so not compared
+        return _norm(node.config) != _norm(prev.get("config") or {})
 
     def relation_changed(self, node: Node, prev: dict) -> bool:
         now = {k: thaw(node.config.get(k)) for k in RELATION_KEYS}

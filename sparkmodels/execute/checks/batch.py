@@ -14,7 +14,8 @@ import threading
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.checks import unique
 from sparkmodels.execute.checks.outcome import TestOutcome
-from sparkmodels.plan.compiler import relation_name
+from sparkmodels.execute.spark.errors import is_spark_error
+from sparkmodels.plan.compiler import is_ephemeral, relation_name
 from sparkmodels.plan.steps import Plan, PlanStep
 from sparkmodels.project.generic_tests import BATCHABLE, sql_literal, status_for
 from sparkmodels.project.kinds import BUILTIN, Kinds
@@ -24,22 +25,23 @@ AUDIT_SCHEMA = "dbt_test__audit"
 
 
 def is_batchable(node: Node, manifest: Manifest, kinds: Kinds = BUILTIN) -> bool:
-    cfg = node.config
-    target = manifest.nodes.get(cfg.get("attached_node") or "")
-    return (cfg.get("test_type") == "data" and bool(cfg.get("builtin")) and cfg.get("test_name") in BATCHABLE
-            and cfg.get("column_name") is not None and target is not None and not kinds.of(target).inlined)
+    spec = node.test
+    if spec is None or spec.kind != "generic":
+        return False
+    target = manifest.nodes.get(spec.attached_node or "")
+    return (spec.builtin and spec.name in BATCHABLE and spec.column_name is not None and target is not None
+            and not is_ephemeral(target, kinds))
 
 
 def _test_parts(t: Node) -> tuple[str, str]:
-    cfg = t.config
-    where = cfg.get("where")
-    return f"({cfg['column_name']})", (f"({where}) and " if where else "")
+    where = t.config.get("where")
+    return f"({t.test.column_name})", (f"({where}) and " if where else "")
 
 
 def rejected_condition(t: Node) -> str:
     """SQL true for the rows an accepted_values test rejects (nulls never are, as in dbt)."""
     col, cond = _test_parts(t)
-    kwargs = t.config.get("kwargs") or {}
+    kwargs = t.test.kwargs
     values = list(kwargs.get("values") or [])
     quote = kwargs.get("quote", True)
     bad = f" and not ({col} in ({', '.join(sql_literal(v, quote) for v in values)}))" if values else ""
@@ -60,7 +62,7 @@ def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = fro
     counters = [f"struct(-1 as __i, count(*) as __n, {none})"]
     for i, t in enumerate(tests):
         col, cond = _test_parts(t)
-        name = t.config["test_name"]
+        name = t.test.name
         if name == "not_null":
             counters.append(f"struct({i} as __i, count_if({cond}{col} is null) as __n, {none})")
         elif name == "unique" and i in integral:
@@ -75,9 +77,10 @@ def batch_query(relation: str, tests: list[Node], integral: frozenset[int] = fro
     return f"select inline(array(\n        {inner}\n    ))\nfrom {relation}"
 
 
-def count_query(sql: str) -> str:
-    """dbt's failure count: the number of rows the test query returns."""
-    return f"select count(*) as failures from (\n{sql.rstrip().rstrip(';')}\n) dbt_internal_test"
+def count_query(sql: str, fail_calc: str | None = None) -> str:
+    """dbt's failure count: the test's `fail_calc` over the rows its query returns (default count(*))."""
+    calc = fail_calc or "count(*)"
+    return f"select coalesce({calc}, 0) as failures from (\n{sql.rstrip().rstrip(';')}\n) dbt_internal_test"
 
 
 class TestExecutor:
@@ -90,7 +93,7 @@ class TestExecutor:
         self._groups: dict[str, list[Node]] = {}
         for step in plan.steps:
             if step.node.resource_type == "test" and is_batchable(step.node, manifest, engine.kinds):
-                self._groups.setdefault(step.node.config["attached_node"], []).append(step.node)
+                self._groups.setdefault(step.node.test.attached_node, []).append(step.node)
         self._members = {t.unique_id for tests in self._groups.values() for t in tests}
         self._counts: dict[str, int | None] = {}
         self._locks = {key: threading.Lock() for key in self._groups}
@@ -98,7 +101,7 @@ class TestExecutor:
     def run(self, step: PlanStep) -> TestOutcome:
         """Execute one test step (data or unit) and judge it by severity and thresholds."""
         node = step.node
-        if node.config.get("test_type") == "unit":
+        if node.is_unit_test:
             from sparkmodels.execute.checks.unit import run_unit_test
 
             return run_unit_test(self.engine, self.manifest, self.config, step)
@@ -120,15 +123,15 @@ class TestExecutor:
 
     def failures(self, step: PlanStep) -> int:
         node = step.node
-        key = node.config.get("attached_node")
         if node.unique_id in self._members:
+            key = node.test.attached_node
             with self._locks[key]:
                 if node.unique_id not in self._counts:
                     self._run_batch(key)
                 count = self._counts.get(node.unique_id)
             if count is not None:
                 return count
-        return self.count(step.compiled.sql)
+        return self.count(step.compiled.sql, node.config.get("fail_calc"))
 
     def _run_batch(self, key: str) -> None:
         tests = [t for t in self._groups[key] if t.unique_id not in self._counts]
@@ -136,7 +139,7 @@ class TestExecutor:
         try:
             types = self._column_types(relation, tests)
             integral = frozenset(i for i, name in types.items() if name in unique.INTEGRAL
-                                 and tests[i].config["test_name"] == "unique")
+                                 and tests[i].test.name == "unique")
             found, ranges = {}, {}
             for r in self.engine.sql(batch_query(relation, tests, integral)).collect():
                 found[int(r["__i"])] = int(r["__n"] or 0)
@@ -146,7 +149,7 @@ class TestExecutor:
             self._counts.update({t.unique_id: None for t in tests})
             return
         for i, t in enumerate(tests):
-            name = t.config["test_name"]
+            name = t.test.name
             if name == "unique" and found.get(i, 0) > 1 or name == "accepted_values" and found.get(i, 0) > 0:
                 # None (duplicates seen by a hash or a bitmap, or no shortcut applies) leaves the
                 # count to the test's own SQL, so every count is dbt's
@@ -159,8 +162,8 @@ class TestExecutor:
         """Counts the driver-side scan (small relations) or bitmaps can give: unique tests with more
         than one row, accepted_values tests that rejected rows (dbt counts distinct rejected values)."""
         pending = {i: name for i, name in types.items() if found.get(i, 0) > (
-            1 if tests[i].config["test_name"] == "unique" else 0)}
-        kinds = {i: unique.kind_of(n) if tests[i].config["test_name"] == "unique" else unique.raw_kind_of(n, found[i])
+            1 if tests[i].test.name == "unique" else 0)}
+        kinds = {i: unique.kind_of(n) if tests[i].test.name == "unique" else unique.raw_kind_of(n, found[i])
                  for i, n in pending.items()}
         picked = unique.pick_collected(kinds, found.get(-1, 0), self.config.target.unique_collect_max_rows)
         counted: dict[int, int | None] = {}
@@ -175,7 +178,7 @@ class TestExecutor:
             table = self.engine.sql(unique.collect_query(relation, columns)).toArrow()
             counted.update(unique.collected_counts(table, {i: kinds[i] for i in picked}))
         dense = {i: found[i] for i, name in pending.items() if i not in counted and name in unique.INTEGRAL
-                 and tests[i].config["test_name"] == "unique"
+                 and tests[i].test.name == "unique"
                  and unique.bitmap_worthwhile(found[i], *ranges.get(i, (None, None)))}
         if dense:
             parts = {i: _test_parts(tests[i]) for i in dense}
@@ -186,15 +189,15 @@ class TestExecutor:
     def _column_types(self, relation: str, tests: list[Node]) -> dict[int, str]:
         """Spark type (simpleString) of each unique and accepted_values test's column (one analysis,
         no Spark job)."""
-        idx = [i for i, t in enumerate(tests) if t.config["test_name"] in ("unique", "accepted_values")]
+        idx = [i for i, t in enumerate(tests) if t.test.name in ("unique", "accepted_values")]
         if not idx:
             return {}
         cols = ", ".join(f"{_test_parts(tests[i])[0]} as __u{i}" for i in idx)
         schema = self.engine.sql(f"select {cols} from {relation}").schema
         return {i: f.dataType.simpleString() for i, f in zip(idx, schema.fields, strict=True)}
 
-    def count(self, sql: str) -> int:
-        return int(self.engine.sql(count_query(sql)).collect()[0][0])
+    def count(self, sql: str, fail_calc: str | None = None) -> int:
+        return int(self.engine.sql(count_query(sql, fail_calc)).collect()[0][0])
 
     def store_failures(self, step: PlanStep) -> str:
         """Write the failing rows as a Parquet table in <target schema>_dbt_test__audit."""
@@ -202,20 +205,17 @@ class TestExecutor:
 
         node = step.node
         schema = schema_for(self.config, {"schema": node.config.get("schema") or AUDIT_SCHEMA})
-        from sparkmodels.execute.materializations.table import write_version
-
-        stats = write_version(self.engine, self.engine.sql(step.compiled.sql), node, schema)
+        stats = self.engine.writer.write(self.engine.sql(step.compiled.sql), node, schema)
         return stats["path"]
 
     def _error(self, exc: BaseException, step: PlanStep) -> SparkModelsError:
         from sparkmodels.execute.materializations.base import spark_error
 
         node = step.node
-        names = {c.__name__ for c in type(exc).__mro__}
-        if names & {"PySparkException", "Py4JJavaError", "Py4JError", "CapturedException"}:
+        if is_spark_error(exc):
             err = spark_error(exc, node, step.compiled)
         else:
             err = ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path)
-        if node.config.get("yaml_line"):
-            err.line = node.config["yaml_line"]  # a generic test: point at its YAML entry
+        if node.test is not None and node.test.yaml_line:
+            err.line = node.test.yaml_line  # a generic test: point at its YAML entry
         return err

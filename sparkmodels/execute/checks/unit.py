@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from sparkmodels.errors import ExecutionError
 from sparkmodels.execute.checks.outcome import TestOutcome
+from sparkmodels.execute.spark.errors import is_spark_error
 from sparkmodels.plan.steps import PlanStep
 from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
@@ -31,9 +32,8 @@ def _sql_model(engine, manifest: Manifest, config, test: Node, model: Node, sql:
 def _python_model(engine, manifest: Manifest, config, test: Node, model: Node, sql: str):
     from sparkmodels.execute.python.models import model_dataframe
 
-    cfg = test.config
-    inputs = {tuple(g["key"]): g["view"] for g in thaw(cfg.get("given") or [])}
-    overrides = thaw(cfg.get("var_overrides") or {})
+    inputs = {g.key: g.view for g in test.test.given}
+    overrides = thaw(test.test.var_overrides)
     variables = {**thaw(config.vars), **overrides} if overrides else None
     return model_dataframe(engine, manifest, config, model, inputs=inputs, variables=variables)
 
@@ -188,38 +188,37 @@ def run_unit_test(engine, manifest: Manifest, config, step: PlanStep) -> TestOut
     from sparkmodels.execute.materializations.base import spark_error
 
     test = step.node
-    cfg = test.config
-    model = manifest.nodes[cfg["attached_node"]]
+    spec = test.test
+    model = manifest.nodes[spec.attached_node]
     make_df = MODEL_DATAFRAMES.get(model.language)
     if make_df is None:
         raise ExecutionError(f"unit tests of {model.language} models are not supported yet.",
-                             node=test.name, path=test.path, line=cfg.get("yaml_line"))
+                             node=test.name, path=test.path, line=spec.yaml_line)
     spark = engine.spark
     views: list[str] = []
     try:
-        for given in thaw(cfg.get("given") or []):
-            dep = manifest.nodes.get(given["node"]) if given.get("node") else None
-            what = f"unit test '{test.name}', given {given['input']}"
+        for given in spec.given:
+            dep = manifest.nodes.get(given.node) if given.node else None
+            what = f"unit test '{test.name}', given {given.input}"
             try:
-                df = rows_dataframe(spark, given["rows"], upstream_schema(engine, config, dep), what=what)
-                df.createOrReplaceTempView(given["view"])
+                df = rows_dataframe(spark, thaw(given.rows), upstream_schema(engine, config, dep), what=what)
+                df.createOrReplaceTempView(given.view)
             except ExecutionError as exc:
-                raise exc.located(node=test.name, path=test.path, line=cfg.get("yaml_line")) from None
-            views.append(given["view"])
+                raise exc.located(node=test.name, path=test.path, line=spec.yaml_line) from None
+            views.append(given.view)
         try:
             actual = make_df(engine, manifest, config, test, model, step.compiled.sql)
-            missing, unexpected = compare(spark, actual, thaw(cfg.get("expect") or []), model=model.name)
+            missing, unexpected = compare(spark, actual, thaw(spec.expect), model=model.name)
         except ExecutionError as exc:
             if exc.path == model.path:  # raised in the Python model's own code: keep its file and line
                 exc.message = f"unit test '{test.name}': {exc.message}"
                 raise
-            raise exc.located(node=test.name, path=test.path, line=cfg.get("yaml_line")) from None
+            raise exc.located(node=test.name, path=test.path, line=spec.yaml_line) from None
         except Exception as exc:  # noqa: BLE001 - a Spark error in the model's SQL, located in the model
-            names = {c.__name__ for c in type(exc).__mro__}
-            if names & {"PySparkException", "Py4JJavaError", "CapturedException"}:
+            if is_spark_error(exc):
                 err = spark_error(exc, model, step.compiled)
                 err.message = f"unit test '{test.name}': {err.message}"
-                err.line = model.source_line(err.line) if model.line_map else err.line
+                err.line = model.source_line(err.line)
                 raise err from None
             raise
     finally:
@@ -228,5 +227,5 @@ def run_unit_test(engine, manifest: Manifest, config, step: PlanStep) -> TestOut
     failures = len(missing) + len(unexpected)
     if not failures:
         return TestOutcome("pass", 0)
-    status = "fail" if str(cfg.get("severity", "error")) == "error" else "warn"
+    status = "fail" if str(test.config.get("severity", "error")) == "error" else "warn"
     return TestOutcome(status, failures, diff_text(missing, unexpected))

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sparkmodels.errors import ExecutionError, ProjectError
 from sparkmodels.plan.compiler import CompiledNode
+from sparkmodels.project.config import Target
 from sparkmodels.project.kinds import TEST, UNIT_TEST, Kind, Kinds
 from sparkmodels.project.manifest import Node
 
@@ -81,6 +82,11 @@ class StepContext:
     @property
     def project_root(self) -> Path:
         return self.engine.project_root
+
+    @property
+    def target(self) -> Target:
+        """The run's target (its seed typing, schema, conf)."""
+        return self.engine.target
 
 
 @dataclass(frozen=True)
@@ -130,9 +136,20 @@ _LINE = re.compile(r"line (\d+),? pos(?:ition)? (\d+)", re.I)
 _SQL_BLOCK = re.compile(r"\n== SQL.*", re.S)
 
 
-def spark_error(exc: BaseException, node: Node, compiled: CompiledNode) -> ExecutionError:
-    """A Spark exception as a one-paragraph ExecutionError at the model's source line."""
+def spark_error(exc: BaseException, node: Node, compiled: CompiledNode, *, root=None) -> ExecutionError:
+    """A Spark exception as a one-paragraph ExecutionError at the model's source line: a common cause
+    (disk full, permission, cancelled, malformed input...) said plainly, else Spark's message without
+    Java frames (spark/failures.py). root: the project folder (a ragged seed's row is found there)."""
+    from pathlib import Path
+
+    from sparkmodels.execute.spark.failures import plain_message, summarize
+
     text = str(exc)
+    seed = Path(root) / node.path if root is not None and node.resource_type == "seed" else None
+    known = summarize(text, seed_path=seed)
+    if known is not None:
+        message, hint, line = known
+        return ExecutionError(message, node=node.name, path=node.path, line=line, hint=hint)
     line = None
     ctx = []
     getter = getattr(exc, "getQueryContext", None)
@@ -150,11 +167,8 @@ def spark_error(exc: BaseException, node: Node, compiled: CompiledNode) -> Execu
         m = _LINE.search(text)
         if m:
             line = int(m.group(1))
-    message = _SQL_BLOCK.sub("", text).strip()
-    message = re.sub(r"\s*\n\s*", " ", message)
-    if len(message) > 600:
-        message = message[:600] + "..."
-    src_line = compiled.source_line(node, line) if node.language == "sql" else line
+    message = plain_message(_SQL_BLOCK.sub("", text).strip())
+    src_line = compiled.source_line(line) if node.language == "sql" else line
     return ExecutionError(message, node=node.name, path=node.path, line=src_line)
 
 

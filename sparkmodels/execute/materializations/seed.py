@@ -25,6 +25,15 @@ def seed_dataframe(spark, path: str, column_types: dict, options: dict | None = 
     return reader.schema(StructType.fromDDL(ddl)).csv(path)
 
 
+def typed_seed_dataframe(spark, path: str, types: list[tuple[str, str]], options: dict | None = None):
+    """Read a seed CSV with a schema given for every column (no inference pass)."""
+    from pyspark.sql.types import StructType
+
+    opts = {"header": "true", "escape": '"', "multiLine": "true", "mode": "FAILFAST", **(options or {})}
+    ddl = ", ".join(f"`{name}` {dtype}" for name, dtype in types)
+    return spark.read.options(**opts).schema(StructType.fromDDL(ddl)).csv(path)
+
+
 class SeedMaterialization:
     kind = SEED
 
@@ -35,6 +44,13 @@ class SeedMaterialization:
         node = ctx.node
         path = str(ctx.project_root / node.path)
         options = {k: str(v) for k, v in {"delimiter": node.config.get("delimiter")}.items() if v}
-        df = seed_dataframe(ctx.spark, path, dict(node.config.get("column_types") or {}), options)
+        column_types = dict(node.config.get("column_types") or {})
+        if ctx.target.seed_typing == "dbt":  # a dbt project on a dbt-spark profile: dbt's types
+            from sparkmodels.project.seedtypes import dbt_seed_types
+
+            df = typed_seed_dataframe(ctx.spark, path, dbt_seed_types(path, column_types, options.get("delimiter", ",")),
+                                      options)
+        else:
+            df = seed_dataframe(ctx.spark, path, column_types, options)
         stats = ctx.writer.write(df, node, ctx.schema, fingerprint=ctx.fingerprint)
         return MaterializationResult("loaded seed", rows=stats["rows"], extra=stats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext
+from sparkmodels.plan.compiler import identifier
 from sparkmodels.project.kinds import VIEW
 
 
@@ -14,6 +15,6 @@ class ViewMaterialization:
 
     def execute(self, ctx: StepContext) -> MaterializationResult:
         df = ctx.dataframe()
-        df.createOrReplaceTempView(ctx.node.name)
-        ctx.relations.mark_registered(ctx.node.name)
+        df.createOrReplaceTempView(identifier(ctx.node))  # the alias config, else the name
+        ctx.relations.mark_registered(identifier(ctx.node))
         return MaterializationResult("created view")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sparkmodels.errors import ExecutionError, ProjectError, SparkModelsError, did_you_mean
 from sparkmodels.execute.materializations.base import spark_error
+from sparkmodels.execute.spark.errors import is_spark_error
 from sparkmodels.plan.compiler import CompiledNode, relation_name
 from sparkmodels.plan.steps import PlanStep
 from sparkmodels.project.config import ProjectConfig, schema_for
@@ -49,18 +50,13 @@ def _line_in(exc: BaseException, abs_path: Path) -> int | None:
     return line
 
 
-def _is_spark_error(exc: BaseException) -> bool:
-    names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"PySparkException", "Py4JJavaError", "Py4JError", "CapturedException"})
-
-
 def _user_error(exc: BaseException, node: Node, abs_path: Path, root: Path,
                 what: str = "") -> SparkModelsError:
     """Any exception from user code as one located paragraph (no Py4J stack)."""
     line = _line_in(exc, abs_path)
     if isinstance(exc, SparkModelsError):
         return exc.located(node=node.name, path=node.path, line=line)
-    if _is_spark_error(exc):
+    if is_spark_error(exc):
         worker = python_worker_error(exc, node, root)
         if worker is not None:
             return worker

@@ -6,6 +6,8 @@ Two implementations, picked by the warehouse URI (or forced with the target's `w
     the current version is named by immutable pointer files, read and written through the JVM.
 Both write a table version to `<warehouse>/<schema>/.versions/<model>/<version>/` and make it the
 one readers see only after Spark committed it (`_SUCCESS`), so a failed write never changes a table.
+Both refuse schema/table names that are not one folder name, publish only when the version a write
+started from is still current, and clean only versions nobody is using (see leases.py).
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ class TableStore(Protocol):
 
     def current(self): ...  # the complete version readers see now, or None
     def new_version(self): ...  # a fresh, empty, unpublished version location
-    def publish(self, version) -> None: ...  # make a completely written version current, atomically
+    # make a completely written version current, atomically, if `expected_base` (by default the
+    # version current when new_version() was called) is still current; else a WarehouseError
+    def publish(self, version, expected_base=...) -> None: ...
     def discard(self, version) -> None: ...
     def clean(self, keep: int = KEEP_PREVIOUS) -> list: ...  # remove stale versions
     def is_complete(self, version) -> bool: ...  # Spark committed it (`_SUCCESS`)

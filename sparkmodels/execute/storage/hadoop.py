@@ -13,18 +13,28 @@ delete followed by a rename. Publishing writes a NEW pointer:
     PUT becomes visible to readers only once complete.
 Readers also skip a pointer whose line is incomplete or names no committed version, so a failed or
 killed publish never changes the table. A failed or killed write never writes a pointer at all.
+The pointer before the current one names the previous version (kept for its readers); a write in
+progress holds a lease file under `_leases/` that it refreshes (HadoopLeases); clean removes only
+versions that are none of these. `<warehouse>/<schema>/<model>` is never written or removed.
 The filesystem is reached through the session's JVM (py4j), so this needs a classic session.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sparkmodels.errors import EnvironmentProblem
-from sparkmodels.execute.storage.local import KEEP_PREVIOUS, VERSIONS_DIR, version_name
+from sparkmodels.errors import EnvironmentProblem, WarehouseError
+from sparkmodels.execute.storage.leases import LEASES_DIR, hold
+from sparkmodels.execute.storage.local import KEEP_PREVIOUS, LEASE_BASE, VERSIONS_DIR, version_name
+from sparkmodels.project.identifiers import identifier_problem
 
 POINTERS_DIR = "_current"
 # A rename on these is a copy (not atomic, and slow): write the pointer with one create instead.
@@ -97,6 +107,13 @@ class JvmFileSystem:
     def rename(self, src: HadoopPath, dst: HadoopPath) -> bool:
         return bool(self._fs.rename(self._Path(str(src)), self._Path(str(dst))))
 
+    def mtime(self, path: HadoopPath) -> float | None:
+        """Modification time in seconds (the store's clock), or None when the path does not exist."""
+        p = self._Path(str(path))
+        if not self._fs.exists(p):
+            return None
+        return self._fs.getFileStatus(p).getModificationTime() / 1000.0
+
     def delete(self, path: HadoopPath) -> None:
         self._fs.delete(self._Path(str(path)), True)
 
@@ -126,6 +143,53 @@ def _fs_problem(uri: str, exc: BaseException, jvm) -> EnvironmentProblem:
     return EnvironmentProblem(f"cannot open the warehouse '{uri}' through Hadoop: {detail[:300]}", hint=hint)
 
 
+class HadoopLeases:
+    """Leases on a store without locks: a file per version in progress, rewritten every HEARTBEAT seconds.
+
+    A lease whose file was not refreshed for LEASE_TTL seconds belongs to a dead writer. The times
+    compared are the store's own modification times (its clock, not this machine's).
+    """
+
+    HEARTBEAT = 30.0
+    LEASE_TTL = 300.0
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str | None, threading.Event]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, fs: JvmFileSystem, lease: HadoopPath, base: str | None) -> None:
+        text = f"pid {os.getpid()} host {socket.gethostname()} base {base}\n"
+        fs.write_text(lease, text, overwrite=True)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.HEARTBEAT):
+                with contextlib.suppress(Exception):  # a missed beat only shortens the lease
+                    fs.write_text(lease, text, overwrite=True)
+
+        threading.Thread(target=beat, name=f"sparkmodels-lease-{lease.name}", daemon=True).start()
+        with self._lock:
+            self._held[str(lease)] = (base, stop)
+
+    def base(self, lease: HadoopPath) -> tuple[bool, str | None]:
+        entry = self._held.get(str(lease))
+        return (False, None) if entry is None else (True, entry[0])
+
+    def release(self, fs: JvmFileSystem, lease: HadoopPath) -> None:
+        with self._lock:
+            entry = self._held.pop(str(lease), None)
+        if entry is not None:
+            entry[1].set()
+        with contextlib.suppress(Exception):
+            fs.delete(lease)
+
+    def alive(self, fs: JvmFileSystem, lease: HadoopPath, now: float | None) -> bool:
+        if str(lease) in self._held:
+            return True
+        mtime = fs.mtime(lease)
+        return mtime is not None and now is not None and now - mtime < self.LEASE_TTL
+
+
 @dataclass(frozen=True)
 class HadoopTableLocation:
     """One table's versions and pointers on a Hadoop FileSystem (see the module docstring)."""
@@ -135,6 +199,14 @@ class HadoopTableLocation:
     schema: str
     name: str
     direct_put: bool = False
+    leases: HadoopLeases = field(default_factory=HadoopLeases, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for what, part in (("schema", self.schema), ("table name", self.name)):
+            problem = identifier_problem(part)
+            if problem:
+                raise WarehouseError(f"the {what} {part!r} {problem}; sparkmodels writes only inside the warehouse "
+                                     f"'{self.warehouse}'.")
 
     @property
     def versions(self) -> HadoopPath:
@@ -151,22 +223,28 @@ class HadoopTableLocation:
 
     @property
     def plain(self) -> HadoopPath:
-        """`<warehouse>/<schema>/<model>`: read as the table when another tool wrote one there."""
+        """`<warehouse>/<schema>/<model>`: read as the table when another tool wrote one there (never changed)."""
         return self.warehouse / self.schema / self.name
+
+    def _lease(self, name: str) -> HadoopPath:
+        return self.versions / LEASES_DIR / name
 
     # -- reading ---------------------------------------------------------------------------------
     def _pointer_names(self) -> list[str]:
         return sorted((n for n, is_dir in self.fs.list(self.pointers) if not is_dir and _POINTER_NAME.match(n)),
                       reverse=True)
 
-    def _resolve(self) -> tuple[str | None, HadoopPath | None]:
-        """(pointer name, version) of the newest pointer naming a committed version."""
+    def _published(self) -> Iterator[tuple[str, HadoopPath]]:
+        """(pointer name, version) of every pointer naming a committed version, newest first."""
         for pointer in self._pointer_names():
             text = self.fs.read_text(self.pointers / pointer) or ""
             name = text[:-1] if text.endswith("\n") else ""  # no newline yet: half-written, skip it
             if _VERSION_NAME.match(name) and self.is_complete(self.versions / name):
-                return pointer, self.versions / name
-        return None, None
+                yield pointer, self.versions / name
+
+    def _resolve(self) -> tuple[str | None, HadoopPath | None]:
+        """(pointer name, version) of the newest pointer naming a committed version."""
+        return next(self._published(), (None, None))
 
     def current(self) -> HadoopPath | None:
         _, version = self._resolve()
@@ -174,12 +252,45 @@ class HadoopTableLocation:
             return self.plain  # a table written by another tool: readable as is (never changed by us)
         return version
 
+    def previous(self) -> str | None:
+        """The version the previous pointer names: current before the current one was published."""
+        published = self._published()
+        first = next(published, None)
+        if first is None:
+            return None
+        return next((v.name for _, v in published if v.name != first[1].name), None)
+
     # -- writing ---------------------------------------------------------------------------------
     def new_version(self) -> HadoopPath:
-        return self.versions / version_name()  # Spark creates the folder when it writes
+        version = self.versions / version_name()  # Spark creates the folder when it writes
+        _, base = self._resolve()
+        self.leases.take(self.fs, self._lease(version.name), None if base is None else base.name)
+        hold("write", self.name)
+        return version
 
-    def publish(self, version: HadoopPath) -> None:
-        """Make a committed version current with one new pointer (atomic for readers)."""
+    def publish(self, version: HadoopPath, expected_base=LEASE_BASE) -> None:
+        """Make a committed version current with one new pointer (atomic for readers), if its base is current.
+
+        The check and the pointer write are two steps (object stores have no lock): two publishes
+        within the same instant can both pass it; the newer pointer then wins, as before.
+        """
+        self._own_version(version)
+        hold("publish", self.name)
+        if expected_base is LEASE_BASE:
+            known, expected_base = self.leases.base(self._lease(version.name))
+            if not known:
+                _, now = self._resolve()
+                expected_base = None if now is None else now.name
+        elif expected_base is not None and not isinstance(expected_base, str):
+            expected_base = expected_base.name
+        _, now = self._resolve()
+        if (None if now is None else now.name) != expected_base:
+            self.discard(version)
+            raise WarehouseError(
+                f"the table '{self.plain}' changed while this run wrote it: it started from version "
+                f"{expected_base or '(none)'}, and another run published {now.name if now else '(none)'} since. "
+                "This run's version was not published; the other run's table is left as it is.",
+                hint="Run again to rebuild it on top of the current version.")
         existing = self._pointer_names()
         stamp = time.time_ns()
         if existing:  # a clock stepping back must not hide this publish behind an older pointer
@@ -188,39 +299,63 @@ class HadoopTableLocation:
         target = self.pointers / name
         if self.direct_put:
             self.fs.write_text(target, version.name + "\n", overwrite=False)
-            return
-        tmp = self.pointers / f".{name}.tmp"
-        self.fs.write_text(tmp, version.name + "\n", overwrite=False)
-        if not self.fs.rename(tmp, target):
-            self.fs.delete(tmp)
-            raise EnvironmentProblem(f"could not publish {version}: renaming the pointer {tmp} to {target} failed.")
+        else:
+            tmp = self.pointers / f".{name}.tmp"
+            self.fs.write_text(tmp, version.name + "\n", overwrite=False)
+            if not self.fs.rename(tmp, target):
+                self.fs.delete(tmp)
+                raise EnvironmentProblem(f"could not publish {version}: renaming the pointer {tmp} to {target} failed.")
+        hold("swapped", self.name)
+        self.leases.release(self.fs, self._lease(version.name))
+
+    def _own_version(self, version: HadoopPath) -> None:
+        if str(version) != str(self.versions / version.name) or not _VERSION_NAME.match(version.name):
+            raise WarehouseError(f"'{version}' is not a version of the table '{self.plain}'; it is left alone.")
 
     def discard(self, version: HadoopPath) -> None:
+        self._own_version(version)
         self.fs.delete(version)
+        self.leases.release(self.fs, self._lease(version.name))
 
     def clean(self, keep: int = KEEP_PREVIOUS) -> list[HadoopPath]:
-        """Remove stale versions (all but the current and `keep` older committed ones) and old pointers."""
-        pointer, current = self._resolve()
-        if current is None:
+        """Remove what is nobody's: versions that are not current, not the previous published one (its
+        pointer is kept) and not leased by a live writer; older pointers; dead leases."""
+        published = list(self._published())
+        if not published:
             return []
-        removed = []
+        current = published[0][1].name
+        previous = next(((p, v.name) for p, v in published[1:] if v.name != current), None) if keep > 0 else None
+        kept_pointers = {published[0][0], previous[0] if previous else None}
         for name, _ in self.fs.list(self.pointers):
             m = re.match(r"^\.?(p\d{19}_[0-9a-f]{8})(\.tmp)?$", name)
-            if m and m.group(1) < pointer:  # older pointers, and temps of publishes that died
-                self.fs.delete(self.pointers / name)
-        older = sorted((n for n, is_dir in self.fs.list(self.versions)
-                        if is_dir and n.startswith("v") and n != current.name), reverse=True)
-        kept = 0
-        for name in older:
-            version = self.versions / name
-            if name > current.name:
-                continue  # possibly a concurrent writer's version in progress
-            if kept < keep and self.is_complete(version):
-                kept += 1
+            if m and m.group(1) < published[0][0] and (m.group(2) or m.group(1) not in kept_pointers):
+                self.fs.delete(self.pointers / name)  # older pointers, and temps of publishes that died
+        keep_names = {current, previous[1] if previous else None}
+        now = self._store_now()
+        removed = []
+        for name, is_dir in sorted(self.fs.list(self.versions)):
+            if not is_dir or not _VERSION_NAME.match(name) or name in keep_names:
                 continue
+            if self.leases.alive(self.fs, self._lease(name), now):
+                continue  # a write in progress, in this run or another
+            version = self.versions / name
             self.fs.delete(version)
             removed.append(version)
+        for name, is_dir in self.fs.list(self.versions / LEASES_DIR):
+            lease = self._lease(name)
+            if not is_dir and not self.leases.alive(self.fs, lease, now):
+                self.fs.delete(lease)
         return removed
+
+    def _store_now(self) -> float | None:
+        """The store's clock: the modification time of a file written just now."""
+        probe = self.versions / LEASES_DIR / f".now-{uuid.uuid4().hex[:8]}"
+        try:
+            self.fs.write_text(probe, "", overwrite=True)
+            return self.fs.mtime(probe)
+        finally:
+            with contextlib.suppress(Exception):
+                self.fs.delete(probe)
 
     # -- files beside the data -------------------------------------------------------------------
     def is_complete(self, version: HadoopPath) -> bool:
@@ -247,6 +382,7 @@ class HadoopWarehouse:
     uri: str
     kind: str = "hadoop"
     _fs: JvmFileSystem | None = field(default=None, repr=False)
+    _leases: HadoopLeases = field(default_factory=HadoopLeases, repr=False)  # this process's writes
 
     def __post_init__(self) -> None:
         if "://" not in self.uri and not self.uri.startswith("file:"):
@@ -266,7 +402,8 @@ class HadoopWarehouse:
         if self._fs is None:
             raise EnvironmentProblem(f"the warehouse '{self.uri}' is not connected to a Spark session yet.")
         scheme = self.uri.split(":", 1)[0].lower()
-        return HadoopTableLocation(self._fs, self.root, schema, name, direct_put=scheme in DIRECT_PUT_SCHEMES)
+        return HadoopTableLocation(self._fs, self.root, schema, name, direct_put=scheme in DIRECT_PUT_SCHEMES,
+                                   leases=self._leases)
 
     def relative(self, version) -> str:
         text = str(version)

@@ -18,83 +18,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+from jinja2.environment import TemplateModule
 
 from sparkmodels.errors import CompilationError, did_you_mean
 from sparkmodels.project.manifest import RefCall
+from sparkmodels.project.render import dbt_context
 from sparkmodels.project.render import static as static_render
+from sparkmodels.project.render.lines import (
+    _MARK_CLOSE,
+    _MARK_OPEN,
+    _TAG,
+    add_line_markers,
+    strip_line_markers,
+)
+from sparkmodels.project.render.namespace import INTERNAL, Adapter, PackageMacros, Resolver, dispatch_orders
+from sparkmodels.project.secrets import is_secret_name
 
 _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
-_MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
 _PLACEHOLDER = re.compile(f"{_PH_OPEN}(\\d+){_PH_CLOSE}")
-_MARKER = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
-_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
 _MISSING = object()
 
 
 class _MacroReturn(Exception):
     def __init__(self, value):
         self.value = value
-
-
-def add_line_markers(source: str) -> str:
-    """Append an invisible line marker to each newline outside Jinja tags and captured blocks.
-
-    Text inside `{% set x %}...{% endset %}`, `{% macro %}`, `{% call %}`, `{% filter %}` and
-    `{% raw %}` gets no markers: it is a value user code may split or compare, and lines a macro
-    emits are better mapped to the line that calls it.
-    """
-    parts = _TAG.split(source)
-    line = 1
-    out = []
-    depth = 0
-    for i, part in enumerate(parts):
-        if i % 2 == 1:
-            depth = max(0, depth + _block_delta(part))
-        if i % 2 == 0 and "\n" in part and depth == 0:
-            pieces = part.split("\n")
-            buf = [pieces[0]]
-            for piece in pieces[1:]:
-                buf.append(f"{_MARK_OPEN}{line}{_MARK_CLOSE}\n{piece}")
-                line += 1
-            out.append("".join(buf))
-        else:
-            out.append(part)
-            line += part.count("\n")
-    return "".join(out)
-
-
-_BLOCK_OPEN = re.compile(r"\{%[-+]?\s*(macro|call|filter|raw)\b")
-_BLOCK_CLOSE = re.compile(r"\{%[-+]?\s*(endmacro|endcall|endfilter|endraw|endset)\b")
-_SET_BLOCK = re.compile(r"\{%[-+]?\s*set\b[^=]*%\}\Z", re.S)
-
-
-def _block_delta(tag: str) -> int:
-    """+1 for a tag opening a captured block, -1 for its end tag, else 0."""
-    if _BLOCK_OPEN.match(tag) or _SET_BLOCK.match(tag):
-        return 1
-    return -1 if _BLOCK_CLOSE.match(tag) else 0
-
-
-def strip_line_markers(rendered: str) -> tuple[str, tuple[int, ...]]:
-    """Remove markers; return the clean text and, per output line, its source line."""
-    lines = rendered.split("\n")
-    mapping: list[int] = []
-    pending = 0
-    last = 1
-    clean = []
-    for text in lines:
-        found = _MARKER.findall(text)
-        if found:
-            # Several markers on one line: whitespace control joined lines; the line starts in the first.
-            mapping.extend([int(found[0])] * (pending + 1))
-            last = int(found[-1])
-            pending = 0
-            text = _MARKER.sub("", text)
-        else:
-            pending += 1
-        clean.append(text)
-    mapping.extend([last + 1 if pending and mapping else last] * pending)
-    return "\n".join(clean), tuple(mapping)
 
 
 @dataclass
@@ -165,6 +112,15 @@ class _Recorder:
         return default
 
     def env_var(self, name, default=_MISSING):
+        if not self.renderer.allow_secret_env and is_secret_name(name):
+            # dbt refuses its DBT_ENV_SECRET_* vars outside profiles for the same reason.
+            raise CompilationError(
+                f"environment variable '{name}' has a secret-looking name (it contains SECRET, TOKEN, "
+                "PASSWORD, KEY or CREDENTIAL), and model SQL is written in plain text to target/compiled/ "
+                "and the artifacts.",
+                hint="Use secrets only in targets (project.yml `targets:` or profiles.yml), where they are "
+                     "redacted, or rename the variable if it holds no secret.",
+            )
         self.result.env_vars_used.add(name)
         if name in os.environ:
             return os.environ[name]
@@ -174,6 +130,10 @@ class _Recorder:
 
     def log(self, msg, info=False):
         self.result.logs.append(str(msg))
+        return ""
+
+    def warn(self, msg):
+        self.result.logs.append(f"Warning: {msg}")
         return ""
 
     @staticmethod
@@ -206,9 +166,23 @@ _STATIC_CALLS = ("ref", "source", "config", "var", "env_var")
 _TEMPLATE_CACHE = 512
 
 
+_MARKER_CHAR = re.compile(f"unexpected char '(?:{_MARK_OPEN}|{_MARK_CLOSE}|{_PH_OPEN}|{_PH_CLOSE}|"
+                          r"\\ue00[0-3])' at \d+")
+_INTERNAL = re.compile("[\ue000-\ue003]|\\\\ue00[0-3]")
+
+
+def _jinja_message(message: str | None) -> str:
+    """Jinja's message without the invisible line markers add_line_markers put in the source: Jinja
+    meets one where a tag left open runs into the next line."""
+    message = _MARKER_CHAR.sub("unexpected end of line inside a tag (is a `{{`, `{%`, bracket or quote "
+                               "left unclosed?)", message or "invalid syntax")
+    return _INTERNAL.sub("", message).rstrip(".")
+
+
 def _syntax_error(exc, filename: str) -> CompilationError:
     """A Jinja syntax error as a located CompilationError."""
-    return CompilationError(f"Jinja syntax error: {exc.message}.", path=exc.filename or filename, line=exc.lineno)
+    return CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", path=exc.filename or filename,
+                            line=exc.lineno)
 
 
 class Renderer:
@@ -218,71 +192,93 @@ class Renderer:
     extra...) are swapped in by each render, so renders run one at a time (loading is sequential).
     """
 
-    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=()):
+    def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=(),
+                 dispatch=(), invocation_id: str | None = None, allow_secret_env: bool = False):
         self.vars = vars
+        self.allow_secret_env = allow_secret_env  # True only for targets/profiles (render_string)
         self.target = target
         self.run_started_at = _dt.datetime.now(_dt.timezone.utc)
+        self.root_package = str(target.get("project_name") or "")
+        self.dispatch_orders = dispatch_orders(dispatch)  # the project's `dispatch:` config
+        self._dbt_globals = dbt_context.constants(invocation_id)
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
             keep_trailing_newline=True,
             autoescape=False,
         )
-        self.macro_templates: list = []
+        # Installed packages are written for dbt, where an undefined name renders as '' (dbt_utils
+        # sets variables only in some branches); the project's own Jinja stays strict.
+        self.package_env = self.env.overlay(undefined=jinja2.Undefined)
+        self.macro_templates: list = []  # (template, package), in registration order
         self.macro_paths: dict[str, str] = {}
-        self.macro_names: dict[str, str] = {}  # macro name -> file
+        self.macro_names: dict[str, str] = {}  # macro name -> file (first package defining it)
+        self.macro_packages: dict[str, str] = {}  # macro file -> package
+        self._names_by_package: dict[str, set[str]] = {}
         # (source, filename) -> Template, least recently used first. Schema tests of one kind in one
         # YAML file share their text, so each is compiled once; the filename is part of the key
         # because tracebacks and error locations come from it.
         self._templates: OrderedDict = OrderedDict()
         self._state = _State()
-        self._shared: dict | None = None  # the context macro modules see; None = build on next render
+        # package of the node -> (the context its macro modules see, its flat macro functions);
+        # emptied when a macro file is added, built again on the next render.
+        self._shared_by: dict[str, tuple[dict, dict]] = {}
+        self._shared: dict | None = None  # the one of the render in progress
         self._macro_fns: dict[str, Callable] = {}
         self._top_level_code = False  # a macro file runs code outside macros: rebuild modules per render
         for name, text in macro_sources:
             self.add_macro_file(name, text)
 
-    def _compile(self, source: str | jinja2.nodes.Template, filename: str, *, key=None):
+    def _compile(self, source: str | jinja2.nodes.Template, filename: str, *, key=None, env=None):
         """A Template from source text or a parsed tree; with a key, memoised (LRU)."""
         if key is not None and key in self._templates:
             self._templates.move_to_end(key)
             return self._templates[key]
+        env = env or self.env
         try:
-            code = self.env.compile(source, name=filename, filename=filename)
+            code = env.compile(source, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
             raise _syntax_error(exc, filename) from None
-        template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        template = env.template_class.from_code(env, code, env.make_globals(None))
         if key is not None:
             self._templates[key] = template
             if len(self._templates) > _TEMPLATE_CACHE:
                 self._templates.popitem(last=False)
         return template
 
-    def add_macro_file(self, filename: str, text: str) -> list[str]:
-        """Compile a macro file once; returns the macro names it defines."""
+    def add_macro_file(self, filename: str, text: str, package: str | None = None) -> list[str]:
+        """Compile a macro file of a package (default: the root project) once; returns its macro names.
+
+        Register the root project's files first, then each installed package's, then the internal
+        `dbt` package's (namespace.INTERNAL); resolution order is dbt's whatever the order.
+        """
         try:
             tree = self.env.parse(text, name=filename, filename=filename)
         except jinja2.TemplateSyntaxError as exc:
             raise _syntax_error(exc, filename) from None
-        template = self._compile(tree, filename)
-        names = [n for n in template.module.__dict__ if not n.startswith("_")] if "{% macro" in text or "{%- macro" in text else []
+        package = package or self.root_package
+        lenient = package not in (self.root_package, INTERNAL)
+        template = self._compile(tree, filename, env=self.package_env if lenient else None)
+        names = [n.name for n in tree.find_all(jinja2.nodes.Macro)]
+        self._names_by_package.setdefault(package, set()).update(names)
         for n in names:
-            self.macro_names[n] = filename
-        self.macro_templates.append(template)
+            self.macro_names.setdefault(n, filename)
+        self.macro_packages[filename] = package
+        self.macro_templates.append((template, package))
         # Code outside macros (a top-level {% set %}, {% do %}...) runs when the module is made,
         # and may depend on the render (var(), this); such files get fresh modules every render.
         self._top_level_code = self._top_level_code or not all(
             isinstance(n, jinja2.nodes.Macro)
             or (isinstance(n, jinja2.nodes.Output) and all(isinstance(c, jinja2.nodes.TemplateData) for c in n.nodes))
             for n in tree.body)
-        self._shared = None  # a new or changed macro file: modules are made again
+        self._shared_by = {}  # a new or changed macro file: modules are made again
         return names
 
     def _per_render(self, rec: _Recorder, this: Relation | None) -> dict:
         return {
             "ref": rec.ref, "source": rec.source, "config": _ConfigCallable(rec), "var": rec.var,
             "env_var": rec.env_var, "log": rec.log, "return": rec.do_return,
-            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.log},
+            "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.warn},
             "this": this,
         }
 
@@ -290,34 +286,60 @@ class Renderer:
         return {
             # Rendered once, at compile time, so dbt's `{% if execute %}` guards are true.
             "is_incremental": lambda: False, "execute": True, "target": self.target,
+            "should_store_failures": lambda: False,  # decided per test at run time (store_failures)
             "run_started_at": self.run_started_at,
-            "modules": {"datetime": _dt, "re": re},
             "project_name": self.target.get("project_name"),
+            **self.env.globals,  # range, dict, namespace...: macro modules made over this dict need them
+            **self._dbt_globals,
         }
 
-    def _add_macros(self, ctx: dict, state: _State) -> dict:
-        """Make every macro module over ctx (shared=True: macros see ref/var and each other)."""
+    def _add_macros(self, ctx: dict, state: _State, package: str) -> dict:
+        """Make every macro module over ctx (shared=True: macros see ref/var and each other), then
+        put the names a node of `package` sees into ctx in dbt's order (namespace.Resolver).
+        Context values (ref, config, this...) win over macros of the same name."""
+        by_package: dict[str, dict[str, Callable]] = {}
+        for template, pkg in self.macro_templates:
+            macros = by_package.setdefault(pkg, {})
+            for name, macro in self._module_macros(template, ctx).items():
+                macros[name] = _wrap_macro(macro, name, state)
+        resolver = Resolver(self.root_package, package, by_package, self.dispatch_orders)
         fns = {}
-        for template in self.macro_templates:
-            module = template.make_module(ctx, shared=True)
-            for name, macro in module.__dict__.items():
-                if not name.startswith("_") and callable(macro) and name not in ctx:
-                    ctx[name] = fns[name] = _wrap_macro(macro, name, state)
+        protected = set(ctx)
+        for name, value in resolver.flat.items():
+            if name not in protected:
+                ctx[name] = value
+                if not isinstance(value, PackageMacros):
+                    fns[name] = value
+        ctx.setdefault("adapter", Adapter(resolver))
         return fns
 
-    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> dict:
+    def has_macro(self, name: str, package: str | None = None) -> bool:
+        """Whether a macro exists: in that package, or (no package) in any."""
+        if package is None:
+            return name in self.macro_names
+        return name in self._names_by_package.get(package, ())
+
+    def _module_macros(self, template, ctx: dict) -> dict:
+        """Make a macro file's module over ctx; its macros by name, also `_private` ones, which a
+        TemplateModule does not export (dbt_utils._is_relation): they are in the module's context."""
+        context = template.new_context(ctx, shared=True)
+        TemplateModule(template, context)
+        return {name: m for name, m in context.vars.items() if isinstance(m, jinja2.runtime.Macro)}
+
+    def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None, package: str) -> dict:
         """A fresh context with fresh macro modules (used when a macro file has top-level code)."""
         ctx: dict[str, Any] = {**self._per_render(rec, this), **self._constant(), **(extra or {})}
-        self._add_macros(ctx, _State(rec))
+        self._add_macros(ctx, _State(rec), package)
         return ctx
 
-    def _enter(self, rec: _Recorder, this: Relation | None, extra: Mapping | None) -> tuple[dict, dict, list]:
+    def _enter(self, rec: _Recorder, this: Relation | None, extra: Mapping | None,
+               package: str) -> tuple[dict, dict, list]:
         """Point the shared context (macro modules made once) at this render; returns what to undo."""
-        if self._shared is None:
+        if package not in self._shared_by:
             shared = {**self._per_render(rec, this), **self._constant()}
-            self._macro_fns = self._add_macros(shared, self._state)
-            self._shared = shared
-        shared = self._shared
+            self._shared_by[package] = (shared, self._add_macros(shared, self._state, package))
+        shared, self._macro_fns = self._shared_by[package]
+        self._shared = shared
         own = self._per_render(rec, this)
         shared.update(own)
         self._state.rec = rec
@@ -344,16 +366,19 @@ class Renderer:
         node_name: str,
         this: Relation | None = None,
         extra: Mapping | None = None,
+        package: str | None = None,
     ) -> RenderResult:
-        """Render a model/test template once: placeholders for refs, markers mapped to lines."""
+        """Render a model/test template of a package (default: the root project) once:
+        placeholders for refs, markers mapped to lines."""
         rec = _Recorder(self, node_name, filename, None)
         saved: list = []
         own = None
+        package = package or self.root_package
         try:
             if self._top_level_code:
-                ctx = self._context(rec, this, extra)
+                ctx = self._context(rec, this, extra, package)
             else:
-                ctx, own, saved = self._enter(rec, this, extra)
+                ctx, own, saved = self._enter(rec, this, extra, package)
                 # Marker characters typed into a model would be read as markers by Jinja's path.
                 steps = static_render.plan(_TAG.split(source)) if _MARK_OPEN not in source else None
                 if steps is not None:
@@ -374,6 +399,8 @@ class Renderer:
         """Evaluate a static plan into rec.result; False if Jinja must render the template."""
 
         def allowed(name: str, fn) -> bool:  # the plain function Jinja would call, not a shadowing extra
+            if "." in name:  # dbt.x / a package's macro: a namespace of ours, not an extra
+                return isinstance(ctx.get(name.partition(".")[0]), PackageMacros)
             return fn is own.get(name) and name in _STATIC_CALLS or fn is self._macro_fns.get(name)
 
         done = static_render.run(steps, ctx, allowed, rec)
@@ -395,7 +422,7 @@ class Renderer:
         except CompilationError as exc:
             raise exc.located(node=node_name, path=filename, line=_template_line(exc, filename)) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise CompilationError(f"Jinja syntax error: {exc.message}.", node=node_name,
+            raise CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", node=node_name,
                                    path=exc.filename or filename, line=exc.lineno) from None
         except Exception as exc:  # noqa: BLE001 - any error in user Jinja becomes a located error
             path, line = _template_frame(exc, filename, self.macro_names.values())
@@ -458,7 +485,7 @@ def resolve(text: str, relations: list[str]) -> str:
 
 def render_string(text: str, *, path: str, line: int | None = None, vars: Mapping | None = None) -> str:
     """Render a small string (targets, YAML values) with env_var() and var() only."""
-    renderer = Renderer(vars=vars or {}, target={})
+    renderer = Renderer(vars=vars or {}, target={}, allow_secret_env=True)
     try:
         return renderer.render(text, filename=path, node_name=path).text
     except CompilationError as exc:

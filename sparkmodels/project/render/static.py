@@ -28,7 +28,7 @@ _TOKEN = re.compile(rf"""
       (?P<str>{_STR})
     | (?P<num>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)(?![\w.])
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>[()\[\]{{}},:=])
+    | (?P<op>[()\[\]{{}},:=.])
     )""", re.X)
 # The common shapes, ref('x') / source('a', 'b') / var('x'), without the general parser (same result).
 _SIMPLE = re.compile(rf"\s*([A-Za-z_][A-Za-z0-9_]*)\(\s*({_STR})\s*(?:,\s*({_STR})\s*)?\)\s*\Z")
@@ -44,6 +44,15 @@ class Call:
     args: tuple
     kwargs: tuple
     line: int
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A macro call used as an argument (`dbt.safe_cast('x', dbt.type_string())`): made before the call."""
+
+    name: str
+    args: tuple
+    kwargs: tuple
 
 
 class _Reject(Exception):
@@ -85,6 +94,9 @@ class _Parser:
             return -number if neg else number
         if kind == "name" and value in _CONSTANTS:
             return _CONSTANTS[value]
+        if kind == "name" and self.peek() in (("op", "("), ("op", ".")):
+            self.i -= 1
+            return Nested(*self.call_expr())
         if value == "[":
             return self.sequence("]", self.literal)
         if value == "{":
@@ -110,11 +122,19 @@ class _Parser:
         return items
 
     def call(self) -> tuple[str | None, tuple, tuple]:
-        _, name = self.take("name")
-        if self.peek() == (None, None):
-            if name != "this":
-                raise _Reject
+        if self.tokens == [("name", "this")]:
             return None, (), ()
+        out = self.call_expr()
+        if self.peek() != (None, None):
+            raise _Reject
+        return out
+
+    def call_expr(self) -> tuple[str, tuple, tuple]:
+        """`name(...)` or `package.name(...)` with literal (or nested call) arguments."""
+        _, name = self.take("name")
+        if self.peek() == ("op", "."):
+            self.i += 1
+            name = f"{name}.{self.take('name')[1]}"
         self.take("op", "(")
         args, kwargs = [], {}
         while self.peek() != ("op", ")"):
@@ -133,8 +153,6 @@ class _Parser:
             else:
                 args.append(self.literal())
         self.take("op", ")")
-        if self.peek() != (None, None):
-            raise _Reject
         return name, tuple(args), tuple(kwargs.items())
 
 
@@ -180,6 +198,33 @@ def _parse_tag(body: str, line: int) -> Call | None:
     return Call(name, args, kwargs, line)
 
 
+def _lookup(name: str, ctx: Mapping, allowed):
+    """The function a (possibly dotted) call name means in ctx, if the plan may call it directly."""
+    head, _, attr = name.partition(".")
+    fn = ctx.get(head)
+    if attr and fn is not None:
+        fn = getattr(fn, attr, None)
+    if fn is None or not allowed(name, fn):
+        raise _Reject
+    return fn
+
+
+def _value(v, ctx, allowed):
+    if type(v) is Nested:
+        return _call(v, ctx, allowed)
+    if type(v) is list:
+        return [_value(x, ctx, allowed) for x in v]
+    if type(v) is dict:
+        return {k: _value(x, ctx, allowed) for k, x in v.items()}
+    return v
+
+
+def _call(step, ctx: Mapping, allowed):
+    fn = _lookup(step.name, ctx, allowed)
+    args = [_value(a, ctx, allowed) for a in step.args]
+    return fn(*args, **{k: _value(v, ctx, allowed) for k, v in step.kwargs})
+
+
 def run(steps: list, ctx: Mapping, allowed: Callable[[str, Any], bool], rec) -> tuple[str, tuple[int, ...]] | None:
     """Make a plan's calls in order: (text, line map), or None if a call is not allowed or raises.
 
@@ -204,13 +249,10 @@ def run(steps: list, ctx: Mapping, allowed: Callable[[str, Any], bool], rec) -> 
         if step.name is None:
             value = str(ctx["this"])
         else:
-            fn = ctx.get(step.name)
-            if fn is None or not allowed(step.name, fn):
-                return None
             rec.static_line = step.line  # the line ref() records, as Jinja's frame would give
             try:
-                value = str(fn(*step.args, **dict(step.kwargs)))
-            except Exception:  # noqa: BLE001 - Jinja renders it again and reports the error
+                value = str(_call(step, ctx, allowed))
+            except Exception:  # noqa: BLE001 - not allowed, or raised: Jinja renders it again and reports it
                 return None
         out.append(value)
         pending += value.count("\n")

@@ -109,10 +109,11 @@ def site_data(manifest: Manifest, compiled: Mapping[str, str], *, catalog: Mappi
     for uid, n in sorted(nodes.items()):
         if n.resource_type != "test":
             continue
-        attached = n.config.get("attached_node")
-        tests.append({"id": uid, "name": n.name, "test": n.config.get("test_name") or n.name,
-                      "node": index.get(attached, -1), "column": n.config.get("column_name"),
-                      "type": n.config.get("test_type"), "path": n.path,
+        spec = n.test
+        tests.append({"id": uid, "name": n.name, "test": spec.name if spec else n.name,
+                      "node": index.get(spec.attached_node if spec else None, -1),
+                      "column": spec.column_name if spec else None,
+                      "type": "unit" if n.is_unit_test else "data", "path": n.path,
                       "status": (run_results.get(uid) or {}).get("status")})
         for dep in n.depends_on:
             tests_by_node.setdefault(dep, []).append(len(tests) - 1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sparkmodels.plan.compiler import upstream
 from sparkmodels.project.kinds import BUILTIN, Kinds
 from sparkmodels.project.manifest import Manifest, Node
 
@@ -241,16 +242,8 @@ def _edges(name: str, leaves) -> tuple[dict, ...]:
 
 def _relations_for(node: Node, nodes: Mapping[str, Node], kinds: Kinds = BUILTIN) -> dict[str, str]:
     """Relation key -> uid for node's upstream, looking through ephemeral models (inlined as CTEs)."""
-    out, stack, seen = {}, list(node.depends_on), set()
-    while stack:
-        uid = stack.pop()
-        if uid in seen or uid not in nodes:
-            continue
-        seen.add(uid)
-        dep = nodes[uid]
-        out[relation_key(dep)] = uid
-        if kinds.of(dep).inlined:
-            stack.extend(dep.depends_on)
+    reads = upstream(node, nodes, kinds)
+    out = {relation_key(dep): dep.unique_id for dep in (*reads.ephemerals, *reads.relations)}
     return {(k.split(".", 1)[1] if k.startswith(".") else k): v for k, v in out.items()}
 
 
