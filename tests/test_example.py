@@ -94,3 +94,21 @@ def test_seed_keeps_apostrophes(built_example, spark):
     names = {r.zone for r in zones.collect()}
     assert "Prince's Bay/Rossville" in names or any("Prince's Bay" in (n or "") for n in names)
     assert dict(zones.dtypes)["locationid"] == "int"
+
+
+def test_fct_trips_monthly_reprocesses_one_month(built_example, spark):
+    """The example's microbatch model: built month by month, then June again with --event-time-*."""
+    import sparkmodels
+
+    link = built_example / "warehouse/nyc_taxi/fct_trips_monthly"
+    months = {r.pickup_month for r in spark.read.parquet(str(link)).select("pickup_month").distinct().collect()}
+    assert months == {f"2020-0{m}" for m in range(1, 7)}
+    before = {p.relative_to(link.resolve()).as_posix(): p.stat().st_ino for p in link.resolve().rglob("part-*")}
+    result = sparkmodels.run(built_example, spark=spark, select=["fct_trips_monthly"],
+                             event_time_start="2020-06-01", event_time_end="2020-07-01")
+    [r] = result.results
+    assert r.status == "success", r.message
+    assert [b["start"] for b in r.extra["batches"]] == ["2020-06-01 00:00:00"]
+    after = {p.relative_to(link.resolve()).as_posix(): p.stat().st_ino for p in link.resolve().rglob("part-*")}
+    untouched = {k: v for k, v in before.items() if not k.startswith("pickup_month=2020-06")}
+    assert untouched and all(after.get(k) == v for k, v in untouched.items())  # shared, never copied

@@ -112,8 +112,10 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     reporter.warnings(plan.warnings)
     counts = _count(p.manifest)
     reporter.line(f"Found {counts}")
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes), secrets=secrets)
-    write_compiled(p.config.target_dir, p.manifest, {s.unique_id: s.compiled.sql for s in plan.steps
+    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes, full_refresh=options.full_refresh),
+                   secrets=secrets)
+    write_compiled(p.config.target_dir, p.manifest, {s.unique_id: p.shown_sql(s.unique_id, full_refresh=options.full_refresh)
+                                                      for s in plan.steps
                                                       if s.node.resource_type in ("model", "snapshot", "test")},
                    secrets=secrets)
     if not plan.steps:
@@ -125,6 +127,10 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
                     owns_session=owned, kinds=p.materializations.kinds)
     if defer_to is not None:
         engine.defer = _defer_location(defer_to, p)
+    # incremental models: --full-refresh, the microbatch window and a retry's failed batches
+    engine.full_refresh = options.full_refresh
+    engine.event_time = (options.event_time_start, options.event_time_end)
+    engine.microbatch_retry = options.microbatch_retry or {}
     try:
         if plan.steps:
             from sparkmodels.execute.python.models import register_udfs
@@ -266,8 +272,11 @@ def retry(project_dir: str | Path = ".", *, target: str | None = None, vars=None
     if not uids:
         return None
     given = {"target": target, "vars": vars, "threads": threads}
+    # A microbatch model that failed some batches reruns only those (recorded in run_results.json).
+    failed = {uid: r["adapter_response"]["failed_batches"] for uid, r in (previous.results or {}).items()
+              if uid in uids and (r.get("adapter_response") or {}).get("failed_batches")}
     options = RunOptions.from_dict(previous.args).replace(
-        only=uids, **{k: v for k, v in given.items() if v is not None})
+        only=uids, microbatch_retry=failed or None, **{k: v for k, v in given.items() if v is not None})
     return COMMANDS[command](project_dir, options=options, spark=spark, reporter=reporter, on_event=on_event)
 
 

@@ -32,9 +32,35 @@ class Project:
 
         return secret_values(vars=self.config.vars)
 
-    def compiled(self, uids) -> dict[str, str]:
-        return {uid: self.compiler.compile(uid).sql for uid in uids
+    def compiled(self, uids, *, full_refresh: bool = False) -> dict[str, str]:
+        return {uid: self.shown_sql(uid, full_refresh=full_refresh) for uid in uids
                 if self.manifest.nodes[uid].resource_type in ("model", "test", "snapshot", "analysis")}
+
+    def shown_sql(self, uid: str, *, full_refresh: bool = False) -> str:
+        """The compiled SQL to show: for an incremental model, the is_incremental() branch the
+        warehouse's current state implies (read without Spark on `local` storage; a `hadoop`
+        warehouse cannot be looked at without a JVM, so it shows the full-build branch)."""
+        compiled = self.compiler.compile(uid)
+        if compiled.incremental is None:
+            return compiled.sql
+        node = self.manifest.nodes[uid]
+        configured = node.config.get("full_refresh")
+        if (full_refresh if configured is None else bool(configured)):
+            return compiled.sql
+        from sparkmodels.execute.storage import open_warehouse
+        from sparkmodels.project.config import schema_for
+
+        target = self.config.target
+        try:
+            storage = open_warehouse(target.warehouse, target.warehouse_storage, remote=target.remote,
+                                     target=target.name)
+        except Exception:  # noqa: BLE001 - an unusable warehouse is reported when a run starts
+            return compiled.sql
+        if storage.kind != "local":
+            return compiled.sql
+        loc = storage.table(schema_for(self.config, node.config), node.name)
+        current = loc.current()
+        return compiled.incremental.sql if current is not None and loc.is_complete(current) else compiled.sql
 
 
 def config_for(project_dir, target, vars, threads) -> ProjectConfig:

@@ -56,6 +56,7 @@ class Engine:
         self.relations = Relations(spark, storage, target, kinds)
         self.jobs = Jobs(spark, is_connect=self.is_connect)
         self.writer = VersionWriter(self.relations, self.jobs)
+        self.incremental: dict[str, bool] = {}  # unique_id -> is_incremental() of the running model (Python)
 
     # -- introspection -------------------------------------------------------------------------
     def ui_url(self) -> str | None:

@@ -171,7 +171,7 @@ class Runner:
             extra = {**dict(extra), "spark_metrics": scope.values}
         except SparkModelsError as exc:
             exc.located(node=node.name, path=node.path)
-            status, message, rows, error, extra = "error", exc.message, None, exc, {}
+            status, message, rows, error, extra = "error", exc.message, None, exc, dict(getattr(exc, "extra", {}))
             if scope is not None and scope.values:  # what the failed attempt cost
                 extra["spark_metrics"] = scope.values
         return NodeResult(

@@ -21,7 +21,8 @@ class VersionWriter:
         self.relations = relations
         self.jobs = jobs
 
-    def write(self, df, node: Node, schema: str, *, partition_by=(), fingerprint: Mapping | None = None) -> dict:
+    def write(self, df, node: Node, schema: str, *, partition_by=(), fingerprint: Mapping | None = None,
+              before_publish=None) -> dict:
         """Write df as a new Parquet version, then publish it atomically. Returns write stats.
 
         Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
@@ -48,6 +49,8 @@ class VersionWriter:
             self.jobs.check_cancelled(group, node)
             since = status.watermark() if status is not None else 0
             writer.parquet(str(version))
+            if before_publish is not None:  # an incremental write shares the previous version's files
+                before_publish(version)
             # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
             self.jobs.check_cancelled(group, node)
         except BaseException:

@@ -16,6 +16,13 @@ EPHEMERAL_PREFIX = "__sm_eph_"
 _LEAD = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 _WITH = re.compile(r"with(\s+recursive)?\b", re.I)
 _TRAILING_SEMI = re.compile(r"(\s*;)+\Z")  # legal after a statement, not inside a CTE
+_BATCH_OPEN, _BATCH_CLOSE = "\ue004", "\ue005"
+_BATCH = re.compile(f"{_BATCH_OPEN}(.*?){_BATCH_CLOSE}", re.S)
+
+
+def batch_sql(compiled: CompiledNode, predicate) -> str:
+    """A microbatch model's SQL for one batch: predicate(column) fills each event_time input's filter."""
+    return _BATCH.sub(lambda m: predicate(m.group(1)), compiled.batch or compiled.sql)
 
 
 def identifier(node: Node) -> str:
@@ -80,6 +87,10 @@ class CompiledNode:
 
     sql: str
     line_map: tuple[int, ...]
+    # An incremental model's SQL with is_incremental() true (None: the same SQL either way).
+    incremental: CompiledNode | None = None
+    # A microbatch model's SQL with each event_time input wrapped in a filter to fill per batch.
+    batch: str | None = None
 
     def source_line(self, line: int | None) -> int | None:
         """The source file's line behind a line of this SQL."""
@@ -97,7 +108,7 @@ class Compiler:
         self.kinds = kinds
         self.compile = cache(self._compile)
 
-    def _resolved(self, node: Node) -> str:
+    def _resolved(self, node: Node, text: str | None = None, *, batch: bool = False) -> str:
         nodes = self.manifest.nodes
         by_name = {}
         for dep in node.depends_on:
@@ -106,24 +117,34 @@ class Compiler:
         rels = []
         for call in node.calls:
             key = ("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])
-            rels.append(relation_name(by_name[key], self.kinds))
-        return resolve(node.rendered, rels)
+            dn = by_name[key]
+            rel = relation_name(dn, self.kinds)
+            if batch and dn.config.get("event_time"):  # microbatch: this input is read one window at a time
+                rel = f"(select * from {rel} where {_BATCH_OPEN}`{dn.config['event_time']}`{_BATCH_CLOSE})"
+            rels.append(rel)
+        return resolve(node.rendered if text is None else text, rels)
 
     def _compile(self, uid: str) -> CompiledNode:
         node = self.manifest.nodes[uid]
         if node.language != "sql" or node.resource_type not in ("model", "test", "snapshot", "analysis"):
             return CompiledNode(node.raw_code if node.language == "python" else "", ())
-        sql = self._resolved(node)
-        line_map = tuple(node.line_map)
         # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.
         chain = upstream(node, self.manifest.nodes).ephemerals if not node.is_unit_test else ()
-        if chain:
-            ctes = ",\n".join(
-                f"{EPHEMERAL_PREFIX}{e.name} as (\n{_TRAILING_SEMI.sub('', self._resolved(e).strip())}\n)"
-                for e in chain
-            )
-            sql, line_map = inject_ctes(sql, ctes, line_map)
-        return CompiledNode(sql, line_map)
+        ctes = ",\n".join(
+            f"{EPHEMERAL_PREFIX}{e.name} as (\n{_TRAILING_SEMI.sub('', self._resolved(e).strip())}\n)"
+            for e in chain
+        )
+
+        def one(text: str | None, line_map: tuple[int, ...], batch=False) -> tuple[str, tuple[int, ...]]:
+            sql = self._resolved(node, text, batch=batch)
+            return inject_ctes(sql, ctes, tuple(line_map)) if ctes else (sql, tuple(line_map))
+
+        incremental = batch = None
+        if node.rendered_incremental is not None:
+            incremental = CompiledNode(*one(node.rendered_incremental, node.line_map_incremental))
+        if node.config.get("incremental_strategy") == "microbatch":
+            batch = one(None, node.line_map, batch=True)[0]
+        return CompiledNode(*one(None, node.line_map), incremental, batch)
 
 
 def inject_ctes(sql: str, ctes: str, line_map: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:

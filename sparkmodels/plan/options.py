@@ -54,6 +54,11 @@ class RunOptions:
     full_refresh: bool = False
     no_cache: bool = False
     only: tuple[str, ...] | None = None
+    # microbatch models: the batches to run (--event-time-start/--event-time-end), and on retry
+    # the failed batches per unique_id ([[start, end], ...], from run_results.json)
+    event_time_start: str | None = None
+    event_time_end: str | None = None
+    microbatch_retry: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Normalised once here, so every stage (and run_results.json) sees one shape.
@@ -67,6 +72,8 @@ class RunOptions:
             if not isinstance(self.vars, Mapping):
                 raise UsageError(f"vars takes YAML text or a mapping, not {self.vars!r}.")
             set_(self, "vars", freeze(dict(self.vars)) or None)
+        if self.microbatch_retry is not None:
+            set_(self, "microbatch_retry", freeze(dict(self.microbatch_retry)) or None)
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)):
             raise UsageError(f"threads takes a whole number, not {self.threads!r}.")
         for flag in ("defer", "fail_fast", "full_refresh", "no_cache"):

@@ -30,6 +30,8 @@ KNOWN_CONFIG_KEYS = frozenset(
         "incremental_strategy", "unique_key", "on_schema_change", "cluster_by", "buckets",
         "location_root", "deterministic", "description", "strategy", "updated_at", "check_cols",
         "hard_deletes", "invalidate_hard_deletes", "dbt_valid_to_current",
+        "merge_update_columns", "merge_exclude_columns",
+        "incremental_predicates", "event_time", "batch_size", "begin", "lookback", "concurrent_batches",
     }
 )
 # Keys whose values add up from folder to folder instead of replacing each other (as in dbt).

@@ -27,6 +27,8 @@ class Kind:
     stored:         writes table versions under the warehouse (table, seed): a later run, the docs
                     catalog and `table-path` can read it.
     cacheable:      the build cache may skip the step when its fingerprint is unchanged (implies stored).
+    incremental:    builds on its own current table: SQL is rendered with is_incremental() false and
+                    true at load, and the incremental config is validated (project/incremental.py).
     label:          the console's summary noun ("seeds", "unit tests"); "<name> models" when empty.
     """
 
@@ -35,6 +37,7 @@ class Kind:
     session_scoped: bool = False
     stored: bool = False
     cacheable: bool = False
+    incremental: bool = False
     label: str = ""
 
     @property
@@ -58,6 +61,9 @@ SEED = Kind("seed", stored=True, cacheable=True, label="seeds")
 # A snapshot's next version depends on its previous one and on when it runs: never skipped by the cache.
 SNAPSHOT = Kind("snapshot", stored=True, label="snapshots")
 EPHEMERAL = Kind("ephemeral", inlined=True)
+# Stored, but never skipped by the build cache: its next version depends on its own current one
+# and on inputs (new source files, the clock for microbatch) a fingerprint does not capture.
+INCREMENTAL = Kind("incremental", stored=True, incremental=True)
 TEST = Kind("test", label="data tests")
 UNIT_TEST = Kind("unit_test", label="unit tests")
 SOURCE = Kind("source")  # a source is read, never built: not ours to store, inline or rebuild
@@ -93,4 +99,4 @@ class Kinds(Mapping[str, Kind]):
         return Kinds((*self._kinds.values(), kind))
 
 
-BUILTIN = Kinds((VIEW, TABLE, SEED, SNAPSHOT, EPHEMERAL, TEST, UNIT_TEST))
+BUILTIN = Kinds((VIEW, TABLE, SEED, SNAPSHOT, EPHEMERAL, INCREMENTAL, TEST, UNIT_TEST))

@@ -14,6 +14,9 @@ from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
 from sparkmodels.project.identifiers import check_nodes
+from sparkmodels.project.incremental import shift_placeholders, static_output_columns
+from sparkmodels.project.incremental import validate as validate_incremental
+from sparkmodels.project.kinds import BUILTIN
 from sparkmodels.project.manifest import Column, Macro, Manifest, Node, checksum
 from sparkmodels.project.render.jinja import Relation, Renderer
 from sparkmodels.project.render.namespace import INTERNAL
@@ -199,12 +202,21 @@ class _Loader:
                 this = Relation(str(node_config.get("alias") or name), schema_for(self.config, node_config))
                 result = renderer.render(text, filename=rel, node_name=name, this=this)
                 calls, rendered, line_map = tuple(result.calls), result.text, result.line_map
+            incremental_text, incremental_map = None, ()
+            if BUILTIN.named(str(node_config["materialized"])).incremental:
+                if language == "sql":
+                    calls, incremental_text, incremental_map = self.render_incremental(
+                        renderer, text, rel, name, this, result, calls)
+                validate_incremental(
+                    name, rel, text, node_config, patch_path=patch.get("patch_path"),
+                    output_columns=static_output_columns(rendered) if language == "sql" else None)
             self.nodes[f"model.{self.config.name}.{name}"] = Node(
                 unique_id=f"model.{self.config.name}.{name}", name=name, resource_type="model",
                 package=self.config.name, path=rel, fqn=fqn, raw_code=text, language=language,
                 config=freeze(node_config), description=patch.get("description", ""),
                 columns=patch.get("columns", MappingProxyType({})), calls=tuple(calls),
                 depends_on_macros=macros_used, rendered=rendered, line_map=line_map,
+                rendered_incremental=incremental_text, line_map_incremental=incremental_map,
                 checksum=checksum(text), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
             )
@@ -257,6 +269,20 @@ class _Loader:
             if f"snapshot.{self.config.name}.{name}" not in self.nodes:
                 raise ProjectError(f"snapshots: entry '{name}' has no `relation:` and no {{% snapshot {name} %}} "
                                    "block defines it.", node=name, path=patch["patch_path"])
+
+    @staticmethod
+    def render_incremental(renderer: Renderer, text: str, rel: str, name: str, this, first, calls):
+        """Render an incremental model again with is_incremental() true; returns (calls of both
+        renders, that text or None when it equals the first, its line map)."""
+        if "is_incremental" not in text and not first.macros_used:
+            return calls, None, ()
+        second = renderer.render(text, filename=rel, node_name=name, this=this,
+                                 extra={"is_incremental": lambda: True})
+        if second.text == first.text:
+            return calls, None, ()
+        shifted = shift_placeholders(second.text, len(calls))
+        return (*calls, *second.calls), shifted, second.line_map
+
     def load_analyses(self, renderer: Renderer) -> None:
         """analyses/**/*.sql: rendered and compiled like models (ref, macros), never run (dbt's analyses)."""
         for base, path in self.files(self.config.analysis_paths, (".sql",)):

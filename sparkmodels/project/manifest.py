@@ -121,6 +121,10 @@ class Node:
     rendered: str = ""
     # line_map[i] = source line of rendered line i+1 (maps Spark errors back to the file).
     line_map: tuple[int, ...] = ()
+    # Incremental models: the SQL rendered with is_incremental() true (placeholders numbered after
+    # `rendered`'s calls), when it differs; the run picks one of the two (project/incremental.py).
+    rendered_incremental: str | None = None
+    line_map_incremental: tuple[int, ...] = ()
     checksum: str = ""
     patch_path: str | None = None
     # Sources: external location/format/options; seeds: the CSV path.

@@ -175,7 +175,10 @@ def _sources(doc: Mapping, config: ProjectConfig, path: str) -> list[Node]:
                 fqn=(config.name, sname, tname), description=str(table.get("description") or ""),
                 columns=_columns(table, path),
                 config=freeze({"schema": source.get("schema", sname), "tests": list(_tests_of(table)),
-                               "loaded_at_field": table.get("loaded_at_field")}),
+                               "loaded_at_field": table.get("loaded_at_field"),
+                               # microbatch models read this source one batch window at a time
+                               "event_time": (table.get("config") or {}).get("event_time")
+                               or (source.get("config") or {}).get("event_time")}),
                 source_name=sname, identifier=str(table.get("identifier") or tname),
                 external=_external(table, source, config.root, path),
                 patch_path=path,

@@ -9,6 +9,7 @@ from sparkmodels.execute.materializations.base import (
     StepContext,
 )
 from sparkmodels.execute.materializations.ephemeral import EphemeralMaterialization
+from sparkmodels.execute.materializations.incremental import IncrementalMaterialization
 from sparkmodels.execute.materializations.seed import SeedMaterialization
 from sparkmodels.execute.materializations.snapshot import SnapshotMaterialization
 from sparkmodels.execute.materializations.table import TableMaterialization
@@ -18,7 +19,7 @@ from sparkmodels.execute.materializations.view import ViewMaterialization
 def default_registry() -> Registry:
     """A new registry of the built-in strategies (its kinds are project.kinds.BUILTIN)."""
     return Registry((ViewMaterialization(), TableMaterialization(), SeedMaterialization(),
-                     SnapshotMaterialization(), EphemeralMaterialization()))
+                     SnapshotMaterialization(), EphemeralMaterialization(), IncrementalMaterialization()))
 
 
 __all__ = ["Materialization", "MaterializationResult", "Registry", "StepContext", "default_registry"]

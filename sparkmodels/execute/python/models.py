@@ -156,7 +156,8 @@ class ModelContext:
         return default
 
     def is_incremental(self) -> bool:
-        return False
+        """True while an incremental model builds on its existing table (as is_incremental() in SQL)."""
+        return bool(getattr(self._engine, "incremental", {}).get(self._node.unique_id, False))
 
     def map_batches(self, df, fn, schema: str):
         """sparkmodels.udfs.map_batches: fn over each partition's batches as pandas DataFrames."""

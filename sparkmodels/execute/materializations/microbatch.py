@@ -1,0 +1,182 @@
+"""Microbatch (dbt 1.9's shape): a model built batch by batch over time windows of its event_time.
+
+The run's window is `--event-time-start`/`--event-time-end` when given; otherwise from `begin` on
+the first build (or a full refresh), and the current batch plus `lookback` earlier ones on later runs.
+Each batch runs the model's SQL with every ref()/source() whose config names an `event_time`
+filtered to the batch's window (the compiler marks those relations, see plan/compiler.py), keeps
+the model's rows inside the window, and publishes one new version replacing exactly the table's rows
+of that window: the files holding such rows are rewritten (Parquet min/max statistics spare reading
+the rest), every other file is shared with the previous version. A failed batch leaves the table as
+the previous batch published it; the other batches still run, each failure gets its own line, and
+`sparkmodels retry` reruns only the failed batches.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from sparkmodels.errors import ExecutionError, SparkModelsError
+from sparkmodels.execute.materializations.base import MaterializationResult, StepContext, spark_error
+from sparkmodels.execute.materializations.strategies import q
+from sparkmodels.execute.materializations.versions import relative_file, write_sharing, write_version
+from sparkmodels.plan.compiler import batch_sql
+from sparkmodels.project.incremental import columns_of, parse_timestamp
+
+FMT = "%Y-%m-%d %H:%M:%S"
+
+
+def floor(ts: _dt.datetime, size: str) -> _dt.datetime:
+    if size == "hour":
+        return ts.replace(minute=0, second=0, microsecond=0)
+    if size == "day":
+        return ts.replace(hour=0, minute=0, second=0, microsecond=0)
+    if size == "month":
+        return ts.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return ts.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def step(ts: _dt.datetime, size: str, n: int = 1) -> _dt.datetime:
+    if size == "hour":
+        return ts + _dt.timedelta(hours=n)
+    if size == "day":
+        return ts + _dt.timedelta(days=n)
+    if size == "month":
+        months = ts.year * 12 + ts.month - 1 + n
+        return ts.replace(year=months // 12, month=months % 12 + 1)
+    return ts.replace(year=ts.year + n)
+
+
+def batches(start: _dt.datetime, end: _dt.datetime, size: str) -> list[tuple[_dt.datetime, _dt.datetime]]:
+    """Consecutive [start, end) windows of one batch_size covering [start, end)."""
+    out, cur = [], floor(start, size)
+    while cur < end:
+        nxt = step(cur, size)
+        out.append((cur, nxt))
+        cur = nxt
+    return out
+
+
+def run_window(ctx: StepContext, incremental: bool, now: _dt.datetime | None = None):
+    """[start, end) of this run: the options', else begin.. on a full build, else the lookback."""
+    config = ctx.node.config
+    size = str(config["batch_size"])
+    options = getattr(ctx.engine, "event_time", None) or (None, None)
+    now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    start = parse_timestamp(options[0], what="--event-time-start") if options[0] else None
+    end = parse_timestamp(options[1], what="--event-time-end") if options[1] else None
+    if end is None:
+        end = step(floor(now, size), size)  # through the current (incomplete) batch
+        newest = _newest_event(ctx)
+        if newest is not None:  # batches after the newest event of the inputs and the table are empty
+            end = min(end, step(floor(newest, size), size))
+    if start is None:
+        if incremental:
+            start = step(floor(now, size), size, -int(config.get("lookback", 1)))
+        else:
+            start = parse_timestamp(config["begin"], what="begin")
+    return start, end
+
+
+_INPUT = re.compile("\\(select \\* from (.+?) where \ue004(.*?)\ue005\\)")
+
+
+def _newest_event(ctx: StepContext) -> _dt.datetime | None:
+    """The latest event_time among the event_time inputs and the table (one aggregate each), or None
+    when no input has an event_time (then every batch up to now runs)."""
+    inputs = _INPUT.findall(ctx.compiled.batch or "")
+    if not inputs:
+        return None
+    parts = [f"select max({column}) as t from {relation}" for relation, column in dict.fromkeys(inputs)]
+    engine = ctx.engine
+    current = engine.location(ctx.node, ctx.schema).current()
+    if current is not None:
+        engine.read_version(current).createOrReplaceTempView(f"__sm_newest_{ctx.node.name}")
+        parts.append(f"select max({q(str(ctx.node.config['event_time']))}) as t from `__sm_newest_{ctx.node.name}`")
+    value = engine.sql(f"select max(t) from ({' union all '.join(parts)})").collect()[0][0]
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.replace(tzinfo=None)
+    return _dt.datetime(value.year, value.month, value.day)
+
+
+def _literal(ts: _dt.datetime) -> str:
+    return f"timestamp'{ts.strftime(FMT)}'"
+
+
+def in_window(column: str, window) -> str:
+    return f"({column} >= {_literal(window[0])} and {column} < {_literal(window[1])})"
+
+
+def run_microbatch(ctx: StepContext, incremental: bool) -> MaterializationResult:
+    node, engine = ctx.node, ctx.engine
+    config = node.config
+    size = str(config["batch_size"])
+    event_time = q(str(config["event_time"]))
+    retry = (getattr(engine, "microbatch_retry", None) or {}).get(node.unique_id)
+    if retry:
+        windows = [(parse_timestamp(a, what="batch"), parse_timestamp(b, what="batch")) for a, b in retry]
+    else:
+        windows = batches(*run_window(ctx, incremental), size)
+    partition_by = columns_of(config.get("partition_by"))
+    replace = [not incremental and not retry]  # a full build: the first batch replaces the table
+
+    def one(window) -> dict:
+        record = {"start": window[0].strftime(FMT), "end": window[1].strftime(FMT)}
+        try:
+            written = _run_batch(ctx, window, event_time, partition_by, replace[0])
+            replace[0] = False
+            record.update(status="success", rows=written.get("rows"), version=written.get("version"))
+        except SparkModelsError as exc:
+            record.update(status="error", message=exc.message)
+        except Exception as exc:  # noqa: BLE001 - a Spark failure of one batch; the others still run
+            err = spark_error(exc, node, ctx.compiled) if type(exc).__name__ in (
+                "ParseException", "AnalysisException") else None
+            record.update(status="error", message=err.message if err else f"{type(exc).__name__}: {exc}"[:600])
+        return record
+
+    # Batches publish one after another: each version is the previous one plus one batch, so a
+    # concurrent publish would lose a batch (concurrent_batches is accepted and has no effect).
+    results = [one(w) for w in windows]
+    rows = sum(r.get("rows") or 0 for r in results)
+    failed = [r for r in results if r["status"] == "error"]
+    extra = {"batches": results, "batch_size": size}
+    if failed:
+        lines = "\n".join(f"  batch {r['start']} .. {r['end']}: ERROR {r['message']}" for r in failed)
+        exc = ExecutionError(
+            f"{len(failed)} of {len(results)} batches failed (the others were published; "
+            f"`sparkmodels retry` reruns only the failed ones):\n{lines}", node=node.name, path=node.path)
+        exc.extra = {**extra, "failed_batches": [[r["start"], r["end"]] for r in failed]}
+        raise exc
+    return MaterializationResult(f"microbatch ({len(results)} {size} batch{'es' if len(results) != 1 else ''})"
+                                 " into incremental table", rows=rows, extra=extra)
+
+
+def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace: bool) -> dict:
+    """One batch: its rows, published as one version replacing the table's rows of the window."""
+    node, engine = ctx.node, ctx.engine
+    predicate = in_window(event_time, window)
+    sql = batch_sql(ctx.compiled, lambda column: in_window(column, window))
+    try:
+        src = engine.sql(f"select * from (\n{sql}\n) where {predicate}")
+    except Exception as exc:  # noqa: BLE001
+        if type(exc).__name__ in ("ParseException", "AnalysisException"):
+            raise spark_error(exc, node, ctx.compiled) from None
+        raise
+    loc = engine.location(node, ctx.schema)
+    old = loc.current()
+    if old is None or replace:
+        return write_version(engine, ctx, src, partition_by=partition_by)
+    from pyspark.sql import functions as F
+
+    dest = engine.read_version(old)
+    src = src.select(*[q(c) for c in dest.columns]) if set(src.columns) == set(dest.columns) else src
+    tagged = dest.withColumn("__sm_file", F.input_file_name())
+    # Row groups outside the window are skipped by their min/max statistics: reading stays small.
+    uris = [r[0] for r in tagged.where(predicate).select("__sm_file").distinct().collect()]
+    files = {relative_file(u, old) or u for u in uris}
+    kept = tagged.where(F.col("__sm_file").isin(uris) & ~F.expr(predicate)).drop("__sm_file") if uris else None
+    out = src.unionByName(kept) if kept is not None else src
+    return write_sharing(engine, ctx, out, partition_by=partition_by, old=old,
+                         keep=lambda version, old_files: [f for f in old_files if f not in files])

@@ -1,0 +1,98 @@
+"""Microbatch models on real Spark: batch windows, event_time inputs filtered per batch, one month
+reprocessed with --event-time-start/--event-time-end, and retry of only the failed batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import sparkmodels
+from sparkmodels.app import api
+from sparkmodels.execute.materializations.microbatch import batches
+
+MODEL = """
+{{ config(materialized='incremental', incremental_strategy='microbatch', event_time='ts',
+          batch_size='month', begin='2020-01-01', partition_by=['month'], lookback=0) }}
+select id, ts, amount * {{ var('factor', 1) }} as amount, date_format(ts, 'yyyy-MM') as month,
+       assert_true(date_format(ts, 'yyyy-MM') != '{{ env_var('SM_FAIL_MONTH', 'none') }}') is null as checked
+from {{ source('raw', 'events') }}
+"""
+
+
+def events(spark, root):
+    rows = [(i, dt.datetime(2020, 1 + i % 4, 1 + i % 27, i % 24), float(i)) for i in range(80)]
+    spark.createDataFrame(rows, "id int, ts timestamp, amount double").write.parquet(str(root / "data" / "events"))
+
+
+def project(make_project, spark):
+    root = make_project({
+        "models/sources.yml": """
+            version: 2
+            sources:
+              - name: raw
+                tables:
+                  - name: events
+                    config: {event_time: ts}
+                    external: {location: data/events}
+        """,
+        "models/mb.sql": MODEL,
+    })
+    events(spark, root)
+    return root
+
+
+def table(spark, root):
+    return spark.read.parquet(str(root / "warehouse" / "demo" / "mb"))
+
+
+def test_batch_windows():
+    start, end = dt.datetime(2020, 11, 15), dt.datetime(2021, 2, 1)
+    assert batches(start, end, "month") == [
+        (dt.datetime(2020, 11, 1), dt.datetime(2020, 12, 1)), (dt.datetime(2020, 12, 1), dt.datetime(2021, 1, 1)),
+        (dt.datetime(2021, 1, 1), dt.datetime(2021, 2, 1))]
+    assert len(batches(dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 2), "hour")) == 24
+    assert len(batches(dt.datetime(2020, 1, 1), dt.datetime(2020, 3, 1), "day")) == 60
+    assert batches(dt.datetime(2019, 6, 1), dt.datetime(2021, 1, 1), "year")[0] == (
+        dt.datetime(2019, 1, 1), dt.datetime(2020, 1, 1))
+
+
+def test_microbatch_builds_by_month_and_reprocesses_one_month(make_project, spark):
+    root = project(make_project, spark)
+    first = sparkmodels.run(root, spark=spark, event_time_end="2020-05-01")
+    [r] = first.results
+    assert r.status == "success", r.message
+    assert [b["start"][:7] for b in r.extra["batches"]] == ["2020-01", "2020-02", "2020-03", "2020-04"]
+    assert table(spark, root).count() == 80
+    # the compiled batch SQL filtered the source to each window
+    versions = root / "warehouse" / "demo" / "mb"
+    before = {p.relative_to(versions.resolve()).as_posix(): p.stat().st_ino for p in versions.resolve().rglob("part-*")}
+    second = sparkmodels.run(root, spark=spark, vars={"factor": 2},
+                             event_time_start="2020-02-01", event_time_end="2020-03-01")
+    [r] = second.results
+    assert r.status == "success", r.message
+    assert len(r.extra["batches"]) == 1 and r.rows == 20
+    got = {(x.id, x.amount) for x in table(spark, root).collect()}
+    assert got == {(i, float(i) * (2 if 1 + i % 4 == 2 else 1)) for i in range(80)}
+    after = {p.relative_to(versions.resolve()).as_posix(): p.stat().st_ino for p in versions.resolve().rglob("part-*")}
+    # the other months' files are the previous version's (same inodes); February's are new
+    assert {k for k in after if not k.startswith("month=2020-02")} == {k for k in before if not k.startswith("month=2020-02")}
+    assert all(after[k] == before[k] for k in after if not k.startswith("month=2020-02"))
+    assert not set(k for k in after if k.startswith("month=2020-02")) & set(before)
+
+
+def test_failed_batch_is_reported_and_retry_reruns_only_it(make_project, spark, monkeypatch):
+    root = project(make_project, spark)
+    monkeypatch.setenv("SM_FAIL_MONTH", "2020-03")
+    result = sparkmodels.run(root, spark=spark, event_time_end="2020-05-01")
+    [r] = result.results
+    assert r.status == "error"
+    assert "1 of 4 batches failed" in r.message and "batch 2020-03-01 00:00:00 .. 2020-04-01 00:00:00: ERROR" in r.message
+    assert {x.month for x in table(spark, root).select("month").distinct().collect()} == {"2020-01", "2020-02", "2020-04"}
+    saved = json.loads((root / "target" / "run_results.json").read_text())["results"][0]
+    assert saved["adapter_response"]["failed_batches"] == [["2020-03-01 00:00:00", "2020-04-01 00:00:00"]]
+    monkeypatch.delenv("SM_FAIL_MONTH")
+    again = api.retry(root, spark=spark)
+    [r] = again.results
+    assert r.status == "success", r.message
+    assert [b["start"][:7] for b in r.extra["batches"]] == ["2020-03"]
+    assert table(spark, root).count() == 80
