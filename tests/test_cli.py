@@ -189,6 +189,14 @@ def test_every_command_takes_the_common_options(tmp_path):
             (str(tmp_path), "dev", "{n: 1}", True), path
 
 
+def test_no_command_declares_an_option_twice():
+    """A flag declared twice (click only warns) shadows one declaration: each flag is declared once."""
+    for path, cmd in _leaf_commands(cli):
+        flags = [opt for p in cmd.params for opt in (*p.opts, *p.secondary_opts)]
+        dupes = sorted({f for f in flags if flags.count(f) > 1})
+        assert not dupes, f"`sparkmodels {' '.join(path)}` declares {dupes} more than once"
+
+
 def test_commands_that_lacked_common_options_now_use_them(make_project):
     root = make_project({"models/a.sql": "select 1 as x"})
     invoke("compile", "--project-dir", str(root))

@@ -147,11 +147,6 @@ def _run_command(name: str, help_text: str):
     cmd = click.option("--event-time-start", help="Microbatch models: process batches from this time "
                        "(e.g. 2020-06-01).")(cmd)
     cmd = click.option("--no-cache", is_flag=True, help="Rebuild tables even when their inputs are unchanged.")(cmd)
-    # every run command takes every RunOption (seed and test build no microbatch models)
-    cmd = click.option("--event-time-end", help="Microbatch models: process batches before this time "
-                       "(exclusive; e.g. 2020-07-01).")(cmd)
-    cmd = click.option("--event-time-start", help="Microbatch models: process batches from this time "
-                       "(e.g. 2020-06-01).")(cmd)
     cmd = click.option("--full-refresh", is_flag=True, help="Rebuild every selected table (ignores the cache).")(cmd)
     cmd = click.option("--defer", is_flag=True,
                        help="Read unbuilt upstream tables from the --state run's warehouse.")(cmd)
