@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sparkmodels.execute.materializations import Registry, default_registry
 from sparkmodels.plan.compiler import Compiler
 from sparkmodels.project.config import ProjectConfig, load_config, parse_cli_vars
+from sparkmodels.project.kinds import BUILTIN
 from sparkmodels.project.loader import load_manifest
 from sparkmodels.project.manifest import Manifest
 from sparkmodels.select.graph import Graph
+
+if TYPE_CHECKING:
+    from sparkmodels.execute.materializations import Registry
 
 
 @dataclass(frozen=True)
@@ -22,8 +27,18 @@ class Project:
     manifest: Manifest
     graph: Graph
     compiler: Compiler
-    # This project's materialisation strategies; the compiler was made with their kinds.
-    materializations: Registry = field(default_factory=default_registry)
+    # Strategies given to load_project (None: the built-ins); the compiler was made with their kinds.
+    custom_materializations: Registry | None = None
+
+    @cached_property
+    def materializations(self) -> Registry:
+        """This project's materialisation strategies. Made on first use, so that loading, `ls` and
+        `compile` (which need only the kinds, project.kinds.BUILTIN) do not import execute/."""
+        if self.custom_materializations is not None:
+            return self.custom_materializations
+        from sparkmodels.execute.materializations import default_registry
+
+        return default_registry()
 
     @property
     def secrets(self) -> list[str]:
@@ -77,8 +92,8 @@ def load_project(project_dir: str | Path = ".", *, target: str | None = None,
     `default_registry().with_strategy(...)` to add one for this project only."""
     config = config or config_for(project_dir, target, vars, threads)
     manifest = load_manifest(config)
-    registry = materializations or default_registry()
-    return Project(config, manifest, Graph(manifest), Compiler(manifest, registry.kinds), registry)
+    kinds = materializations.kinds if materializations is not None else BUILTIN
+    return Project(config, manifest, Graph(manifest), Compiler(manifest, kinds), materializations)
 
 
 def ensure_project(project_dir, target, vars, threads=None, project: Project | None = None) -> Project:
