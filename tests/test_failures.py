@@ -208,3 +208,52 @@ def test_ctrl_c_prints_no_java_stack(make_project):
     error = [ln for ln in console.splitlines() if "Runtime error in slow (models/slow.sql): " in ln]
     assert len(error) == 1 and "cancelled" in error[0] and "previous version" in error[0], console
     assert not (project / "wh" / "demo" / "slow").exists()  # nothing half-written was published
+
+
+@contextlib.contextmanager
+def _small_disk(folder: Path, size: str = "3m"):
+    """A tmpfs of `size` mounted at folder (root only: CI runs as root), unmounted afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"a small disk needs `mount -t tmpfs` (root): {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_paragraph_and_the_earlier_table_stays(make_project):
+    import pyarrow.parquet as pq
+
+    project = make_project({
+        "project.yml": """
+            name: demo
+            version: '1'
+            target: dev
+            targets:
+              dev: {master: "local[1]", warehouse: warehouse}
+        """,
+        "models/small.sql": "{{ config(materialized='table') }}\nselect id as x from range(10)\n",
+        # ~25 MB of hex digests: far more than the 3 MB disk, whatever the compression
+        "models/big.sql": "{{ config(materialized='table') }}\n"
+                          "select id, sha2(cast(id as string), 512) as h, sha2(cast(id * 7 as string), 512) as g "
+                          "from range(200000)\n",
+    })
+    with _small_disk(project / "warehouse"):
+        first = _cli(project, "run", "-s", "small")
+        out, err = first.communicate(timeout=300)
+        assert first.returncode == 0, out + err
+        proc = _cli(project, "run", "-s", "big")
+        out, err = proc.communicate(timeout=300)
+        console = out + err
+        assert proc.returncode == 1, console
+        assert _noise(console) == [], console
+        found = [ln for ln in console.splitlines() if "Runtime error in big " in ln]
+        assert len(found) == 1 and "disk is full" in found[0], console
+        assert "target/sparkmodels.log" in found[0], found[0]
+        small = pq.read_table(str(project / "warehouse" / "demo" / "small")).column("x").to_pylist()
+        assert sorted(small) == list(range(10))
+        assert not (project / "warehouse" / "demo" / "big").exists()  # nothing half-written was published
