@@ -246,6 +246,7 @@ def test_a_full_disk_is_one_paragraph_and_the_earlier_table_stays(make_project):
         first = _cli(project, "run", "-s", "small")
         out, err = first.communicate(timeout=300)
         assert first.returncode == 0, out + err
+        small_version = os.readlink(project / "warehouse" / "demo" / "small")
         proc = _cli(project, "run", "-s", "big")
         out, err = proc.communicate(timeout=300)
         console = out + err
@@ -256,4 +257,8 @@ def test_a_full_disk_is_one_paragraph_and_the_earlier_table_stays(make_project):
         assert "target/sparkmodels.log" in found[0], found[0]
         small = pq.read_table(str(project / "warehouse" / "demo" / "small")).column("x").to_pylist()
         assert sorted(small) == list(range(10))
+        assert os.readlink(project / "warehouse" / "demo" / "small") == small_version  # still the same version
         assert not (project / "warehouse" / "demo" / "big").exists()  # nothing half-written was published
+        # the failed write's partial version is gone, so the disk has its space back
+        versions = project / "warehouse" / "demo" / ".versions" / "big"
+        assert [v.name for v in versions.iterdir() if v.name.startswith("v")] == []
