@@ -13,7 +13,7 @@ from sparkmodels.errors import ProjectError
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.identifiers import check_identifier
 from sparkmodels.project.packages import installed_packages, satisfies
-from sparkmodels.project.profiles import ProfileTargets, read_profile_targets
+from sparkmodels.project.profiles import ProfileTargets, read_profile_targets, render_value
 from sparkmodels.project.yamlio import line_of, load_yaml, parse_yaml
 from sparkmodels.version import DBT_VERSION
 
@@ -173,19 +173,6 @@ def find_project_file(project_dir: Path) -> Path:
     )
 
 
-def _render_env_vars(value: Any, path: str, line: int | None) -> Any:
-    """Render `{{ env_var(...) }}` / `{{ var(...) }}` inside target strings."""
-    if isinstance(value, Mapping):
-        return {k: _render_env_vars(v, path, line_of(value, line)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render_env_vars(v, path, line) for v in value]
-    if isinstance(value, str) and "{{" in value:
-        from sparkmodels.project.render.jinja import render_string
-
-        return render_string(value, path=path, line=line)
-    return value
-
-
 def _read_targets(root: Path, project: Mapping, project_file: str,
                   profiles_dir: str | os.PathLike | None = None) -> tuple[dict, str | None, ProfileTargets]:
     """Targets from project.yml `targets:` or else profiles.yml (profiles.py finds it as dbt does)."""
@@ -215,7 +202,7 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
     """A Target from its YAML mapping (env_var rendered, warehouse made absolute)."""
     if not isinstance(raw, Mapping):
         raise ProjectError(f"target '{name}' must be a mapping.", path=path)
-    data = _render_env_vars(raw, path, line_of(raw))
+    data = render_value(raw, path, line_of(raw))
     warehouse = str(data.get("warehouse") or data.get("warehouse_path") or "warehouse")
     if "://" not in warehouse and not warehouse.startswith("file:"):
         warehouse = str((root / warehouse).resolve())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from sparkmodels.errors import ProjectError
+from sparkmodels.errors import ProjectError, WarehouseError
 
 # Keys of a node's config whose values name a folder or a relation.
 IDENTIFIER_KEYS = ("schema", "alias")
@@ -32,6 +32,15 @@ def identifier_problem(value) -> str | None:
     if bad:
         return "must not contain " + ", ".join(repr(c) for c in bad)
     return None
+
+
+def check_table_parts(warehouse, schema: str, name: str) -> None:
+    """A table location's schema and name are one folder name each (storage re-checks what load checked)."""
+    for what, part in (("schema", schema), ("table name", name)):
+        problem = identifier_problem(part)
+        if problem:
+            raise WarehouseError(f"the {what} {part!r} {problem}; sparkmodels writes only inside the warehouse "
+                                 f"'{warehouse}'.")
 
 
 def check_identifier(value, what: str, *, node: str | None = None, path: str | None = None,

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from sparkmodels.errors import EnvironmentProblem, WarehouseError
 from sparkmodels.execute.storage.leases import LEASES_DIR, hold
 from sparkmodels.execute.storage.local import KEEP_PREVIOUS, LEASE_BASE, VERSIONS_DIR, version_name
-from sparkmodels.project.identifiers import identifier_problem
+from sparkmodels.project.identifiers import check_table_parts
 
 POINTERS_DIR = "_current"
 # A rename on these is a copy (not atomic, and slow): write the pointer with one create instead.
@@ -202,11 +202,7 @@ class HadoopTableLocation:
     leases: HadoopLeases = field(default_factory=HadoopLeases, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for what, part in (("schema", self.schema), ("table name", self.name)):
-            problem = identifier_problem(part)
-            if problem:
-                raise WarehouseError(f"the {what} {part!r} {problem}; sparkmodels writes only inside the warehouse "
-                                     f"'{self.warehouse}'.")
+        check_table_parts(self.warehouse, self.schema, self.name)
 
     @property
     def versions(self) -> HadoopPath:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sparkmodels.errors import EnvironmentProblem, WarehouseError
 from sparkmodels.execute.storage.leases import LeaseBook, dead_leases, hold, lease_alive, mutex
-from sparkmodels.project.identifiers import identifier_problem
+from sparkmodels.project.identifiers import check_table_parts
 
 VERSIONS_DIR = ".versions"
 KEEP_PREVIOUS = 1
@@ -70,11 +70,7 @@ class TableLocation:
     leases: LeaseBook = field(default_factory=LeaseBook, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for what, part in (("schema", self.schema), ("table name", self.name)):
-            problem = identifier_problem(part)
-            if problem:
-                raise WarehouseError(f"the {what} {part!r} {problem}; sparkmodels writes only inside the warehouse "
-                                     f"'{self.warehouse}'.")
+        check_table_parts(self.warehouse, self.schema, self.name)
 
     @property
     def link(self) -> Path:
