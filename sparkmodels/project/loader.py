@@ -319,12 +319,12 @@ class _Loader:
                 checksum=_file_checksum(path), patch_path=patch.get("patch_path"),
             )
 
-    def link(self) -> None:
-        """Turn ref()/source() calls into depends_on, with located did-you-mean errors."""
+    def link(self, only: str | None = None) -> None:
+        """Turn ref()/source() calls into depends_on, with located did-you-mean errors (`only`: one node's)."""
         names = {n.name: uid for uid, n in self.nodes.items() if n.resource_type in ("model", "seed", "snapshot")}
         sources = {(n.source_name, n.name): uid for uid, n in self.nodes.items() if n.resource_type == "source"}
         for uid, node in list(self.nodes.items()):
-            if not node.calls or not node.enabled:
+            if not node.calls or not node.enabled or (only is not None and uid != only):
                 continue  # a disabled model's refs may point anywhere: it is dropped next
             deps: list[str] = []
             for call in node.calls:
@@ -364,6 +364,29 @@ class _Loader:
                     )
         for uid in disabled:
             del self.nodes[uid]
+
+
+def project_renderer(config: ProjectConfig) -> Renderer:
+    """The project's Renderer with every macro (its own, its packages', the built-ins) registered:
+    for text rendered after loading (`show --inline`, hooks, `run-operation`)."""
+    return _Loader(config).load_macros()[0]
+
+
+def inline_node(config: ProjectConfig, manifest: Manifest, text: str, *, name: str = "inline",
+                renderer: Renderer | None = None) -> Node:
+    """An ad-hoc query (`show --inline`) as a node over the manifest: rendered with ref()/source() and
+    macros like a model of the root project, its calls linked to the manifest's nodes (located errors)."""
+    renderer = renderer or project_renderer(config)
+    path = f"<{name}>"
+    result = renderer.render(text, filename=path, node_name=name, package=config.name)
+    uid = f"sql_operation.{config.name}.{name}"
+    node = Node(unique_id=uid, name=name, resource_type="analysis", package=config.name, path=path,
+                fqn=(config.name, name), raw_code=text, config=freeze({"materialized": "view", **result.config}),
+                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map, checksum=checksum(text))
+    loader = _Loader(config)
+    loader.nodes = {**manifest.nodes, uid: node}
+    loader.link(only=uid)
+    return loader.nodes[uid]
 
 
 def _prefix(package_root: Path, root: Path) -> str:
