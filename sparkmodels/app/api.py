@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import platform
 from collections.abc import Mapping, Sequence
@@ -99,6 +100,7 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     """
     from sparkmodels.execute.cache import BuildCache
     from sparkmodels.execute.engine import Engine
+    from sparkmodels.execute.hooks import HookRunner
     from sparkmodels.execute.runner import Runner
 
     reporter = reporter or Reporter(quiet=True)
@@ -144,11 +146,21 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
                        f"{p.config.target.threads} thread{'s' if p.config.target.threads != 1 else ''} "
                        f"on target '{p.config.target.name}' (Spark {engine.version()}"
                        f"{', via sparkmodels server' if engine.via_server else ''})")
+        hooks = HookRunner(engine, p.manifest, p.config, p.compiler.kinds, emit=emit,
+                           log=lambda text: reporter.line(text))
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
                         on_event=emit, fail_fast=options.fail_fast, materializations=p.materializations,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
-                                         enabled=not options.no_cache, force=options.full_refresh))
-        result = runner.run()
+                                         enabled=not options.no_cache, force=options.full_refresh),
+                        hooks=hooks)
+        # on-run-start before the first node (a failure skips them all); on-run-end after the last,
+        # even when nodes failed, with their results (dbt's order)
+        failed = hooks.run("on-run-start")
+        result = runner.skip_all("skipped because an on-run-start hook failed") if failed else runner.run()
+        if not result.interrupted:
+            failed = (*failed, *hooks.run("on-run-end", results=result.results))
+        if failed:
+            result = dataclasses.replace(result, hook_errors=tuple(failed))
     finally:
         reporter.stop()
         engine.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
-from sparkmodels.project import docblocks, schema_yaml
+from sparkmodels.project import docblocks, hooks, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
@@ -186,7 +186,7 @@ class _Loader:
                     # An in-file config(schema=...) changes `this.schema`; rare, so render again.
                     this = Relation(name, final_schema)
                     result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
-                result_config, calls = result.config, tuple(result.calls)
+                result_config, calls = hooks.model_hooks(result.config, rel, text), tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
                 # exceptions.warn() while rendering: shown with the load's other warnings
                 self.warnings.extend(f"{name} ({rel}): {m[9:]}" for m in result.logs if m.startswith("Warning: "))
@@ -241,10 +241,11 @@ class _Loader:
                 if entry.get("relation") is not None:
                     sql = relation_sql(entry["relation"], rel, line, name)
                     body = "\n" * ((line or 1) - 1) + sql
-                    defined.append((name, rel, (), sql, body, line, dict(entry.get("config") or {})))
+                    defined.append((name, rel, (), sql, body, line, hooks.normalize(entry.get("config") or {}, rel)))
                 patches[name] = {"description": str(entry.get("description") or ""),
                                  "columns": schema_yaml._columns(entry, rel), "patch_path": rel,
-                                 "config": dict(entry.get("config") or {}) if entry.get("relation") is None else {}}
+                                 "config": hooks.normalize(entry.get("config") or {}, rel)
+                                 if entry.get("relation") is None else {}}
         for name, rel, folders, raw, body, line, yaml_config in defined:
             self.claim_name(name, rel)
             fqn = (self.config.name, *folders, name)
@@ -253,7 +254,7 @@ class _Loader:
                                        patch.get("config", {}))
             this = Relation(name, schema_for(self.config, base_config))
             result = renderer.render(body, filename=rel, node_name=name, this=this)
-            node_config = merge_config(base_config, result.config)
+            node_config = merge_config(base_config, hooks.model_hooks(result.config, rel, raw))
             snapshot_spec(node_config, node=name, path=rel, line=line)  # located errors before Spark
             uid = f"snapshot.{self.config.name}.{name}"
             self.nodes[uid] = Node(
