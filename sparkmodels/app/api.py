@@ -147,7 +147,7 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
                        f"on target '{p.config.target.name}' (Spark {engine.version()}"
                        f"{', via sparkmodels server' if engine.via_server else ''})")
         hooks = HookRunner(engine, p.manifest, p.config, p.compiler.kinds, emit=emit,
-                           log=lambda text: reporter.line(text))
+                           log=lambda text, info: reporter.line(text) if info else None)
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
                         on_event=emit, fail_fast=options.fail_fast, materializations=p.materializations,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,

@@ -17,14 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from sparkmodels.errors import CompilationError, ExecutionError, SparkModelsError, did_you_mean
-from sparkmodels.execute.run_context import RunContext
-from sparkmodels.plan.compiler import identifier, relation_name
+from sparkmodels.errors import ExecutionError, SparkModelsError
+from sparkmodels.execute.run_context import RunContext, unwrapped
+from sparkmodels.plan.compiler import identifier
 from sparkmodels.project import hooks as configured
 from sparkmodels.project.config import ProjectConfig, schema_for
 from sparkmodels.project.kinds import Kinds
 from sparkmodels.project.manifest import Manifest, Node
-from sparkmodels.project.render.jinja import Relation, resolve
+from sparkmodels.project.render.jinja import Relation
 
 # One statement ends at a ';' outside quotes, backquotes and comments.
 _STATEMENT_PARTS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|--[^\n]*|/\*.*?\*/|;", re.S)
@@ -64,55 +64,33 @@ class HookRunner:
     """Renders and runs the hooks of one run, in its engine's session (renders one at a time)."""
 
     def __init__(self, engine, manifest: Manifest, config: ProjectConfig, kinds: Kinds, *,
-                 emit: Callable[..., None] | None = None, log: Callable[[str], None] | None = None):
+                 emit: Callable[..., None] | None = None, log: Callable[[str, bool], None] | None = None):
         self.engine = engine
         self.manifest = manifest
         self.config = config
         self.kinds = kinds
         self.emit = emit or (lambda *a, **k: None)
-        self.log = log  # hooks' log() lines (None: dropped)
+        self.log = log  # hooks' log(msg, info) lines (None: dropped)
         self._renderer = None
         self._lock = threading.Lock()  # the project's Renderer renders one template at a time
-        self._names: dict | None = None
 
     # -- rendering: the one place a hook's Jinja context is made ---------------------------------
     def render(self, hook: configured.Hook, *, node_name: str, package: str | None = None,
                this: Relation | None = None, extra: Mapping | None = None) -> str:
-        """A hook's SQL rendered at run time, refs resolved to the session's relation names."""
+        """A hook's SQL rendered at run time: ref()/source() are the session's relations, run_query
+        runs in the run's session (execute/run_context.py)."""
         from sparkmodels.project.loader import project_renderer
 
-        context = RunContext(self.engine.sql, log=self.log)
+        context = RunContext(self.engine, self.manifest, self.config, self.kinds, log=self.log)
         path = hook.path or "<hook>"
         with self._lock:
             if self._renderer is None:
                 self._renderer = project_renderer(self.config)
             try:
-                result = self._renderer.render(str(hook), filename=path, node_name=node_name, this=this,
-                                               extra={**context.extra(), **(extra or {})}, package=package)
+                return self._renderer.render(str(hook), filename=path, node_name=node_name, this=this,
+                                             extra={**context.extra(), **(extra or {})}, package=package).text
             except SparkModelsError as exc:
-                raise _hook_located(exc, hook) from None
-        relations = []
-        for call in result.calls:
-            dep = self._lookup(call, hook, node_name)
-            self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
-            relations.append(relation_name(dep, self.kinds))
-        return resolve(result.text, relations)
-
-    def _lookup(self, call, hook: configured.Hook, node_name: str) -> Node:
-        if self._names is None:
-            nodes = self.manifest.nodes.values()
-            self._names = {
-                "ref": {(n.name,): n for n in nodes if n.resource_type in ("model", "seed", "snapshot")},
-                "source": {(n.source_name, n.name): n for n in nodes if n.resource_type == "source"},
-            }
-        known = self._names[call.kind]
-        key = tuple(call.args[-1:]) if call.kind == "ref" else tuple(call.args)
-        if key not in known:
-            wanted = ".".join(key)
-            raise CompilationError(f"{call.kind}('{wanted}') in a hook names nothing in the project."
-                                   + did_you_mean(wanted, [".".join(k) for k in known]),
-                                   node=node_name, path=hook.path, line=hook.line)
-        return known[key]
+                raise _hook_located(exc, hook, node_name) from None
 
     # -- a node's pre_hook / post_hook -------------------------------------------------------------
     def has(self, node: Node) -> bool:
@@ -179,11 +157,10 @@ class HookRunner:
                                      hint=f"The hook ran: {_short(statement)}") from None
 
 
-def _hook_located(exc: SparkModelsError, hook: configured.Hook) -> SparkModelsError:
+def _hook_located(exc: SparkModelsError, hook: configured.Hook, node_name: str) -> SparkModelsError:
     """A render error of a hook at the file and line of its config (the hook's own line n is n-1 below)."""
-    message = exc.message
-    if message.startswith("ExecutionError: "):  # run_query's SQL failed inside the template
-        exc = ExecutionError(message[len("ExecutionError: "):], node=exc.node, path=exc.path, line=exc.line)
+    exc = unwrapped(exc)
+    exc.node = exc.node or node_name
     if exc.path in (None, hook.path, "<hook>"):
         inner = exc.line
         exc.path = hook.path

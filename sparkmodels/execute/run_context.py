@@ -13,9 +13,12 @@ a SQL error is an ExecutionError, which the render locates at the template line 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from sparkmodels.errors import ExecutionError
+from sparkmodels.errors import CompilationError, ExecutionError, SparkModelsError, did_you_mean
+from sparkmodels.plan.compiler import relation_name
+from sparkmodels.project.config import ProjectConfig, schema_for
+from sparkmodels.project.kinds import Kinds
+from sparkmodels.project.manifest import Manifest
 
 
 class Column:
@@ -101,31 +104,65 @@ class _Columns(tuple):
 
 
 class RunContext:
-    """The run-time additions to a render: run_query over the session, execute=True, log printing."""
+    """The run-time entries of a render in one engine: run_query, ref/source (the session's relation
+    names, made queryable first), execute=True, and log() lines handed to `log(text, info)`."""
 
-    def __init__(self, run_sql: Callable[[str], Any], *, log: Callable[[str], None] | None = None):
-        self._run_sql = run_sql  # one statement -> a DataFrame
+    def __init__(self, engine, manifest: Manifest, config: ProjectConfig, kinds: Kinds, *,
+                 log: Callable[[str, bool], None] | None = None):
+        self.engine = engine
+        self.manifest = manifest
+        self.config = config
+        self.kinds = kinds
         self._log = log
+        self._names: dict | None = None
 
     def run_query(self, sql) -> Table:
         text = str(sql).strip().rstrip(";")
         try:
-            df = self._run_sql(text)
+            df = self.engine.sql(text)
             rows = df.collect()
             names = [f.name for f in df.schema.fields]
-        except ExecutionError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - Spark's error, located at the call
+        except Exception as exc:  # noqa: BLE001 - Spark's error, located at the call by the render
             from sparkmodels.execute.spark.failures import plain_message
 
             raise ExecutionError(f"run_query failed: {plain_message(str(exc))}") from None
         return Table(names, [tuple(r) for r in rows])
 
+    def relation(self, kind: str, args: tuple) -> str:
+        """ref(name)/source(source, table) as the SQL name the session knows, made queryable."""
+        if self._names is None:
+            nodes = self.manifest.nodes.values()
+            self._names = {
+                "ref": {(n.name,): n for n in nodes if n.resource_type in ("model", "seed", "snapshot")},
+                "source": {(n.source_name, n.name): n for n in nodes if n.resource_type == "source"},
+            }
+        known = self._names[kind]
+        key = tuple(str(a) for a in (args[-1:] if kind == "ref" else args))
+        if key not in known:
+            wanted = ".".join(key)
+            raise CompilationError(f"{kind}('{wanted}') names nothing in the project."
+                                   + did_you_mean(wanted, [".".join(k) for k in known]))
+        node = known[key]
+        self.engine.ensure_relation(node, schema_for(self.config, node.config))
+        return relation_name(node, self.kinds)
+
     def log(self, msg, info: bool = False) -> str:
         if self._log is not None:
-            self._log(str(msg))
+            self._log(str(msg), bool(info))
         return ""
 
     def extra(self) -> dict:
         """Context entries for Renderer.render(extra=...)."""
-        return {"run_query": self.run_query, "execute": True, "log": self.log}
+        return {"run_query": self.run_query, "execute": True, "log": self.log,
+                "ref": lambda *args, **_version: self.relation("ref", args),
+                "source": lambda source, table: self.relation("source", (source, table))}
+
+
+def unwrapped(exc: SparkModelsError) -> SparkModelsError:
+    """A render error as raised inside the template: the renderer reports any exception from user
+    Jinja as a CompilationError 'ExecutionError: ...'; run_query's SQL failing is a run-time error."""
+    prefix = "ExecutionError: "
+    if isinstance(exc, CompilationError) and exc.message.startswith(prefix):
+        return ExecutionError(exc.message[len(prefix):], node=exc.node, path=exc.path, line=exc.line,
+                              hint=exc.hint)
+    return exc
