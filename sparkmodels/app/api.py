@@ -516,3 +516,32 @@ def show(project_dir: str | Path = ".", *, inline: str | None = None, limit: int
         return tuple(previewer.preview(node, compiled, limit) for node, compiled in todo)
     finally:
         engine.stop()
+
+
+# -- run-operation -------------------------------------------------------------------------------
+def run_operation(project_dir: str | Path = ".", macro: str = "", *, args: Mapping | str | None = None,
+                  target: str | None = None, vars=None, spark=None, project: Project | None = None,
+                  log=None):
+    """`sparkmodels run-operation`: call a macro (`name` or `package.name`) with `args` (a mapping or
+    YAML text) as keywords, in a session with the run-time context (run_query...); returns an
+    execute.operations.OperationResult. `log(text, info)` receives the macro's log() lines as they come."""
+    from sparkmodels.execute.engine import Engine
+    from sparkmodels.execute.operations import run_operation as call_macro
+    from sparkmodels.project.yamlio import parse_yaml
+
+    if isinstance(args, str):
+        args = parse_yaml(args, "--args") if args.strip() else {}
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        raise UsageError("--args must be a YAML mapping of the macro's arguments, e.g. --args '{n: 3}'.")
+    p = ensure_project(project_dir, target, vars, project=project)
+    engine = Engine(p.config.target, spark, project_root=p.config.root, app_name="sparkmodels run-operation",
+                    kinds=p.compiler.kinds)
+    try:
+        from sparkmodels.execute.python.models import register_udfs
+
+        register_udfs(engine, p.config)
+        return call_macro(engine, p.manifest, p.config, p.compiler.kinds, macro, dict(args), log=log)
+    finally:
+        engine.stop()

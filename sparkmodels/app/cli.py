@@ -10,7 +10,7 @@ from functools import wraps
 
 import click
 
-from sparkmodels.errors import ExecutionError, SparkModelsError
+from sparkmodels.errors import CompilationError, ExecutionError, SparkModelsError
 from sparkmodels.plan.options import RunOptions
 from sparkmodels.version import __version__
 
@@ -264,6 +264,27 @@ def show_cmd(common: Common, inline, limit, output, **params):
         else:
             click.echo(f"Previewing {'inline node' if inline is not None else f'node {preview.node!r}'}:")
             click.echo(preview.table())
+
+
+@cli.command("run-operation")
+@click.argument("macro")
+@_common
+@click.option("--args", "args", metavar="YAML", help="The macro's arguments as a YAML mapping, e.g. '{n: 3}'.")
+def run_operation_cmd(common: Common, macro, args):
+    """Call MACRO (a macro of the project, or package.macro) in a Spark session; prints what it logs.
+
+    Exit 1 if the macro fails (its SQL, an exceptions.raise_compiler_error...), 2 for project errors.
+    """
+    from sparkmodels.app import api
+    from sparkmodels.project.config import load_config
+
+    load_config(common.project_dir, target=common.target)  # project errors (exit 2) before the macro
+    try:
+        api.run_operation(common.project_dir, macro, args=args, target=common.target, vars=common.vars,
+                          log=lambda text, info: click.echo(_redacted(text, common.vars)) if info or common.debug
+                          else None)
+    except (ExecutionError, CompilationError) as exc:  # the macro failed: exit 1, as dbt
+        _failed(exc, common)
 
 
 @cli.command("debug")

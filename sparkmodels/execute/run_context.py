@@ -161,7 +161,7 @@ class RunContext:
 def unwrapped(exc: SparkModelsError) -> SparkModelsError:
     """A render error as raised inside the template: the renderer reports any exception from user
     Jinja as a CompilationError 'ExecutionError: ...'; run_query's SQL failing is a run-time error."""
-    prefix = "ExecutionError: "
+    prefix = f"ExecutionError: {ExecutionError.kind}: "  # the renderer's type name, then str(exc)'s head
     if isinstance(exc, CompilationError) and exc.message.startswith(prefix):
         return ExecutionError(exc.message[len(prefix):], node=exc.node, path=exc.path, line=exc.line,
                               hint=exc.hint)
