@@ -32,11 +32,12 @@ def cli_run(*args):
 def test_run_operation(make_project, spark):
     root = make_project({
         "models/t.sql": "{{ config(materialized='table') }}\nselect id from range(3)",
+        "models/unbuilt.sql": "{{ config(materialized='table') }}\nselect 1 as id",
         "macros/ops.sql": MACROS,
         "dbt_packages/pkg/dbt_project.yml": "name: pkg\n",
         "dbt_packages/pkg/macros/p.sql": "{% macro hello(who) %}{{ log('hello ' ~ who, info=True) }}{% endmacro %}",
     })
-    assert cli_run("run", "--project-dir", str(root)).exit_code == 0
+    assert cli_run("run", "--project-dir", str(root), "-s", "t").exit_code == 0
     res = cli_run("run-operation", "count_rows", "--project-dir", str(root), "--args", "{model: t}")
     assert res.exit_code == 0, res.output
     assert res.output == "rows in t: 3 [3]\n"  # info=True lines only
@@ -57,6 +58,8 @@ def test_run_operation(make_project, spark):
     assert "`nope` cannot be resolved" in res.output and "Traceback" not in res.output
     res = cli_run("run-operation", "count_row", "--project-dir", str(root))
     assert res.exit_code == 1 and "no macro named 'count_row'" in res.output and "Did you mean 'count_rows'?" in res.output
+    res = cli_run("run-operation", "count_rows", "--project-dir", str(root), "--args", "{model: unbuilt}")
+    assert res.exit_code == 1 and "'unbuilt' has not been built yet" in res.output, res.output
     # bad --args is a usage error: exit 2
     res = cli_run("run-operation", "count_rows", "--project-dir", str(root), "--args", "[1, 2]")
     assert res.exit_code == 2 and "--args must be a YAML mapping" in res.output

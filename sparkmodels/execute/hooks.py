@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
-from sparkmodels.execute.run_context import RunContext, unwrapped
+from sparkmodels.execute.run_context import RunContext
 from sparkmodels.plan.compiler import identifier
 from sparkmodels.project import hooks as configured
 from sparkmodels.project.config import ProjectConfig, schema_for
@@ -90,7 +90,7 @@ class HookRunner:
                 return self._renderer.render(str(hook), filename=path, node_name=node_name, this=this,
                                              extra={**context.extra(), **(extra or {})}, package=package).text
             except SparkModelsError as exc:
-                raise _hook_located(exc, hook, node_name) from None
+                raise _hook_located(context.unwrapped(exc), hook, node_name) from None
 
     # -- a node's pre_hook / post_hook -------------------------------------------------------------
     def has(self, node: Node) -> bool:
@@ -159,7 +159,6 @@ class HookRunner:
 
 def _hook_located(exc: SparkModelsError, hook: configured.Hook, node_name: str) -> SparkModelsError:
     """A render error of a hook at the file and line of its config (the hook's own line n is n-1 below)."""
-    exc = unwrapped(exc)
     exc.node = exc.node or node_name
     if exc.path in (None, hook.path, "<hook>"):
         inner = exc.line

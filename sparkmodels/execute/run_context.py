@@ -115,6 +115,19 @@ class RunContext:
         self.kinds = kinds
         self._log = log
         self._names: dict | None = None
+        self.failure: SparkModelsError | None = None  # the run-time error raised inside the template
+
+    def unwrapped(self, exc: SparkModelsError) -> SparkModelsError:
+        """A render error as raised inside the template: the renderer reports any exception from user
+        Jinja as a CompilationError naming its type; a run_query/ref failure is a run-time error,
+        located at the template line that called it unless it names its own node (a table not built)."""
+        failure = self.failure
+        if failure is None or not isinstance(exc, CompilationError) or not exc.message.startswith(
+                f"{type(failure).__name__}: "):
+            return exc
+        if failure.path is None:
+            failure.path, failure.line = exc.path, exc.line
+        return failure.located(node=exc.node)
 
     def run_query(self, sql) -> Table:
         text = str(sql).strip().rstrip(";")
@@ -125,7 +138,8 @@ class RunContext:
         except Exception as exc:  # noqa: BLE001 - Spark's error, located at the call by the render
             from sparkmodels.execute.spark.failures import plain_message
 
-            raise ExecutionError(f"run_query failed: {plain_message(str(exc))}") from None
+            self.failure = ExecutionError(f"run_query failed: {plain_message(str(exc))}")
+            raise self.failure from None
         return Table(names, [tuple(r) for r in rows])
 
     def relation(self, kind: str, args: tuple) -> str:
@@ -143,7 +157,11 @@ class RunContext:
             raise CompilationError(f"{kind}('{wanted}') names nothing in the project."
                                    + did_you_mean(wanted, [".".join(k) for k in known]))
         node = known[key]
-        self.engine.ensure_relation(node, schema_for(self.config, node.config))
+        try:
+            self.engine.ensure_relation(node, schema_for(self.config, node.config))
+        except SparkModelsError as exc:  # e.g. a table not built yet
+            self.failure = exc
+            raise
         return relation_name(node, self.kinds)
 
     def log(self, msg, info: bool = False) -> str:
@@ -157,12 +175,3 @@ class RunContext:
                 "ref": lambda *args, **_version: self.relation("ref", args),
                 "source": lambda source, table: self.relation("source", (source, table))}
 
-
-def unwrapped(exc: SparkModelsError) -> SparkModelsError:
-    """A render error as raised inside the template: the renderer reports any exception from user
-    Jinja as a CompilationError 'ExecutionError: ...'; run_query's SQL failing is a run-time error."""
-    prefix = f"ExecutionError: {ExecutionError.kind}: "  # the renderer's type name, then str(exc)'s head
-    if isinstance(exc, CompilationError) and exc.message.startswith(prefix):
-        return ExecutionError(exc.message[len(prefix):], node=exc.node, path=exc.path, line=exc.line,
-                              hint=exc.hint)
-    return exc
