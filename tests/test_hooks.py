@@ -22,9 +22,12 @@ models:
     t:
       +pre-hook: "{% if var('check', false) %}create or replace temp view hk_pre as select {{ run_query('select count(*) from ' ~ this).rows[0][0] }} as c{% endif %}"
 """
+# the hook's own `}}` inside the string, and a line break before the call closes (line markers)
 T = """\
-{{ config(materialized='table',
-          post_hook="create or replace temp view hk_post as select {{ run_query('select count(*) from ' ~ this).rows[0][0] }} as c") }}
+{{ config(
+    materialized='table',
+    post_hook="create or replace temp view hk_post as select {{ run_query('select count(*) from ' ~ this).rows[0][0] }} as c",
+) }}
 select id from range({{ var('n') }})
 """
 SCHEMA = """\
@@ -46,7 +49,7 @@ def test_every_hook_kind_in_order(make_project, spark):
     p = load_project(root, vars={"n": 1})
     t = p.manifest.nodes["model.demo.t"]
     assert [h.location for h in t.config["pre_hook"]] == ["project.yml:9"]
-    assert [h.location for h in t.config["post_hook"]] == ["models/t.sql:2"]
+    assert [h.location for h in t.config["post_hook"]] == ["models/t.sql:3"]
     assert [h.location for h in p.manifest.nodes["model.demo.v"].config["post_hook"]] == ["models/schema.yml:5"]
 
     for view in ("hk_start", "hk_end", "hk_pre", "hk_post", "hk_v"):
