@@ -155,7 +155,8 @@ def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
                 own[key[1:]] = value
             elif key in KNOWN_CONFIG_KEYS and not isinstance(value, Mapping):
                 own[key] = value
-        config = merge_config(config, hooks.normalize(own, None))
+        if own:
+            config = merge_config(config, hooks.normalize(own, None))
     return config
 
 

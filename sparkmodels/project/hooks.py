@@ -18,6 +18,7 @@ from sparkmodels.errors import ProjectError
 
 # Every spelling dbt accepts -> the one key the config of a node holds.
 HOOK_KEYS = {"pre-hook": "pre_hook", "pre_hook": "pre_hook", "post-hook": "post_hook", "post_hook": "post_hook"}
+HOOK_NAMES = frozenset(HOOK_KEYS)
 NODE_HOOKS = ("pre_hook", "post_hook")
 RUN_HOOKS = ("on-run-start", "on-run-end")
 
@@ -67,8 +68,8 @@ def normalize(config: Mapping, path: str | None, line: int | None = None) -> dic
 
     A YAML mapping (yamlio.LineDict) gives each key's own line; `line` is the fallback (a model's
     `config(...)` call). Both spellings in one mapping add up (dash first)."""
-    if not any(key in HOOK_KEYS for key in config):
-        return dict(config)
+    if HOOK_NAMES.isdisjoint(config):  # most configs: no hooks (this runs per node and folder level)
+        return config if type(config) is dict else dict(config)
     key_lines = getattr(config, "key_lines", None) or {}
     out: dict = {}
     for key, value in config.items():
@@ -105,9 +106,8 @@ def line_in(text: str, names) -> int | None:
 
 def model_hooks(result_config: Mapping, path: str, text: str) -> dict:
     """A model's `config(...)` (from rendering) with its hooks located at the line naming them."""
-    keys = [k for k in result_config if k in HOOK_KEYS]
-    if not keys:
-        return dict(result_config)
+    if HOOK_NAMES.isdisjoint(result_config):
+        return result_config
     out: dict = {}
     for key, value in result_config.items():
         canonical = HOOK_KEYS.get(key) if isinstance(key, str) else None

@@ -24,7 +24,8 @@ _QUOTED_TAG = re.compile(r"(\{\{(?:[^'\"}]|" + _STR + r"|\}(?!\}))*?\}\}"
 def split_tags(source: str) -> list[str]:
     """source split into text and Jinja tags (text at even indexes, tags at odd ones)."""
     parts = _TAG.split(source)
-    if any(p.count("'") % 2 or p.count('"') % 2 for p in parts[1::2]):  # a tag cut inside a string
+    if ("'" in source or '"' in source) and any(
+            p.count("'") % 2 or p.count('"') % 2 for p in parts[1::2] if "'" in p or '"' in p):  # cut in a string
         parts = _QUOTED_TAG.split(source)
     return parts
 
