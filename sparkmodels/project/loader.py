@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
-from sparkmodels.project import docblocks, schema_yaml
+from sparkmodels.project import contracts, docblocks, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
@@ -219,7 +219,10 @@ class _Loader:
                 rendered_incremental=incremental_text, line_map_incremental=incremental_map,
                 checksum=checksum(text), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
+                constraints=patch.get("constraints", ()), patch_line=patch.get("line"),
             )
+            # dbt's contract rules (ephemeral, Python, untyped columns...) and unenforced-constraint warnings
+            self.warnings.extend(contracts.validate(self.nodes[f"model.{self.config.name}.{name}"]))
 
     def load_snapshots(self, renderer: Renderer, raw_docs) -> None:
         """`{% snapshot %}` blocks in snapshot-paths and YAML `snapshots:` entries with a `relation`;

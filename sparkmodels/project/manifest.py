@@ -26,6 +26,11 @@ def source_line(line_map: tuple[int, ...], rendered_line: int | None) -> int | N
     return line_map[min(max(rendered_line, 1), len(line_map)) - 1]
 
 
+def constraints_dict(constraints) -> list[dict]:
+    """Constraints as manifest.json writes them (dbt's keys; the YAML line is ours, left out)."""
+    return [{k: v for k, v in thaw(c).items() if k != "line"} for c in constraints]
+
+
 @dataclass(frozen=True)
 class Column:
     """A documented column of a model, seed or source."""
@@ -35,6 +40,9 @@ class Column:
     data_type: str | None = None
     tests: tuple = ()
     meta: Mapping = field(default_factory=lambda: EMPTY)
+    constraints: tuple = ()  # dbt's column constraints (project/contracts.py), each with its YAML line
+    quote: bool | None = None  # `quote: true`: the name is quoted where sparkmodels writes it (tests)
+    line: int | None = None  # where the column is declared in schema YAML (errors point at it)
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,7 @@ class Node:
     line_map_incremental: tuple[int, ...] = ()
     checksum: str = ""
     patch_path: str | None = None
+    patch_line: int | None = None  # the line of the node's entry in its schema YAML file (patch_path)
     # Sources: external location/format/options; seeds: the CSV path.
     source_name: str | None = None
     identifier: str | None = None
@@ -134,6 +143,7 @@ class Node:
     uses_vars: tuple[str, ...] = ()
     uses_env_vars: tuple[str, ...] = ()
     test: TestSpec | None = None  # tests only: what kind of test, of what, with which arguments
+    constraints: tuple = ()  # models: dbt's model-level constraints (project/contracts.py)
 
     @property
     def is_unit_test(self) -> bool:
@@ -168,7 +178,8 @@ class Node:
             "description": self.description,
             "columns": {
                 c.name: {"name": c.name, "description": c.description, "data_type": c.data_type,
-                         "meta": thaw(c.meta)}
+                         "meta": thaw(c.meta), "constraints": constraints_dict(c.constraints),
+                         "quote": c.quote}
                 for c in self.columns.values()
             },
             "depends_on": {"nodes": list(self.depends_on), "macros": list(self.depends_on_macros)},
@@ -177,6 +188,11 @@ class Node:
             "checksum": {"name": "sha256", "checksum": self.checksum},
             "patch_path": self.patch_path,
         }
+        if self.resource_type == "model":  # dbt 1.5+: the contract and the model-level constraints
+            contract = self.config.get("contract")
+            enforced = bool(isinstance(contract, Mapping) and contract.get("enforced"))
+            out.update(contract={"enforced": enforced, "alias_types": True, "checksum": None},
+                       constraints=constraints_dict(self.constraints))
         if self.resource_type == "source":
             out.update(source_name=self.source_name, identifier=self.identifier,
                        external=thaw(self.external) if self.external else None)
