@@ -50,8 +50,9 @@ class RefCall:
     """One ref()/source() call found while parsing, with the line it appears on."""
 
     kind: str  # "ref" or "source"
-    args: tuple[str, ...]
+    args: tuple[str, ...]  # ref: (name,) or (package, name); source: (source, table)
     line: int | None = None
+    target: str | None = None  # the unique_id it resolved to (set when the manifest is linked)
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class _Recorder:
             args = (*args,)  # versions are accepted and ignored: one version per model
         if not 1 <= len(args) <= 2:
             raise CompilationError("ref() takes a model name, or a package and a model name.")
-        return self._placeholder("ref", args[-1:])
+        return self._placeholder("ref", args)  # ref('pkg', 'm') names the package (dbt's two-argument ref)
 
     def source(self, source_name, table_name):
         return self._placeholder("source", (source_name, table_name))
