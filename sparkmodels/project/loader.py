@@ -115,7 +115,8 @@ class _Loader:
 
     def load_macros(self) -> tuple[Renderer, dict[str, Macro]]:
         target = {**self.config.target.describe(), "project_name": self.config.name}
-        renderer = Renderer(vars=self.config.vars, target=target, dispatch=self.config.dispatch)
+        renderer = Renderer(vars=self.config.vars, target=target, dispatch=self.config.dispatch,
+                            flags=self.config.flags)
         macros: dict[str, Macro] = {}
         # Generic tests ({% test %} blocks) may also live in test-paths, e.g. tests/generic/.
         generic = [p for _b, p in self.files(self.config.test_paths, (".sql",)) if has_test_blocks(read_source(p))]

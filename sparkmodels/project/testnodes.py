@@ -124,8 +124,11 @@ class TestBuilder:
             self.generic(path, test, target, expr, None, line_of(test, line_of(entry)))
         for col in entry.get("columns") or []:
             if isinstance(col, Mapping) and col.get("name"):
+                column = str(col["name"])
+                if col.get("quote") is True:  # dbt passes adapter.quote(name) to the test: `my col`
+                    column = "`" + column.replace("`", "``") + "`"
                 for test in _tests_list(col) or []:
-                    self.generic(path, test, target, expr, str(col["name"]), line_of(test, line_of(col)))
+                    self.generic(path, test, target, expr, column, line_of(test, line_of(col)))
 
     def generic(self, path: str, spec, target: Node, target_call: tuple, column: str | None,
                 line: int | None) -> None:
