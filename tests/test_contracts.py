@@ -171,3 +171,29 @@ def test_contract_needs_typed_columns_and_known_constraint_types(make_project):
     with pytest.raises(ProjectError, match="invalid constraint type 'not_nul'.*Did you mean 'not_null'") as info:
         sparkmodels.load_project(bad)
     assert info.value.line == 8
+
+
+def test_bad_data_types_and_check_expressions_fail_before_writing(make_project, spark):
+    schema = """
+        version: 2
+        models:
+          - name: typo
+            config: {materialized: table, contract: {enforced: true}}
+            columns:
+              - {name: id, data_type: integr}
+          - name: badcheck
+            config: {materialized: table, contract: {enforced: true}}
+            columns:
+              - name: id
+                data_type: int
+                constraints: [{type: check, expression: "nope > 0"}]
+    """
+    root = make_project({"models/typo.sql": "select 1 as id", "models/badcheck.sql": "select 1 as id",
+                         "models/schema.yml": schema})
+    result = sparkmodels.run(root, spark=spark)
+    typo, bad = _failure(result, "typo"), _failure(result, "badcheck")
+    assert "column 'id' has data_type 'integr', which is not a Spark SQL type" in typo.message
+    assert (typo.path, typo.line) == ("models/schema.yml", 6)
+    assert "the check constraint `nope > 0` cannot be evaluated" in bad.message and "`nope`" in bad.message
+    assert bad.line == 12
+    assert not (root / "warehouse/demo/typo").exists() and not (root / "warehouse/demo/badcheck").exists()

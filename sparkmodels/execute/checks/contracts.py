@@ -90,9 +90,10 @@ def mismatches(definition: Mapping[str, str], contract: Mapping[str, str]) -> li
     return rows
 
 
-def conform(df, node: Node):
+def conform(df, node: Node, *, constraints: bool = True):
     """df with the contract's columns in its order, or a ContractError with the diff; df itself
-    when the node has no enforced contract."""
+    when the node has no enforced contract. constraints: also check that every check expression
+    resolves (False for a view, whose constraints are ignored as in dbt)."""
     if node.resource_type != "model" or not enforced(node.config):
         return df
     contract = contract_types(df.sparkSession, node)
@@ -105,10 +106,33 @@ def conform(df, node: Node):
             "definition. Nothing was written.\n\n" + diff_table(rows) + "\n",
             node=node.name, path=node.patch_path or node.path, line=where(node).line)
     by_key = {f.name.lower(): f.name for f in df.schema.fields}
-    ordered = [df[_q(by_key[c.name.lower()])].alias(c.name) for c in node.columns.values()]
-    if [f.name for f in df.schema.fields] == list(node.columns):
-        return df
-    return df.select(*ordered)
+    if [f.name for f in df.schema.fields] != list(node.columns):
+        df = df.select(*[df[_q(by_key[c.name.lower()])].alias(c.name) for c in node.columns.values()])
+    if constraints:
+        _analyse_checks(df, node)
+    return df
+
+
+def _analyse_checks(df, node: Node) -> None:
+    """Every check expression resolves against the output (analysis only), before anything is written."""
+    from pyspark.sql import functions as F
+
+    checks = [(cond, k) for _label, cond, k in _checks(node) if k["type"] == "check"]
+    if not checks:
+        return
+    try:
+        df.select(*[F.expr(cond) for cond, _k in checks]).schema  # noqa: B018
+    except Exception as exc:  # noqa: BLE001
+        if type(exc).__name__ not in ("AnalysisException", "ParseException"):
+            raise
+        from sparkmodels.execute.spark.failures import plain_message
+
+        bad = next((k for cond, k in checks if _fails(df, cond)), checks[0][1])
+        reason = re.sub(r";?\s*line \d+ pos \d+;?.*", "", str(exc).splitlines()[0]).rstrip(" .;")
+        raise ContractError(
+            f"the check constraint `{bad.get('expression')}` cannot be evaluated over the model's columns: "
+            f"{plain_message(reason).rstrip(' .')}. Nothing was written.", node=node.name,
+            path=node.patch_path or node.path, line=bad.get("line")) from None
 
 
 def _checks(node: Node) -> list[tuple[str, str, dict]]:
@@ -139,19 +163,8 @@ def verify_staged(df, node: Node, version) -> None:
     from pyspark.sql import functions as F
 
     staged = df.sparkSession.read.schema(df.schema).parquet(str(version))
-    try:
-        counts = staged.agg(*[F.expr(f"count_if({cond})").alias(f"c{i}")
-                              for i, (_label, cond, _k) in enumerate(checks)]).first()
-    except Exception as exc:  # noqa: BLE001 - a check expression Spark cannot evaluate
-        if type(exc).__name__ not in ("AnalysisException", "ParseException"):
-            raise
-        from sparkmodels.execute.spark.failures import plain_message
-
-        bad = next((k for _l, cond, k in checks if k["type"] == "check" and _fails(staged, cond)), checks[0][2])
-        raise ContractError(
-            f"the check constraint `{bad.get('expression')}` cannot be evaluated: "
-            f"{plain_message(str(exc).splitlines()[0])}", node=node.name,
-            path=node.patch_path or node.path, line=bad.get("line")) from None
+    counts = staged.agg(*[F.expr(f"count_if({cond})").alias(f"c{i}")
+                          for i, (_label, cond, _k) in enumerate(checks)]).first()
     broken = [(label, int(counts[i]), k) for i, (label, _c, k) in enumerate(checks) if counts[i]]
     if not broken:
         return

@@ -16,7 +16,7 @@ class ViewMaterialization:
     def execute(self, ctx: StepContext) -> MaterializationResult:
         from sparkmodels.execute.checks.contracts import conform
 
-        df = conform(ctx.dataframe(), ctx.node)  # an enforced contract: names and types (no constraints)
+        df = conform(ctx.dataframe(), ctx.node, constraints=False)  # a contract: names and types only
         df.createOrReplaceTempView(identifier(ctx.node))  # the alias config, else the name
         ctx.relations.mark_registered(identifier(ctx.node))
         return MaterializationResult("created view")
