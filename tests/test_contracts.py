@@ -64,7 +64,7 @@ def test_contract_passes_reorders_columns_and_is_in_the_manifest(make_project, s
     assert sorted(r.id for r in df.collect()) == [1, 2]
     manifest = json.loads((root / "target/manifest.json").read_text())
     node = manifest["nodes"]["model.demo.dim"]
-    assert node["contract"]["enforced"] is True
+    assert node["contract"]["enforced"] is True and len(node["contract"]["checksum"]) == 64
     assert node["constraints"] == [{"type": "primary_key", "name": None, "expression": None,
                                     "warn_unenforced": True, "warn_unsupported": True, "to": None,
                                     "to_columns": [], "columns": ["id"]}]

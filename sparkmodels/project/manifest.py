@@ -192,7 +192,12 @@ class Node:
         if self.resource_type == "model":  # dbt 1.5+: the contract and the model-level constraints
             contract = self.config.get("contract")
             enforced = bool(isinstance(contract, Mapping) and contract.get("enforced"))
-            out.update(contract={"enforced": enforced, "alias_types": True, "checksum": None},
+            checksum_ = None
+            if enforced:  # dbt's contract checksum: |name + data_type + version per column, by name
+                state = "".join(f"|{c.name}{c.data_type}None" for c in sorted(self.columns.values(),
+                                                                               key=lambda c: c.name))
+                checksum_ = hashlib.sha256(state.encode("utf-8")).hexdigest()
+            out.update(contract={"enforced": enforced, "alias_types": True, "checksum": checksum_},
                        constraints=constraints_dict(self.constraints))
         if self.resource_type == "source":
             out.update(source_name=self.source_name, identifier=self.identifier,
