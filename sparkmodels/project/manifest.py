@@ -162,6 +162,17 @@ class Node:
         """The line in the source file that produced a line of rendered SQL."""
         return source_line(self.line_map, rendered_line)
 
+    def contract_dict(self) -> dict:
+        """manifest.json's `contract`: enforced, alias_types, and dbt's checksum of an enforced contract
+        (each column's |name + data_type + version, by name)."""
+        contract = self.config.get("contract")
+        enforced = bool(isinstance(contract, Mapping) and contract.get("enforced"))
+        digest = None
+        if enforced:
+            state = "".join(f"|{c.name}{c.data_type}None" for c in sorted(self.columns.values(), key=lambda c: c.name))
+            digest = hashlib.sha256(state.encode("utf-8")).hexdigest()
+        return {"enforced": enforced, "alias_types": True, "checksum": digest}
+
     def evolve(self, **changes) -> Node:
         return replace(self, **changes)
 
@@ -190,15 +201,7 @@ class Node:
             "patch_path": self.patch_path,
         }
         if self.resource_type == "model":  # dbt 1.5+: the contract and the model-level constraints
-            contract = self.config.get("contract")
-            enforced = bool(isinstance(contract, Mapping) and contract.get("enforced"))
-            checksum_ = None
-            if enforced:  # dbt's contract checksum: |name + data_type + version per column, by name
-                state = "".join(f"|{c.name}{c.data_type}None" for c in sorted(self.columns.values(),
-                                                                               key=lambda c: c.name))
-                checksum_ = hashlib.sha256(state.encode("utf-8")).hexdigest()
-            out.update(contract={"enforced": enforced, "alias_types": True, "checksum": checksum_},
-                       constraints=constraints_dict(self.constraints))
+            out.update(contract=self.contract_dict(), constraints=constraints_dict(self.constraints))
         if self.resource_type == "source":
             out.update(source_name=self.source_name, identifier=self.identifier,
                        external=thaw(self.external) if self.external else None)
