@@ -318,6 +318,7 @@ def test_duplicate_names_across_packages_need_the_two_argument_ref(tmp_path):
     manifest = load_manifest(load_config(root))
     orders = manifest.nodes["model.shop.orders"]
     assert set(orders.depends_on) == {"model.otherpkg.pkg_model", "model.mypkg.pkg_model"}
+    assert orders.to_dict()["refs"][0] == {"name": "pkg_model", "package": "otherpkg", "version": None}
     compiled = sparkmodels.compile(root, select=["orders"]).compiled
     [sql] = [s for uid, s in compiled.items() if uid == "model.shop.orders"]
     assert "from `other_pkg_model` a cross join `pkg_model` b" in sql

@@ -195,7 +195,9 @@ class Node:
                 for c in self.columns.values()
             },
             "depends_on": {"nodes": list(self.depends_on), "macros": list(self.depends_on_macros)},
-            "refs": [list(c.args) for c in self.calls if c.kind == "ref"],
+            # dbt 1.5+'s shape: {name, package (ref('pkg', 'm')), version}
+            "refs": [{"name": c.args[-1], "package": c.args[0] if len(c.args) > 1 else None, "version": None}
+                     for c in self.calls if c.kind == "ref"],
             "sources": [list(c.args) for c in self.calls if c.kind == "source"],
             "checksum": {"name": "sha256", "checksum": self.checksum},
             "patch_path": self.patch_path,
