@@ -276,7 +276,10 @@ def test_package_docs_blocks_and_analyses_load(tmp_path):
     pkg = {**PKG,
            "models/docs.md": "{% docs pkg_doc %}From the package.{% enddocs %}\n{% docs shared_doc %}pkg's{% enddocs %}\n",
            "models/schema.yml": "version: 2\nmodels:\n  - name: pkg_model\n    description: \"{{ doc('pkg_doc') }}\"\n"
-                                "    columns:\n      - name: n\n        description: \"{{ doc('shared_doc') }}\"\n",
+                                "    config: {contract: {enforced: true}}\n"
+                                "    columns:\n      - name: n\n        description: \"{{ doc('shared_doc') }}\"\n"
+                                "        data_type: int\n        constraints: [{type: unique}]\n"
+                                "      - {name: a, data_type: string}\n      - {name: s, data_type: string}\n",
            "analyses/pkg_report.sql": "select count(*) from {{ ref('pkg_model') }}\n"}
     write_files(tmp_path / "mypkg", pkg)
     root = _project(tmp_path, "packages:\n  - local: ../mypkg\n", {
@@ -290,6 +293,9 @@ def test_package_docs_blocks_and_analyses_load(tmp_path):
     assert manifest.nodes["model.shop.orders"].description == "pkg's / From the package."
     analysis = manifest.nodes["analysis.mypkg.pkg_report"]
     assert analysis.package == "mypkg" and analysis.path.endswith("mypkg/analyses/pkg_report.sql")
+    # a package model's contract warnings name the file from the root project
+    [warning] = [w for w in manifest.warnings if "unique constraint on pkg_model.n" in w]
+    assert warning.startswith(analysis.path.replace("analyses/pkg_report.sql", "models/schema.yml:10:"))
     assert analysis.depends_on == ("model.mypkg.pkg_model",)
     sparkmodels.compile(root)
     compiled = list((root / "target/compiled").rglob("pkg_report.sql"))

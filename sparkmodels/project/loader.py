@@ -106,6 +106,7 @@ class _Loader:
         self.macro_uids: dict[str, str] = shared.macro_uids if shared else {}  # name as called -> macro uid
         self.renderer: Renderer | None = shared.renderer if shared else None
         self.warnings: list[str] = shared.warnings if shared else []
+        self.prefix = _prefix(config.root, shared.root) if shared else ""  # a package's folder, for warnings
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -227,7 +228,7 @@ class _Loader:
                 constraints=patch.get("constraints", ()), patch_line=patch.get("line"),
             )
             # dbt's contract rules (ephemeral, Python, untyped columns...) and unenforced-constraint warnings
-            self.warnings.extend(contracts.validate(self.nodes[f"model.{self.config.name}.{name}"]))
+            self.warnings.extend(self.prefix + w for w in contracts.validate(self.nodes[f"model.{self.config.name}.{name}"]))
 
     def load_snapshots(self, renderer: Renderer, raw_docs) -> None:
         """`{% snapshot %}` blocks in snapshot-paths and YAML `snapshots:` entries with a `relation`;
