@@ -143,8 +143,10 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
                        f"{p.config.target.threads} thread{'s' if p.config.target.threads != 1 else ''} "
                        f"on target '{p.config.target.name}' (Spark {engine.version()}"
                        f"{', via sparkmodels server' if engine.via_server else ''})")
-        runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
-                        on_event=emit, fail_fast=options.fail_fast, materializations=p.materializations,
+        # --fail-fast, else dbt_project.yml's `flags: {fail_fast: true}`
+        fail_fast = options.fail_fast or bool(p.config.flags.get("fail_fast"))
+        runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads, fail_fast=fail_fast,
+                        on_event=emit, materializations=p.materializations,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
                                          enabled=not options.no_cache, force=options.full_refresh))
         result = runner.run()
