@@ -148,8 +148,10 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
                        f"{', via sparkmodels server' if engine.via_server else ''})")
         hooks = HookRunner(engine, p.manifest, p.config, p.compiler.kinds, emit=emit,
                            log=lambda text, info: reporter.line(text) if info else None)
-        runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads,
-                        on_event=emit, fail_fast=options.fail_fast, materializations=p.materializations,
+        # --fail-fast, else dbt_project.yml's `flags: {fail_fast: true}`
+        fail_fast = options.fail_fast or bool(p.config.flags.get("fail_fast"))
+        runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads, fail_fast=fail_fast,
+                        on_event=emit, materializations=p.materializations,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
                                          enabled=not options.no_cache, force=options.full_refresh),
                         hooks=hooks)

@@ -146,12 +146,18 @@ class RunContext:
         """ref(name)/source(source, table) as the SQL name the session knows, made queryable."""
         if self._names is None:
             nodes = self.manifest.nodes.values()
+            refs: dict = {}
+            for n in nodes:  # the root project's node of a name first, as ref() resolves it
+                if n.resource_type in ("model", "seed", "snapshot"):
+                    if n.package == self.config.name or (n.name,) not in refs:
+                        refs[(n.name,)] = n
+                    refs[(n.package, n.name)] = n
             self._names = {
-                "ref": {(n.name,): n for n in nodes if n.resource_type in ("model", "seed", "snapshot")},
+                "ref": refs,
                 "source": {(n.source_name, n.name): n for n in nodes if n.resource_type == "source"},
             }
         known = self._names[kind]
-        key = tuple(str(a) for a in (args[-1:] if kind == "ref" else args))
+        key = tuple(str(a) for a in args)
         if key not in known:
             wanted = ".".join(key)
             raise CompilationError(f"{kind}('{wanted}') names nothing in the project."

@@ -114,6 +114,8 @@ class ProjectConfig:
     warnings: tuple[str, ...] = ()  # e.g. require-dbt-version mismatches; shown with the manifest's
     # dbt's `dispatch:` list ({macro_namespace, search_order}), read by the macro namespace
     dispatch: tuple = ()
+    # dbt_project.yml `flags:` (dbt 1.8+): fail_fast applies to runs, every flag is `flags.<NAME>` in Jinja
+    flags: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     analysis_paths: tuple[str, ...] = ("analyses",)
     docs_paths: tuple[str, ...] | None = None  # None: dbt's default, every resource path
     snapshot_paths: tuple[str, ...] = ("snapshots",)
@@ -158,6 +160,16 @@ def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
         if own:
             config = merge_config(config, hooks.normalize(own, None))
     return config
+
+
+def _flags(value, path: str, data) -> dict:
+    """dbt_project.yml's `flags:` mapping (lower-case names, as dbt writes them)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ProjectError("`flags:` must be a mapping of flag names to values (fail_fast: true, ...).",
+                           path=path, line=(getattr(data, "key_lines", None) or {}).get("flags") or line_of(data))
+    return {str(k).lower(): v for k, v in value.items()}
 
 
 def _as_tuple(value, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -389,6 +401,7 @@ def _project_config(root: Path, name: str, data: Mapping, config_file: str, targ
         target=target,
         root_trees=root_trees or freeze({}),
         dispatch=freeze(list(data.get("dispatch") or [])),
+        flags=freeze(_flags(data.get("flags"), config_file, data)),
         analysis_paths=_as_tuple(data.get("analysis-paths"), ("analyses",)),
         docs_paths=_as_tuple(data.get("docs-paths"), ()) or None,
     )

@@ -85,6 +85,7 @@ class TestBuilder:
         self.renderer = renderer
         self.nodes = nodes
         self.out: dict[str, Node] = {}
+        self._twins: set[str] | None = None  # names that several packages define (two-argument refs)
 
     def add(self, node: Node, line: int | None = None) -> None:
         if node.unique_id in self.out:
@@ -104,7 +105,7 @@ class TestBuilder:
                 name = str(entry["name"])
                 uid = f"{rtype}.{self.config.name}.{name}"
                 if uid in self.nodes:
-                    self._target_tests(path, entry, self.nodes[uid], ("ref", name))
+                    self._target_tests(path, entry, self.nodes[uid], self._ref_call(self.nodes[uid]))
         for source in doc.get("sources") or []:
             if not isinstance(source, Mapping):
                 continue
@@ -123,8 +124,11 @@ class TestBuilder:
             self.generic(path, test, target, expr, None, line_of(test, line_of(entry)))
         for col in entry.get("columns") or []:
             if isinstance(col, Mapping) and col.get("name"):
+                column = str(col["name"])
+                if col.get("quote") is True:  # dbt passes adapter.quote(name) to the test: `my col`
+                    column = "`" + column.replace("`", "``") + "`"
                 for test in _tests_list(col) or []:
-                    self.generic(path, test, target, expr, str(col["name"]), line_of(test, line_of(col)))
+                    self.generic(path, test, target, expr, column, line_of(test, line_of(col)))
 
     def generic(self, path: str, spec, target: Node, target_call: tuple, column: str | None,
                 line: int | None) -> None:
@@ -208,6 +212,16 @@ class TestBuilder:
                 exc.line = line
             raise
         return result.text.strip() + "\n", result.calls, result.macros_used, result.config
+
+    def _ref_call(self, target: Node) -> tuple:
+        """("ref", name), or ("ref", package, name) when another package has a node of that name."""
+        if self._twins is None:
+            packages: dict[str, set] = {}
+            for n in self.nodes.values():
+                if n.resource_type in ("model", "seed", "snapshot"):
+                    packages.setdefault(n.name, set()).add(n.package)
+            self._twins = {name for name, found in packages.items() if len(found) > 1}
+        return ("ref", target.package, target.name) if target.name in self._twins else ("ref", target.name)
 
     def _input_node(self, key: tuple) -> Node | None:
         if key[0] == "ref":

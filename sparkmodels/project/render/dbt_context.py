@@ -106,11 +106,14 @@ def _print(msg) -> str:
     return ""
 
 
-def flags(full_refresh: bool = False, which: str = "compile") -> SimpleNamespace:
-    """dbt's `flags` as models read them at load time."""
-    return SimpleNamespace(FULL_REFRESH=full_refresh, STORE_FAILURES=False, WHICH=which, DEBUG=False,
-                           FAIL_FAST=False, WARN_ERROR=False, USE_COLORS=True, INTROSPECT=True,
-                           STATE_MODIFIED_COMPARE_MORE_UNRENDERED_VALUES=False)
+def flags(full_refresh: bool = False, which: str = "compile", project: Mapping | None = None) -> SimpleNamespace:
+    """dbt's `flags` as models read them at load time; project: dbt_project.yml's `flags:` on top."""
+    out = SimpleNamespace(FULL_REFRESH=full_refresh, STORE_FAILURES=False, WHICH=which, DEBUG=False,
+                          FAIL_FAST=False, WARN_ERROR=False, USE_COLORS=True, INTROSPECT=True,
+                          STATE_MODIFIED_COMPARE_MORE_UNRENDERED_VALUES=False)
+    for key, value in (project or {}).items():
+        setattr(out, str(key).upper(), value)
+    return out
 
 
 def constants(invocation_id: str | None = None) -> dict[str, Any]:

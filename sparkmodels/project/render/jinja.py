@@ -89,7 +89,7 @@ class _Recorder:
             args = (*args,)  # versions are accepted and ignored: one version per model
         if not 1 <= len(args) <= 2:
             raise CompilationError("ref() takes a model name, or a package and a model name.")
-        return self._placeholder("ref", args[-1:])
+        return self._placeholder("ref", args)  # ref('pkg', 'm') names the package (dbt's two-argument ref)
 
     def source(self, source_name, table_name):
         return self._placeholder("source", (source_name, table_name))
@@ -194,7 +194,8 @@ class Renderer:
     """
 
     def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=(),
-                 dispatch=(), invocation_id: str | None = None, allow_secret_env: bool = False):
+                 dispatch=(), invocation_id: str | None = None, allow_secret_env: bool = False,
+                 flags: Mapping[str, Any] | None = None):
         self.vars = vars
         self.allow_secret_env = allow_secret_env  # True only for targets/profiles (render_string)
         self.target = target
@@ -202,6 +203,8 @@ class Renderer:
         self.root_package = str(target.get("project_name") or "")
         self.dispatch_orders = dispatch_orders(dispatch)  # the project's `dispatch:` config
         self._dbt_globals = dbt_context.constants(invocation_id)
+        if flags:  # dbt_project.yml `flags:`
+            self._dbt_globals["flags"] = dbt_context.flags(project=flags)
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
