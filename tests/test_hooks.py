@@ -21,6 +21,9 @@ models:
   demo:
     t:
       +pre-hook: "{% if var('check', false) %}create or replace temp view hk_pre as select {{ run_query('select count(*) from ' ~ this).rows[0][0] }} as c{% endif %}"
+seeds:
+  demo:
+    post_hook: "create or replace temp view hk_seed as select count(*) as n from {{ this }}"
 """
 # the hook's own `}}` inside the string, and a line break before the call closes (line markers)
 T = """\
@@ -45,15 +48,17 @@ def _one(spark, view):
 
 def test_every_hook_kind_in_order(make_project, spark):
     root = make_project({"project.yml": PROJECT, "models/t.sql": T, "models/schema.yml": SCHEMA,
-                         "models/v.sql": "select count(*) as n from {{ ref('t') }}"})
+                         "models/v.sql": "select count(*) as n from {{ ref('t') }}", "seeds/s.csv": "a\n1\n2\n"})
     p = load_project(root, vars={"n": 1})
     t = p.manifest.nodes["model.demo.t"]
     assert [h.location for h in t.config["pre_hook"]] == ["project.yml:9"]
     assert [h.location for h in t.config["post_hook"]] == ["models/t.sql:3"]
     assert [h.location for h in p.manifest.nodes["model.demo.v"].config["post_hook"]] == ["models/schema.yml:5"]
 
-    for view in ("hk_start", "hk_end", "hk_pre", "hk_post", "hk_v"):
+    for view in ("hk_start", "hk_end", "hk_pre", "hk_post", "hk_v", "hk_seed"):
         spark.catalog.dropTempView(view)
+    assert api.seed(root, spark=spark, vars={"n": 1}).success  # a seed's hook (bare key in the seeds: tree)
+    assert _one(spark, "hk_seed") == 2
     result = api.run(root, spark=spark, vars={"n": 2})
     assert result.success, [r.message for r in result.results]
     assert _one(spark, "hk_start") == "started"
