@@ -118,6 +118,8 @@ class Runner:
             if not node.is_unit_test:  # unit tests read mocked inputs only
                 for dep in self._upstream_relations(node):
                     self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+                if node.runtime_render:
+                    step = self._runtime_compiled(step)
             with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:
                 outcome = self.tests.run(step)
             status, message, failures, extra = outcome.status, outcome.message, outcome.failures, outcome.extra

@@ -23,6 +23,7 @@ from sparkmodels.plan.compiler import identifier, relation_name
 from sparkmodels.project.config import ProjectConfig, schema_for
 from sparkmodels.project.kinds import Kinds
 from sparkmodels.project.manifest import Manifest, Node
+from sparkmodels.project.render import dbt_context
 from sparkmodels.project.render.introspect import Relation
 
 
@@ -65,13 +66,16 @@ class RunContext:
     """Run-time answers for renders in one engine's session (thread-safe for the runner's threads)."""
 
     def __init__(self, engine, manifest: Manifest, config: ProjectConfig, kinds: Kinds | None = None, *,
-                 log: Callable[[str, bool], None] | None = None, selected=()):
+                 log: Callable[[str, bool], None] | None = None, selected=(), which: str = "run"):
         self.engine = engine
         self.manifest = manifest
         self.config = config
         self.kinds = kinds or engine.kinds
         self._log = log
         self.selected = tuple(selected)
+        # dbt's flags as a run sees them (WHICH: dbt_utils.star writes a placeholder only for `compile`)
+        self.flags = dbt_context.flags(full_refresh=bool(getattr(engine, "full_refresh", False)), which=which,
+                                       project=getattr(config, "flags", None))
         self._names: dict | None = None
         self._results: dict[str, SimpleNamespace] = {}
         self._lock = threading.Lock()
@@ -164,6 +168,10 @@ class RunContext:
         with self._lock:
             return self._results.get(str(name))
 
+    def load_relation(self, relation=None):
+        """dbt's load_relation(relation): the relation if it exists, else None."""
+        return self.adapter.load_relation(relation)
+
     def log(self, msg, info: bool = False) -> str:
         if self._log is not None:
             self._log(str(msg), bool(info))
@@ -176,7 +184,7 @@ class RunContext:
 
     def extra(self, node: Node | None = None) -> dict:
         """Context entries for Renderer.render(extra=...): the backend itself, plus dbt's run-time globals."""
-        out = {"__sm_runtime": self, "graph": self.graph,
+        out = {"__sm_runtime": self, "graph": self.graph, "flags": self.flags,
                "selected_resources": list(self.selected)}
         if self._log is not None:
             out["log"] = self.log

@@ -3,7 +3,8 @@
 A model marked at load (`Node.runtime_render`: it reads `execute` or calls run_query, statement or
 adapter introspection) is rendered here once its upstream relations are queryable, in the run's
 session, with a RunContext as the render's backend; then compiled as any model (ephemeral inputs
-inlined as CTEs). Both of an incremental model's renders are made again. The project's Renderer
+inlined as CTEs). Both of an incremental model's renders are made again; a data test whose macro
+introspects (dbt_utils.equality) is rendered again from its template (Node.runtime_template). The project's Renderer
 is built on first use and renders one template at a time (the runner's threads take turns).
 A microbatch model keeps its load-time SQL: its per-batch filters are placed on the placeholders.
 """
@@ -15,17 +16,21 @@ import threading
 from sparkmodels.execute.runtime.context import RunContext
 from sparkmodels.plan.compiler import CompiledNode, Compiler, identifier
 from sparkmodels.project.config import ProjectConfig
+from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.project.render.introspect import Relation
+from sparkmodels.project.testnodes import with_limit
 
 
 class ModelRenderer:
     """Run-time renders of one run's models."""
 
-    def __init__(self, engine, manifest: Manifest, config: ProjectConfig, *, selected=(), context=None, log=None):
+    def __init__(self, engine, manifest: Manifest, config: ProjectConfig, *, selected=(), context=None, log=None,
+                 which: str = "run"):
         self.config = config
         self.manifest = manifest
-        self.context = context or RunContext(engine, manifest, config, engine.kinds, selected=selected, log=log)
+        self.context = context or RunContext(engine, manifest, config, engine.kinds, selected=selected, log=log,
+                                             which=which)
         self.compiler = Compiler(manifest, engine.kinds)
         self._renderer = None
         self._lock = threading.Lock()
@@ -46,8 +51,24 @@ class ModelRenderer:
                 return project.vars
         return self.config.vars
 
+    def _test(self, node: Node, extra: dict) -> Node:
+        """A data test rendered now: a generic test's one-line template again, else the singular test's file."""
+        renderer = self.renderer()
+        if node.runtime_template is not None:
+            result = renderer.render(node.runtime_template["template"], filename=node.path, node_name=node.name,
+                                     extra={**thaw(node.runtime_template["extra"]), **extra})
+            text, line_map = result.text.strip() + "\n", ()
+        else:
+            result = renderer.render(node.raw_code, filename=node.path, node_name=node.name, extra=extra)
+            text, line_map = result.text, result.line_map
+        text, line_map = with_limit(text, line_map, node.config.get("limit"))
+        return node.evolve(calls=(), rendered=text, line_map=line_map)
+
     def compiled(self, node: Node, schema: str) -> CompiledNode:
         """The node's SQL rendered now, in the session (its upstream relations must be queryable)."""
+        if node.resource_type == "test":
+            with self._lock:
+                return self.compiler.compile_node(self._test(node, self.context.extra(node)))
         this = Relation(identifier(node), schema, type=self.context.relation_of(node, ensure=False).type)
         extra = self.context.extra(node)
         with self._lock:

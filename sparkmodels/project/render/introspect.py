@@ -179,6 +179,10 @@ class ParseTime:
         self.mark()
         return None
 
+    def load_relation(self, relation=None):
+        self.mark()
+        return None
+
     def adapter_call(self, name: str):
         empty = name in PARSE_EMPTY_LISTS
 

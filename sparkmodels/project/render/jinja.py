@@ -298,7 +298,7 @@ class Renderer:
             # dbt's `{% if execute %}` guards: false while loading (and the render needs run time)
             "execute": True if rec.runtime is not None else ExecuteFlag(rec.mark),
             "run_query": rec.backend("run_query"), "statement": rec.backend("statement"),
-            "load_result": rec.backend("load_result"),
+            "load_result": rec.backend("load_result"), "load_relation": rec.backend("load_relation"),
         }
 
     def _constant(self) -> dict:
