@@ -168,3 +168,15 @@ def test_column_and_relation_objects_without_spark():
     assert r.quote() == "`t`" and r.get("metadata")["type"].endswith("Relation") and r.is_table
     other = r.incorporate(path={"identifier": "u"}, type="view")
     assert str(other) == "`u`" and other.is_view
+
+
+def test_compile_renders_run_time_models_in_a_session_only_when_selected(built, spark):
+    root, _results = built
+    plain = sparkmodels.compile(root, select=["plain"])
+    assert plain.runtime == () and "from `base`" in plain.compiled["model.demo.plain"]
+    res = sparkmodels.compile(root, select=["cols", "depends"], spark=spark)
+    assert res.runtime == ("cols", "depends")
+    assert res.compiled["model.demo.cols"].startswith("select `id`, `name`, `amount` from `base`")
+    assert "select 1 as n" in res.compiled["model.demo.depends"]
+    written = (root / "target" / "compiled" / "demo" / "models" / "cols.sql").read_text()
+    assert "`amount`" in written

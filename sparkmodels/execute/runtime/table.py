@@ -84,6 +84,15 @@ class _Columns(tuple):
     def keys(self) -> tuple[str, ...]:
         return tuple(c.name for c in self)
 
+    def items(self):  # agate's MappedSequence: (name, column) pairs (dbt_utils.get_query_results_as_dict)
+        return [(c.name, c) for c in self]
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
 
 class Table:
     """A query's rows (tuples, also readable by column name) and columns."""
