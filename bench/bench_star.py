@@ -57,8 +57,9 @@ def main(argv=None) -> int:
     peer = args.peer if args.peer.is_dir() else Path("/work/shared/peers/dbt-utils")
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "tests"))
-    import sparkmodels
     from pyspark.sql import SparkSession
+
+    import sparkmodels
 
     spark = (SparkSession.builder.master("local[2]").appName("bench_star").config("spark.ui.enabled", "false")
              .config("spark.sql.shuffle.partitions", "2").getOrCreate())
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
     try:
         projects = {kind: generate(work / kind, args.models, kind == "star", peer, args.materialized)
                     for kind in times}
-        for kind, root in projects.items():  # warm-up: JIT, first Parquet write, checked results
+        for root in projects.values():  # warm-up: JIT, first Parquet write, checked results
             result = sparkmodels.run(root, spark=spark)
             assert result.success, [r.message for r in result.results if r.status != "success"]
         for _ in range(args.repeats):
