@@ -64,20 +64,30 @@ class CompileResult:
     project: Project
     compiled: Mapping[str, str]
     warnings: tuple[str, ...]
+    runtime: tuple[str, ...] = ()  # models rendered in a Spark session (they introspect the warehouse)
 
 
 def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
             target: str | None = None, vars=None, project: Project | None = None,
-            state: str | Path | None = None, selector: str | None = None) -> CompileResult:
-    """Write target/compiled/** and target/manifest.json for the selected models (no Spark)."""
+            state: str | Path | None = None, selector: str | None = None, spark=None) -> CompileResult:
+    """Write target/compiled/** and target/manifest.json for the selected models. No Spark, unless a
+    selected model needs run-time rendering (it introspects: run_query, adapter..., as dbt's compile
+    connects to the warehouse); those are rendered in a session (`spark`, else one started)."""
     p = ensure_project(project_dir, target, vars, project=project)
     select, context, more = selection_context(p, select, state=state, selector=selector)
     sel = select_nodes(p.manifest, p.graph, select, exclude, resource_types=("model", "snapshot", "test", "analysis"),
                        context=context)
     compiled = p.compiled(sorted(sel.selected))
+    runtime = tuple(sorted(uid for uid in sel.selected if p.manifest.nodes[uid].runtime_render
+                           and p.manifest.nodes[uid].resource_type == "model"))
+    if runtime:
+        from sparkmodels.execute.runtime.compile import compile_at_run_time
+
+        compiled.update(compile_at_run_time(p.manifest, p.config, p.compiler, runtime, spark=spark))
     write_compiled(p.config.target_dir, p.manifest, compiled, secrets=p.secrets)
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes), secrets=p.secrets)
-    return CompileResult(p, compiled, (*p.manifest.warnings, *more, *sel.warnings))
+    write_manifest(p.config.target_dir, p.manifest, {**p.compiled(p.manifest.nodes), **compiled}, secrets=p.secrets)
+    return CompileResult(p, compiled, (*p.manifest.warnings, *more, *sel.warnings),
+                         tuple(p.manifest.nodes[u].name for u in runtime))
 
 
 def plan_for(p: Project, select: Selection, exclude: Selection, resource_types: Sequence[str],

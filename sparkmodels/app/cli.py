@@ -193,7 +193,8 @@ def retry_cmd(common: Common, threads):
 @_common
 @_selection
 def compile_cmd(common: Common, select, exclude, state=None, selector=None):
-    """Render models to target/compiled/ and write target/manifest.json (no Spark)."""
+    """Render models to target/compiled/ and write target/manifest.json (no Spark, unless a selected
+    model introspects the warehouse)."""
     from sparkmodels.app import api
     from sparkmodels.report.console import Reporter
 
@@ -202,6 +203,9 @@ def compile_cmd(common: Common, select, exclude, state=None, selector=None):
     rep = Reporter()
     rep.warnings(res.warnings)
     out = res.project.config.target_dir / "compiled"
+    if res.runtime:
+        rep.line(f"Started Spark to render {len(res.runtime)} model{'s' if len(res.runtime) != 1 else ''} that "
+                 f"introspect the warehouse (run_query, adapter...): {', '.join(res.runtime)}")
     rep.line(f"Compiled {len(res.compiled)} node{'s' if len(res.compiled) != 1 else ''} into {out}")
     if len(res.compiled) == 1:
         click.echo(next(iter(res.compiled.values())))

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.checks.batch import TestExecutor
@@ -86,6 +86,18 @@ class Runner:
         self._lock = threading.Lock()
         self.tests = TestExecutor(engine, manifest, config, plan)
         self.cache = cache  # cache.BuildCache: reuse a table whose fingerprint is unchanged
+        self._runtime = None  # runtime.models.ModelRenderer, made for the first model rendered at run time
+
+    def _runtime_compiled(self, step: PlanStep) -> PlanStep:
+        """A model that introspects (Node.runtime_render) rendered again now, its inputs queryable."""
+        from sparkmodels.execute.runtime.models import ModelRenderer
+
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = ModelRenderer(self.engine, self.manifest, self.config, selected=self.plan.selected)
+        if not self._runtime.needs(step.node):
+            return step
+        return replace(step, compiled=self._runtime.compiled(step.node, schema_for(self.config, step.node.config)))
 
     # -- one step ------------------------------------------------------------------------------
     def _sql_dataframe(self, step: PlanStep) -> Callable[[], object]:
@@ -109,6 +121,8 @@ class Runner:
             if not node.is_unit_test:  # unit tests read mocked inputs only
                 for dep in self._upstream_relations(node):
                     self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+                if node.runtime_render:
+                    step = self._runtime_compiled(step)
             with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:
                 outcome = self.tests.run(step)
             status, message, failures, extra = outcome.status, outcome.message, outcome.failures, outcome.extra
@@ -142,6 +156,8 @@ class Runner:
                 )
             for dep in self._upstream_relations(node):
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+            if node.runtime_render:
+                step = self._runtime_compiled(step)
             materialization = self.materializations.get(step.materialized, node)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
                               self._sql_dataframe(step),

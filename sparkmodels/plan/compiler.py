@@ -127,7 +127,10 @@ class Compiler:
         return resolve(node.rendered if text is None else text, rels)
 
     def _compile(self, uid: str) -> CompiledNode:
-        node = self.manifest.nodes[uid]
+        return self.compile_node(self.manifest.nodes[uid])
+
+    def compile_node(self, node: Node) -> CompiledNode:
+        """Compile a node that need not be the manifest's (a model rendered again at run time)."""
         if node.language != "sql" or node.resource_type not in ("model", "test", "snapshot", "analysis"):
             return CompiledNode(node.raw_code if node.language == "python" else "", ())
         # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.

@@ -183,6 +183,7 @@ class _Loader:
                 scanned = scan_python_model(text, rel)
                 result_config, calls, rendered, line_map = scanned.config, scanned.calls, "", ()
                 vars_used = env_used = macros_used = ()
+                runtime = False
                 language = "python"
             else:
                 this = Relation(name, schema_for(self.config, base_config))
@@ -194,6 +195,7 @@ class _Loader:
                     result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
                 result_config, calls = hooks.model_hooks(result.config, rel, text), tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
+                runtime = result.runtime
                 # exceptions.warn() while rendering: shown with the load's other warnings
                 self.warnings.extend(f"{name} ({rel}): {m[9:]}" for m in result.logs if m.startswith("Warning: "))
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
@@ -226,6 +228,7 @@ class _Loader:
                 checksum=checksum(text), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
                 constraints=patch.get("constraints", ()), patch_line=patch.get("line"),
+                runtime_render=runtime,
             )
             # dbt's contract rules (ephemeral, Python, untyped columns...) and unenforced-constraint warnings
             self.warnings.extend(self.prefix + w for w in contracts.validate(self.nodes[f"model.{self.config.name}.{name}"]))

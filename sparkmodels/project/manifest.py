@@ -145,6 +145,10 @@ class Node:
     uses_env_vars: tuple[str, ...] = ()
     test: TestSpec | None = None  # tests only: what kind of test, of what, with which arguments
     constraints: tuple = ()  # models: dbt's model-level constraints (project/contracts.py)
+    # Rendered again when it runs (it reads `execute` or introspects: project/render/introspect.py)
+    runtime_render: bool = False
+    # Generic tests rendered at run time: their one-line template and its extra context values
+    runtime_template: Mapping[str, Any] | None = None
 
     @property
     def is_unit_test(self) -> bool:

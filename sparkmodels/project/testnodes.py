@@ -77,6 +77,9 @@ def _with_limit(sql: str, line_map: tuple, limit) -> tuple[str, tuple]:
     return wrapped, (line_map[0], *line_map, line_map[-1], line_map[-1])
 
 
+with_limit = _with_limit  # a test's `limit:` applied to SQL rendered at run time too (execute/runtime/)
+
+
 class TestBuilder:
     """Collects the test nodes of one project while the loader still holds its Renderer."""
 
@@ -163,7 +166,7 @@ class TestBuilder:
         builtin = test_name in BUILTIN and self.renderer.macro_names.get(macro, "").startswith("sparkmodels/")
         test = TestSpec(kind="generic", name=test_name, attached_node=target.unique_id, column_name=column,
                         kwargs=freeze(kwargs), namespace=namespace or None, builtin=builtin, yaml_line=line)
-        rendered, calls, macros, set_config = self._render_generic(path, line, name, macro, target_call, column,
+        rendered, calls, macros, set_config, again = self._render_generic(path, line, name, macro, target_call, column,
                                                                    kwargs, cfg.get("where"), builtin)
         for key in ("fail_calc", "warn_if", "error_if"):  # config() in the test's macro (dbt_utils sets fail_calc)
             if key in set_config and key not in own:
@@ -176,13 +179,14 @@ class TestBuilder:
             calls=tuple(RefCall(c.kind, c.args, line) for c in calls), rendered=sql,
             depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in macros)),
             checksum=checksum(f"{path}:{name}:{sorted(map(str, kwargs.items()))}"), patch_path=path,
+            runtime_render=again is not None, runtime_template=again,
         ), line)
 
     def _render_generic(self, path, line, name, macro, target, column, kwargs, where, builtin=False):
         text = builtin_template(macro[5:], target, column, kwargs, where) if builtin else None
         if text is not None:  # sparkmodels' own macro, expanded without Jinja (same text and calls)
             result = self.renderer.render(text, filename=path, node_name=name)
-            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}, {}
+            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}, {}, None
         # The template text names no model and no argument value, only their kind, so every test of
         # one kind in one YAML file shares a text the Renderer compiles once. target: ("ref", model)
         # or ("source", source, table), called as ref()/source() so placeholders and calls are recorded.
@@ -211,7 +215,9 @@ class TestBuilder:
             if exc.path == path:
                 exc.line = line
             raise
-        return result.text.strip() + "\n", result.calls, result.macros_used, result.config
+        # A test whose macro introspects (dbt_utils.equality) is rendered again at run time from these.
+        again = freeze({"template": template, "extra": extra}) if result.runtime else None
+        return result.text.strip() + "\n", result.calls, result.macros_used, result.config, again
 
     def _ref_call(self, target: Node) -> tuple:
         """("ref", name), or ("ref", package, name) when another package has a node of that name."""
@@ -245,7 +251,7 @@ class TestBuilder:
             package=self.config.name, path=rel, fqn=fqn, raw_code=text, config=freeze(cfg),
             test=TestSpec(kind="singular", name=name), calls=tuple(result.calls), rendered=sql, line_map=line_map, checksum=checksum(text),
             depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
-            uses_vars=tuple(sorted(result.vars_used)),
+            uses_vars=tuple(sorted(result.vars_used)), runtime_render=result.runtime,
         ))
 
     # -- unit tests --------------------------------------------------------------------------------
