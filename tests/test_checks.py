@@ -553,3 +553,48 @@ models:
     slow = tests_of(sparkmodels.load_project(root))
     assert len(fast) == 12 and fast == slow
     assert "where value_field not in ('click', 'it\\'s')" in fast["accepted_values_raw_events_kind__click__it_s"][0]
+
+
+def test_quoted_columns_project_column_types_and_flags(make_project, spark):
+    """`quote: true` hands the test the quoted name (a column with a space); seeds' `+column_types` in
+    the project tree; dbt_project.yml-style `flags:` (fail_fast stops the run, flags.X in Jinja)."""
+    root = make_project({
+        "project.yml": "name: demo\nversion: '1'\nflags: {fail_fast: true, send_anonymous_usage_stats: false}\n"
+                       "seeds:\n  demo:\n    +column_types: {code: string}\n",
+        "seeds/codes.csv": "code,n\n007,1\n008,2\n",
+        "models/a_spaced.sql": "select n as `my col`, code, '{{ flags.FAIL_FAST }}' as ff from {{ ref('codes') }}",
+        "models/b_later.sql": "{{ config(materialized='table') }}\nselect 2 as n",
+        "models/schema.yml": """
+            version: 2
+            models:
+              - name: a_spaced
+                columns:
+                  - name: my col
+                    quote: true
+                    data_tests: [not_null, unique]
+                  - name: code
+                    data_tests:
+                      - accepted_values: {arguments: {values: ['007']}, config: {severity: warn}}
+              - name: b_later
+                columns:
+                  - name: n
+                    data_tests: [{accepted_values: {arguments: {values: [1]}}}]
+        """,
+        "models/c_last.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('b_later') }}",
+        "models/d_other.sql": "{{ config(materialized='table') }}\nselect 1 as x",
+        "models/e_other.sql": "{{ config(materialized='table') }}\nselect 1 as x",
+    })
+    result = sparkmodels.build(root, spark=spark, exclude=["b_later", "c_last"])
+    by_name = {r.name: r for r in result.results}
+    assert by_name["not_null_a_spaced__my_col_"].status == "pass"
+    assert by_name["unique_a_spaced__my_col_"].status == "pass"
+    # '008' kept as text (Spark would read 8): the one value accepted_values rejects
+    assert by_name["accepted_values_a_spaced_code__007"].failures == 1
+    result = sparkmodels.build(root, spark=spark, select=["b_later", "d_other", "e_other"])
+    # fail_fast from flags: after the first failure nothing runs, and what had not run says why
+    failed_at = [r.name for r in result.results].index("accepted_values_b_later_n__1")
+    after = result.results[failed_at + 1:]
+    assert after and all(r.status == "skipped" for r in after)
+    assert any("fail-fast" in r.message for r in after)
+    rows = spark.sql("select ff from a_spaced").collect()
+    assert {r.ff for r in rows} == {"True"}

@@ -88,9 +88,14 @@ def test_unknown_macro_of_a_namespace_is_a_located_error(make_project):
     assert (err.value.path, err.value.line) == ("models/m.sql", 2)
 
 
-def test_adapter_introspection_says_it_needs_run_time(make_project):
-    with pytest.raises(CompilationError, match="run time"):
-        sparkmodels.load_project(make_project({"models/m.sql": "{{ adapter.get_columns_in_relation(this) }}"}))
+def test_adapter_introspection_is_empty_at_load_and_marks_the_model_for_run_time(make_project):
+    # dbt's parse-time adapter: get_columns_in_relation is [], get_relation is None
+    project = sparkmodels.load_project(make_project({
+        "models/m.sql": "select 1 as x -- {{ adapter.get_columns_in_relation(this) }} {{ adapter.get_relation(this) }}"}))
+    node = project.manifest.nodes["model.demo.m"]
+    assert node.runtime_render and "[] None" in node.rendered
+    with pytest.raises(CompilationError, match="not available"):
+        sparkmodels.load_project(make_project({"models/m.sql": "{{ adapter.frobnicate(this) }}"}))
 
 
 def test_adapter_quote_and_renderer_packages_registered_in_any_order():

@@ -270,3 +270,74 @@ def test_dependencies_yml_and_env_var_in_package_specs(tmp_path, monkeypatch):
                                            "packages:\n  - local: \"{{ env_var('SM_TEST_PKG_DIR') }}\"\n"})
     assert [e["name"] for e in api.deps(root)] == ["mypkg"]
     assert "model.mypkg.pkg_model" in load_manifest(load_config(root)).nodes
+
+
+def test_package_docs_blocks_and_analyses_load(tmp_path):
+    pkg = {**PKG,
+           "models/docs.md": "{% docs pkg_doc %}From the package.{% enddocs %}\n{% docs shared_doc %}pkg's{% enddocs %}\n",
+           "models/schema.yml": "version: 2\nmodels:\n  - name: pkg_model\n    description: \"{{ doc('pkg_doc') }}\"\n"
+                                "    config: {contract: {enforced: true}}\n"
+                                "    columns:\n      - name: n\n        description: \"{{ doc('shared_doc') }}\"\n"
+                                "        data_type: int\n        constraints: [{type: unique}]\n"
+                                "      - {name: a, data_type: string}\n      - {name: s, data_type: string}\n",
+           "analyses/pkg_report.sql": "select count(*) from {{ ref('pkg_model') }}\n"}
+    write_files(tmp_path / "mypkg", pkg)
+    root = _project(tmp_path, "packages:\n  - local: ../mypkg\n", {
+        "models/docs.md": "{% docs shared_doc %}the root's{% enddocs %}\n",
+        "models/schema.yml": "version: 2\nmodels:\n  - name: orders\n    description: \"{{ doc('mypkg', 'shared_doc') }}"
+                             " / {{ doc('pkg_doc') }}\"\n"})
+    manifest = load_manifest(load_config(root))
+    model = manifest.nodes["model.mypkg.pkg_model"]
+    assert model.description == "From the package."
+    assert model.columns["n"].description == "the root's"  # dbt: the root project's block comes first
+    assert manifest.nodes["model.shop.orders"].description == "pkg's / From the package."
+    analysis = manifest.nodes["analysis.mypkg.pkg_report"]
+    assert analysis.package == "mypkg" and analysis.path.endswith("mypkg/analyses/pkg_report.sql")
+    # a package model's contract warnings name the file from the root project
+    [warning] = [w for w in manifest.warnings if "unique constraint on pkg_model.n" in w]
+    assert warning.startswith(analysis.path.replace("analyses/pkg_report.sql", "models/schema.yml:10:"))
+    assert analysis.depends_on == ("model.mypkg.pkg_model",)
+    sparkmodels.compile(root)
+    compiled = list((root / "target/compiled").rglob("pkg_report.sql"))
+    assert len(compiled) == 1 and "`pkg_model`" in compiled[0].read_text()
+
+
+def test_duplicate_names_across_packages_need_the_two_argument_ref(tmp_path):
+    """dbt allows one name in two packages; ref('m') prefers the root, then the caller's package, and
+    is ambiguous between two other packages; ref('pkg', 'm') picks one. Relations must still differ."""
+    other = {"dbt_project.yml": "name: otherpkg\nversion: '1'\n",
+             "models/pkg_model.sql": "{{ config(alias='other_pkg_model') }}\nselect 2 as n\n"}
+    write_files(tmp_path / "mypkg", PKG)
+    write_files(tmp_path / "otherpkg", other)
+    packages = "packages:\n  - local: ../mypkg\n  - local: ../otherpkg\n"
+    root = _project(tmp_path, packages)
+    with pytest.raises(sparkmodels.errors.CompilationError) as info:
+        load_manifest(load_config(root))
+    err = info.value
+    assert "when referencing 'pkg_model', found nodes in multiple packages: 'model.mypkg.pkg_model', " \
+           "'model.otherpkg.pkg_model'" in err.message
+    assert "ref('mypkg', 'pkg_model') or ref('otherpkg', 'pkg_model')" in err.message
+    assert (err.node, err.path, err.line) == ("orders", "models/orders.sql", 1)
+
+    (root / "models/orders.sql").write_text(
+        "select a.n, b.n as m from {{ ref('otherpkg', 'pkg_model') }} a cross join {{ ref('mypkg', 'pkg_model') }} b\n")
+    manifest = load_manifest(load_config(root))
+    orders = manifest.nodes["model.shop.orders"]
+    assert set(orders.depends_on) == {"model.otherpkg.pkg_model", "model.mypkg.pkg_model"}
+    assert orders.to_dict()["refs"][0] == {"name": "pkg_model", "package": "otherpkg", "version": None}
+    compiled = sparkmodels.compile(root, select=["orders"]).compiled
+    [sql] = [s for uid, s in compiled.items() if uid == "model.shop.orders"]
+    assert "from `other_pkg_model` a cross join `pkg_model` b" in sql
+    # a package's own one-argument ref finds its own model; its YAML test refs it with the package
+    tests = {n.name: n for n in manifest.nodes.values() if n.resource_type == "test"}
+    assert tests["not_null_pkg_model_n"].depends_on == ("model.mypkg.pkg_model",)
+
+    # the same relation name twice (no alias) is dbt's "two resources with the database representation"
+    write_files(tmp_path / "otherpkg", {"models/pkg_model.sql": "select 2 as n\n"})
+    with pytest.raises(ProjectError, match="two resources have the relation name 'pkg_model': model.mypkg.pkg_model") as info:
+        load_manifest(load_config(root))
+    assert "otherpkg/models/pkg_model.sql" in info.value.path
+    with pytest.raises(ProjectError, match="two resources are named 'twice'"):
+        write_files(tmp_path / "otherpkg", {"models/pkg_model.sql": "{{ config(alias='o') }}\nselect 2 as n\n",
+                                            "models/a/twice.sql": "select 1\n", "models/b/twice.sql": "select 1\n"})
+        load_manifest(load_config(root))

@@ -275,7 +275,10 @@ def test_whitespace_control_joined_lines_map_to_their_first_line():
     assert out.line_map == (1, 2, 4, 6)
 
 
-def test_execute_is_true_at_compile_time():
+def test_execute_is_false_at_load_and_marks_the_model_for_run_time():
+    # dbt's parse phase: `execute` is false; reading it means the model is rendered again when it runs
     out = Renderer(vars={}, target={}).render("{% if execute %}select 1{% else %}skip{% endif %}",
                                               filename="m.sql", node_name="m")
-    assert out.text == "select 1"
+    assert out.text == "skip" and out.runtime
+    plain = Renderer(vars={}, target={}).render("select 1 from {{ ref('a') }}", filename="m.sql", node_name="m")
+    assert not plain.runtime

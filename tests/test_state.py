@@ -174,3 +174,19 @@ def test_blank_lines_in_schema_yaml_modify_nothing(tmp_path):
     assert [n.name for n in nodes] == []
     tests, _ = sparkmodels.ls(root, select="state:unmodified", state=state, resource_types=("test",))
     assert sorted(n.name for n in tests) == ["a_is_one", "not_null_a_id"]
+
+
+def test_modified_contract(tmp_path):
+    """dbt's state:modified.contract: an enforced contract whose columns or types changed."""
+    from conftest import write_files
+
+    schema = ("version: 2\nmodels:\n  - name: c\n    config: {contract: {enforced: true}}\n"
+              "    columns:\n      - {name: id, data_type: int}\n")
+    root = write_files(tmp_path / "p", {**BEFORE, "models/contract.yml": schema})
+    sparkmodels.compile(root)
+    state = shutil.copytree(root / "target", tmp_path / "s")
+    assert sparkmodels.ls(root, select="state:modified", state=state)[0] == []
+    write_files(root, {"models/contract.yml": schema.replace("data_type: int", "data_type: bigint")})
+    nodes, _ = sparkmodels.ls(root, select="state:modified.contract", state=state)
+    assert [n.name for n in nodes] == ["c"]
+    assert sparkmodels.ls(root, select="state:modified.configs", state=state)[0] == []

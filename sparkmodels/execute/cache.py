@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sparkmodels.project.config import ProjectConfig
+from sparkmodels.project.contracts import enforced
 from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
 
@@ -289,6 +290,9 @@ class BuildCache:
             if upstream is None:
                 return None
             inputs.update(code=digest(code), language=node.language, upstream=upstream, **self._vars(node))
+            if enforced(node.config):  # a changed contract (types, constraints) is checked again
+                inputs["contract"] = digest([[c.name, c.data_type, thaw(c.constraints)] for c in node.columns.values()]
+                                            + [thaw(node.constraints)])
         return {"digest": digest(inputs), "inputs": inputs}
 
     # -- decisions -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.checks.batch import TestExecutor
@@ -49,10 +49,12 @@ class RunResult:
     results: tuple[NodeResult, ...]
     elapsed: float
     interrupted: bool = False
+    hook_errors: tuple[SparkModelsError, ...] = ()  # a failed on-run-start/on-run-end hook (hooks.py)
 
     @property
     def success(self) -> bool:
-        return not self.interrupted and all(r.status in ("success", "pass", "warn") for r in self.results)
+        return (not self.interrupted and not self.hook_errors
+                and all(r.status in ("success", "pass", "warn") for r in self.results))
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -70,8 +72,9 @@ class Runner:
 
     def __init__(self, engine, manifest: Manifest, config: ProjectConfig, plan: Plan, *,
                  threads: int = 1, on_event: Event | None = None, fail_fast: bool = False,
-                 cache=None, materializations: Registry | None = None):
+                 cache=None, materializations: Registry | None = None, hooks=None):
         self.engine = engine
+        self.hooks = hooks  # execute.hooks.HookRunner: nodes' pre_hook/post_hook (None: not run)
         self.materializations = materializations or default_registry()  # this run's strategies
         self.manifest = manifest
         self.config = config
@@ -83,6 +86,18 @@ class Runner:
         self._lock = threading.Lock()
         self.tests = TestExecutor(engine, manifest, config, plan)
         self.cache = cache  # cache.BuildCache: reuse a table whose fingerprint is unchanged
+        self._runtime = None  # runtime.models.ModelRenderer, made for the first model rendered at run time
+
+    def _runtime_compiled(self, step: PlanStep) -> PlanStep:
+        """A model that introspects (Node.runtime_render) rendered again now, its inputs queryable."""
+        from sparkmodels.execute.runtime.models import ModelRenderer
+
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = ModelRenderer(self.engine, self.manifest, self.config, selected=self.plan.selected)
+        if not self._runtime.needs(step.node):
+            return step
+        return replace(step, compiled=self._runtime.compiled(step.node, schema_for(self.config, step.node.config)))
 
     # -- one step ------------------------------------------------------------------------------
     def _sql_dataframe(self, step: PlanStep) -> Callable[[], object]:
@@ -106,6 +121,8 @@ class Runner:
             if not node.is_unit_test:  # unit tests read mocked inputs only
                 for dep in self._upstream_relations(node):
                     self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+                if node.runtime_render:
+                    step = self._runtime_compiled(step)
             with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:
                 outcome = self.tests.run(step)
             status, message, failures, extra = outcome.status, outcome.message, outcome.failures, outcome.extra
@@ -130,7 +147,7 @@ class Runner:
         try:
             decision = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
             hit = decision.hit if decision is not None else None
-            if hit is not None:  # unchanged: downstream models register the stored version as they read it
+            if hit is not None and not (self.hooks is not None and self.hooks.has(node)):  # unchanged: downstream models register the stored version as they read it
                 return NodeResult(
                     unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
                     materialized=step.materialized, status="success", message="unchanged", rows=hit.rows,
@@ -139,6 +156,8 @@ class Runner:
                 )
             for dep in self._upstream_relations(node):
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+            if node.runtime_render:
+                step = self._runtime_compiled(step)
             materialization = self.materializations.get(step.materialized, node)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
                               self._sql_dataframe(step),
@@ -147,7 +166,11 @@ class Runner:
             with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}",
                                        node.name) as scope:
                 try:
+                    if self.hooks is not None:
+                        self.hooks.node(node, "pre_hook", ctx.schema)
                     outcome = materialization.execute(ctx)
+                    if self.hooks is not None:  # after the new version is published, as dbt
+                        self.hooks.node(node, "post_hook", ctx.schema)
                 except SparkModelsError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - translated below
@@ -196,6 +219,15 @@ class Runner:
         return f"sparkmodels-{step.node.name}"
 
     # -- the whole plan ------------------------------------------------------------------------
+    def skip_all(self, why: str) -> RunResult:
+        """Every step skipped (a failed on-run-start hook), with a skip event each."""
+        results = []
+        for s in self.plan.steps:
+            results.append(NodeResult(s.unique_id, s.node.name, s.node.resource_type, s.materialized,
+                                      "skipped", message=why))
+            self.emit("skip", step=s, result=results[-1])
+        return RunResult(tuple(results), 0.0)
+
     def run(self) -> RunResult:
         t0 = time.perf_counter()
         steps = {s.unique_id: s for s in self.plan.steps}

@@ -30,7 +30,9 @@ class VersionWriter:
         not read back here: Relations.ensure registers it when a downstream step first reads it.
         """
         from sparkmodels.execute.cache import write_fingerprint
+        from sparkmodels.execute.checks import contracts
 
+        df = contracts.conform(df, node)  # an enforced contract: columns and types, before any write
         loc = self.relations.location(node, schema)
         version = loc.new_version()
         status = self.jobs.status_reader()
@@ -49,6 +51,7 @@ class VersionWriter:
             self.jobs.check_cancelled(group, node)
             since = status.watermark() if status is not None else 0
             writer.parquet(str(version))
+            contracts.verify_staged(df, node, version)  # not_null/check on the new files, unpublished
             if before_publish is not None:  # an incremental write shares the previous version's files
                 before_publish(version)
             # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.

@@ -116,8 +116,10 @@ class Compiler:
             by_name[("source", dn.source_name, dn.name) if dn.resource_type == "source" else ("ref", dn.name)] = dn
         rels = []
         for call in node.calls:
-            key = ("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])
-            dn = by_name[key]
+            if call.target is not None and call.target in nodes:  # linked: the node it resolved to
+                dn = nodes[call.target]
+            else:
+                dn = by_name[("source", *call.args) if call.kind == "source" else ("ref", call.args[-1])]
             rel = relation_name(dn, self.kinds)
             if batch and dn.config.get("event_time"):  # microbatch: this input is read one window at a time
                 rel = f"(select * from {rel} where {_BATCH_OPEN}`{dn.config['event_time']}`{_BATCH_CLOSE})"
@@ -125,7 +127,10 @@ class Compiler:
         return resolve(node.rendered if text is None else text, rels)
 
     def _compile(self, uid: str) -> CompiledNode:
-        node = self.manifest.nodes[uid]
+        return self.compile_node(self.manifest.nodes[uid])
+
+    def compile_node(self, node: Node) -> CompiledNode:
+        """Compile a node that need not be the manifest's (a model rendered again at run time)."""
         if node.language != "sql" or node.resource_type not in ("model", "test", "snapshot", "analysis"):
             return CompiledNode(node.raw_code if node.language == "python" else "", ())
         # A unit test's SQL reads mocked inputs only: no ephemeral upstream to inline.

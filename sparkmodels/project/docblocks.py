@@ -30,21 +30,29 @@ def find_docs(files: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
     return docs
 
 
-def resolve(nodes: dict, docs: Mapping[str, tuple[str, str]], renderer) -> None:
-    """Render every description (node and columns) holding Jinja, with doc() defined; in place."""
+def resolve(nodes: dict, docs: Mapping[str, Mapping[str, tuple[str, str]]], renderer, root: str) -> None:
+    """Render every description (node and columns) holding Jinja, with doc() defined; in place.
 
-    def doc(*args):
-        name = args[-1]  # doc('pkg', 'name') names a package first
-        if name not in docs:
-            raise CompilationError(f"doc('{name}') names no docs block." + did_you_mean(name, docs),
-                                   hint="Define it with {% docs " + name + " %}...{% enddocs %} in a .md file.")
-        return docs[name][0]
+    docs: {package: {name: (text, path)}}. `doc('name')` looks where dbt looks: the root project,
+    then the describing node's package, then any package; `doc('pkg', 'name')` in that package only.
+    """
+
+    def lookup(args, package: str):
+        name = args[-1]
+        order = [args[0]] if len(args) > 1 else [root, package, *docs]
+        for pkg in order:
+            if name in docs.get(pkg, {}):
+                return docs[pkg][name][0]
+        known = {n for pkg in order for n in docs.get(pkg, {})}
+        shown = ", ".join(repr(a) for a in args)
+        raise CompilationError(f"doc({shown}) names no docs block." + did_you_mean(name, known),
+                               hint="Define it with {% docs " + name + " %}...{% enddocs %} in a .md file.")
 
     def render(text: str, node) -> str:
         if "{" not in text:
             return text
         return renderer.render(text, filename=node.patch_path or node.path, node_name=node.name,
-                               extra={"doc": doc}).text
+                               extra={"doc": lambda *args: lookup(args, node.package)}).text
 
     for uid, node in list(nodes.items()):
         description = render(node.description, node)
@@ -56,11 +64,11 @@ def resolve(nodes: dict, docs: Mapping[str, tuple[str, str]], renderer) -> None:
             nodes[uid] = node.evolve(description=description, columns=columns)
 
 
-def doc_files(root: Path, dirs, walk) -> list[tuple[str, str]]:
-    """(path relative to root, text) of the .md files under dirs (walk lists a folder's files)."""
+def doc_files(root: Path, dirs, walk, prefix: str = "") -> list[tuple[str, str]]:
+    """(prefix + path relative to root, text) of the .md files under dirs (walk lists a folder's files)."""
     out = []
     for d in dirs:
         for f in walk(str(root / d)) if (root / d).is_dir() else ():
             if f.endswith(".md"):
-                out.append((Path(f).relative_to(root).as_posix(), Path(f).read_text(encoding="utf-8")))
+                out.append((prefix + Path(f).relative_to(root).as_posix(), Path(f).read_text(encoding="utf-8")))
     return out

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
-from sparkmodels.project import docblocks, schema_yaml
+from sparkmodels.project import contracts, docblocks, hooks, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
@@ -105,6 +106,7 @@ class _Loader:
         self.macro_uids: dict[str, str] = shared.macro_uids if shared else {}  # name as called -> macro uid
         self.renderer: Renderer | None = shared.renderer if shared else None
         self.warnings: list[str] = shared.warnings if shared else []
+        self.prefix = _prefix(config.root, shared.root) if shared else ""  # a package's folder, for warnings
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
         return _files(self.root, dirs, suffixes, self.listings)
@@ -114,7 +116,8 @@ class _Loader:
 
     def load_macros(self) -> tuple[Renderer, dict[str, Macro]]:
         target = {**self.config.target.describe(), "project_name": self.config.name}
-        renderer = Renderer(vars=self.config.vars, target=target, dispatch=self.config.dispatch)
+        renderer = Renderer(vars=self.config.vars, target=target, dispatch=self.config.dispatch,
+                            flags=self.config.flags)
         macros: dict[str, Macro] = {}
         # Generic tests ({% test %} blocks) may also live in test-paths, e.g. tests/generic/.
         generic = [p for _b, p in self.files(self.config.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
@@ -153,13 +156,16 @@ class _Loader:
             node_config["alias"] = alias
 
     def claim_name(self, name: str, path: str) -> None:
-        if name in self.seen_names:
+        """One model/seed/snapshot name per package (dbt's rule; across packages see check_relations)."""
+        key = f"{self.config.name}.{name}"
+        if key in self.seen_names:
             raise ProjectError(
-                f"two resources are named '{name}': {self.seen_names[name]} and {path}. "
-                "Model and seed names must be unique across the project.",
+                f"two resources are named '{name}': {self.seen_names[key]} and {path}. Since they have the "
+                f"same name, ref('{name}') could not tell them apart; rename one of them (model, seed and "
+                "snapshot names are unique within a project or package).",
                 node=name, path=path,
             )
-        self.seen_names[name] = path
+        self.seen_names[key] = path
 
     def load_models(self, renderer: Renderer, patches: Mapping) -> None:
         for base, path in self.files(self.config.model_paths, (".sql", ".py")):
@@ -177,6 +183,7 @@ class _Loader:
                 scanned = scan_python_model(text, rel)
                 result_config, calls, rendered, line_map = scanned.config, scanned.calls, "", ()
                 vars_used = env_used = macros_used = ()
+                runtime = False
                 language = "python"
             else:
                 this = Relation(name, schema_for(self.config, base_config))
@@ -186,8 +193,9 @@ class _Loader:
                     # An in-file config(schema=...) changes `this.schema`; rare, so render again.
                     this = Relation(name, final_schema)
                     result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
-                result_config, calls = result.config, tuple(result.calls)
+                result_config, calls = hooks.model_hooks(result.config, rel, text), tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
+                runtime = result.runtime
                 # exceptions.warn() while rendering: shown with the load's other warnings
                 self.warnings.extend(f"{name} ({rel}): {m[9:]}" for m in result.logs if m.startswith("Warning: "))
                 vars_used, env_used = tuple(sorted(result.vars_used)), tuple(sorted(result.env_vars_used))
@@ -219,7 +227,11 @@ class _Loader:
                 rendered_incremental=incremental_text, line_map_incremental=incremental_map,
                 checksum=checksum(text), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(vars_used), uses_env_vars=tuple(env_used),
+                constraints=patch.get("constraints", ()), patch_line=patch.get("line"),
+                runtime_render=runtime,
             )
+            # dbt's contract rules (ephemeral, Python, untyped columns...) and unenforced-constraint warnings
+            self.warnings.extend(self.prefix + w for w in contracts.validate(self.nodes[f"model.{self.config.name}.{name}"]))
 
     def load_snapshots(self, renderer: Renderer, raw_docs) -> None:
         """`{% snapshot %}` blocks in snapshot-paths and YAML `snapshots:` entries with a `relation`;
@@ -241,10 +253,11 @@ class _Loader:
                 if entry.get("relation") is not None:
                     sql = relation_sql(entry["relation"], rel, line, name)
                     body = "\n" * ((line or 1) - 1) + sql
-                    defined.append((name, rel, (), sql, body, line, dict(entry.get("config") or {})))
+                    defined.append((name, rel, (), sql, body, line, hooks.normalize(entry.get("config") or {}, rel)))
                 patches[name] = {"description": str(entry.get("description") or ""),
                                  "columns": schema_yaml._columns(entry, rel), "patch_path": rel,
-                                 "config": dict(entry.get("config") or {}) if entry.get("relation") is None else {}}
+                                 "config": hooks.normalize(entry.get("config") or {}, rel)
+                                 if entry.get("relation") is None else {}}
         for name, rel, folders, raw, body, line, yaml_config in defined:
             self.claim_name(name, rel)
             fqn = (self.config.name, *folders, name)
@@ -253,7 +266,7 @@ class _Loader:
                                        patch.get("config", {}))
             this = Relation(name, schema_for(self.config, base_config))
             result = renderer.render(body, filename=rel, node_name=name, this=this)
-            node_config = merge_config(base_config, result.config)
+            node_config = merge_config(base_config, hooks.model_hooks(result.config, rel, raw))
             snapshot_spec(node_config, node=name, path=rel, line=line)  # located errors before Spark
             uid = f"snapshot.{self.config.name}.{name}"
             self.nodes[uid] = Node(
@@ -289,7 +302,7 @@ class _Loader:
             rel, name = self.rel(path), path.stem
             fqn = (self.config.name, "analysis", *path.relative_to(base).parent.parts, name)
             text = read_source(path)
-            result = renderer.render(text, filename=rel, node_name=name)
+            result = renderer.render(text, filename=rel, node_name=name, package=self.config.name)
             config = merge_config(self.config.node_config("analysis", fqn), result.config)
             config.setdefault("materialized", "view")
             uid = f"analysis.{self.config.name}.{name}"
@@ -319,23 +332,25 @@ class _Loader:
                 checksum=_file_checksum(path), patch_path=patch.get("patch_path"),
             )
 
-    def link(self) -> None:
-        """Turn ref()/source() calls into depends_on, with located did-you-mean errors."""
-        names = {n.name: uid for uid, n in self.nodes.items() if n.resource_type in ("model", "seed", "snapshot")}
+    def link(self, only: str | None = None) -> None:
+        """Turn ref()/source() calls into depends_on (each call remembers its target), with located
+        did-you-mean errors (`only`: that node's alone). ref('m') looks where dbt looks: the root
+        project, then the calling node's package, then every package (an error when several have an
+        'm'); ref('pkg', 'm') in pkg only."""
+        root = self.config.name
+        by_name: dict[str, dict[str, str]] = {}  # name -> {package: unique_id}
+        for uid, n in self.nodes.items():
+            if n.resource_type in ("model", "seed", "snapshot"):
+                by_name.setdefault(n.name, {})[n.package] = uid
         sources = {(n.source_name, n.name): uid for uid, n in self.nodes.items() if n.resource_type == "source"}
         for uid, node in list(self.nodes.items()):
-            if not node.calls or not node.enabled:
+            if not node.calls or not node.enabled or (only is not None and uid != only):
                 continue  # a disabled model's refs may point anywhere: it is dropped next
             deps: list[str] = []
+            calls = []
             for call in node.calls:
                 if call.kind == "ref":
-                    target = names.get(call.args[0])
-                    if target is None:
-                        raise CompilationError(
-                            f"ref('{call.args[0]}') refers to a model or seed that does not exist."
-                            + did_you_mean(call.args[0], names),
-                            node=node.name, path=node.path, line=call.line,
-                        )
+                    target = _resolve_ref(call, node, by_name, root)
                 else:
                     target = sources.get(tuple(call.args))
                     if target is None:
@@ -350,20 +365,93 @@ class _Loader:
                                            path=node.path, line=call.line)
                 if target not in deps:
                     deps.append(target)
-            self.nodes[uid] = node.evolve(depends_on=tuple(deps))
+                calls.append(call if call.target == target else replace(call, target=target))
+            self.nodes[uid] = node.evolve(depends_on=tuple(deps), calls=tuple(calls))
+
+    def check_relations(self) -> None:
+        """Two nodes may share a name across packages, not a relation: every table and view of a run is
+        one name in the SparkSession (its alias, else its name), and an ephemeral model one CTE name."""
+        seen: dict[str, Node] = {}
+        for node in self.nodes.values():
+            if node.resource_type not in ("model", "seed", "snapshot") or not node.enabled:
+                continue
+            inlined = node.resource_type == "model" and BUILTIN.named(node.materialized).inlined
+            key = f"ephemeral {node.name}" if inlined else str(node.config.get("alias") or node.name)
+            other = seen.get(key.lower())
+            if other is not None:
+                raise ProjectError(
+                    f"two resources have the relation name '{key}': {other.unique_id} ({other.path}) and "
+                    f"{node.unique_id} ({node.path}). Relations are named by their alias (else their name) "
+                    "in the run's session, so two of the same name cannot both exist. Give one of them "
+                    "another name or an `alias:` config.",
+                    node=node.name, path=node.path)
+            seen[key.lower()] = node
 
     def drop_disabled(self) -> None:
         disabled = {uid for uid, n in self.nodes.items() if not n.enabled}
         for uid, node in self.nodes.items():
             for dep in node.depends_on:
                 if dep in disabled and uid not in disabled:
-                    call = next((c for c in node.calls if dep.endswith("." + c.args[-1])), None)
+                    call = next((c for c in node.calls if c.target == dep), None)
                     raise CompilationError(
                         f"it depends on '{dep.split('.')[-1]}', which is disabled (enabled: false).",
                         node=node.name, path=node.path, line=call.line if call else None,
                     )
         for uid in disabled:
             del self.nodes[uid]
+
+
+def _resolve_ref(call, node: Node, by_name: Mapping[str, Mapping[str, str]], root: str) -> str:
+    """The unique_id a ref() call names, by dbt's search order (see _Loader.link)."""
+    name = call.args[-1]
+    found = by_name.get(name, {})
+    if len(call.args) > 1:
+        package = call.args[0]
+        if package in found:
+            return found[package]
+        elsewhere = f" (it exists in {', '.join(sorted(found))})" if found else ""
+        raise CompilationError(
+            f"ref('{package}', '{name}') refers to a model or seed that package '{package}' does not have"
+            f"{elsewhere}." + ("" if found else did_you_mean(name, by_name)),
+            node=node.name, path=node.path, line=call.line)
+    for package in (root, node.package):
+        if package in found:
+            return found[package]
+    if len(found) > 1:
+        uids = sorted(found.values())
+        raise CompilationError(
+            f"when referencing '{name}', found nodes in multiple packages: "
+            + ", ".join(f"'{u}'" for u in uids) + ". Use the two-argument ref with the package name first: "
+            + " or ".join(f"ref('{u.split('.')[1]}', '{name}')" for u in uids) + ".",
+            node=node.name, path=node.path, line=call.line)
+    if found:
+        return next(iter(found.values()))
+    raise CompilationError(
+        f"ref('{name}') refers to a model or seed that does not exist." + did_you_mean(name, by_name),
+        node=node.name, path=node.path, line=call.line)
+
+
+def project_renderer(config: ProjectConfig) -> Renderer:
+    """The project's Renderer with every macro (its own, its packages', the built-ins) registered:
+    for text rendered after loading (`show --inline`, hooks, `run-operation`)."""
+    return _Loader(config).load_macros()[0]
+
+
+def inline_node(config: ProjectConfig, manifest: Manifest, text: str, *, name: str = "inline",
+                renderer: Renderer | None = None) -> Node:
+    """An ad-hoc query (`show --inline`) as a node over the manifest: rendered with ref()/source() and
+    macros like a model of the root project, its calls linked to the manifest's nodes (located errors)."""
+    renderer = renderer or project_renderer(config)
+    path = f"<{name}>"
+    result = renderer.render(text, filename=path, node_name=name, package=config.name)
+    uid = f"sql_operation.{config.name}.{name}"
+    node = Node(unique_id=uid, name=name, resource_type="analysis", package=config.name, path=path,
+                fqn=(config.name, name), raw_code=text, config=freeze({"materialized": "view", **result.config}),
+                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map, checksum=checksum(text))
+    loader = _Loader(config)
+    loader.nodes = {**manifest.nodes, uid: node}
+    loader.link(only=uid)
+    return loader.nodes[uid]
 
 
 def _prefix(package_root: Path, root: Path) -> str:
@@ -390,6 +478,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     loader.renderer = renderer
     warnings: list[str] = list(config.warnings)
     tests_todo = []
+    docs: dict[str, dict] = {}
     for project in (config, *config.packages):
         sub = loader if project is config else _Loader(project, loader)
         renderer.vars = project.vars  # var() in a package's nodes sees the package's scope
@@ -404,18 +493,19 @@ def load_manifest(config: ProjectConfig) -> Manifest:
             sub.load_models(renderer, parsed.model_patches)
             sub.load_seeds(parsed.seed_patches)
             sub.load_snapshots(renderer, parsed.raw)
+            sub.load_analyses(renderer)
             return parsed
 
         parsed = _located(project, config.root, load)
-        if project is config:
-            loader.load_analyses(renderer)
-            docs_dirs = config.docs_paths or (*config.model_paths, *config.seed_paths, *config.test_paths,
-                                              *config.macro_paths, *config.analysis_paths)
-            docs = docblocks.find_docs(docblocks.doc_files(config.root, dict.fromkeys(docs_dirs), _walk))
+        # every package's docs blocks, in its own namespace (dbt's doc('pkg', 'name'))
+        docs_dirs = project.docs_paths or (*project.model_paths, *project.seed_paths, *project.test_paths,
+                                           *project.macro_paths, *project.analysis_paths)
+        docs[project.name] = docblocks.find_docs(docblocks.doc_files(
+            project.root, dict.fromkeys(docs_dirs), _walk, _prefix(project.root, config.root)))
         parsed.check_patches({u: n for u, n in loader.nodes.items() if n.package == project.name})
         warnings.extend(parsed.warnings)
         tests_todo.append((project, parsed, sub.files(project.test_paths, (".sql",)), before))
-    docblocks.resolve(loader.nodes, docs, renderer)
+    docblocks.resolve(loader.nodes, docs, renderer, config.name)
     for project, parsed, test_files, before in tests_todo:
         renderer.vars = project.vars
         loader.nodes.update(_located(project, config.root, lambda project=project, parsed=parsed, files=test_files:
@@ -428,6 +518,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
                     loader.nodes[uid] = node.evolve(path=prefix + node.path,
                                                     patch_path=prefix + node.patch_path if node.patch_path else None)
     renderer.vars = config.vars
+    loader.check_relations()
     loader.link()
     loader.drop_disabled()
     # schema/alias/names become warehouse folders: a path in one must fail here, before Spark starts

@@ -26,6 +26,11 @@ def source_line(line_map: tuple[int, ...], rendered_line: int | None) -> int | N
     return line_map[min(max(rendered_line, 1), len(line_map)) - 1]
 
 
+def constraints_dict(constraints) -> list[dict]:
+    """Constraints as manifest.json writes them (dbt's keys; the YAML line is ours, left out)."""
+    return [{k: v for k, v in thaw(c).items() if k != "line"} for c in constraints]
+
+
 @dataclass(frozen=True)
 class Column:
     """A documented column of a model, seed or source."""
@@ -35,6 +40,9 @@ class Column:
     data_type: str | None = None
     tests: tuple = ()
     meta: Mapping = field(default_factory=lambda: EMPTY)
+    constraints: tuple = ()  # dbt's column constraints (project/contracts.py), each with its YAML line
+    quote: bool | None = None  # `quote: true`: the name is quoted where sparkmodels writes it (tests)
+    line: int | None = None  # where the column is declared in schema YAML (errors point at it)
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,9 @@ class RefCall:
     """One ref()/source() call found while parsing, with the line it appears on."""
 
     kind: str  # "ref" or "source"
-    args: tuple[str, ...]
+    args: tuple[str, ...]  # ref: (name,) or (package, name); source: (source, table)
     line: int | None = None
+    target: str | None = None  # the unique_id it resolved to (set when the manifest is linked)
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ class Node:
     line_map_incremental: tuple[int, ...] = ()
     checksum: str = ""
     patch_path: str | None = None
+    patch_line: int | None = None  # the line of the node's entry in its schema YAML file (patch_path)
     # Sources: external location/format/options; seeds: the CSV path.
     source_name: str | None = None
     identifier: str | None = None
@@ -134,6 +144,11 @@ class Node:
     uses_vars: tuple[str, ...] = ()
     uses_env_vars: tuple[str, ...] = ()
     test: TestSpec | None = None  # tests only: what kind of test, of what, with which arguments
+    constraints: tuple = ()  # models: dbt's model-level constraints (project/contracts.py)
+    # Rendered again when it runs (it reads `execute` or introspects: project/render/introspect.py)
+    runtime_render: bool = False
+    # Generic tests rendered at run time: their one-line template and its extra context values
+    runtime_template: Mapping[str, Any] | None = None
 
     @property
     def is_unit_test(self) -> bool:
@@ -150,6 +165,17 @@ class Node:
     def source_line(self, rendered_line: int | None) -> int | None:
         """The line in the source file that produced a line of rendered SQL."""
         return source_line(self.line_map, rendered_line)
+
+    def contract_dict(self) -> dict:
+        """manifest.json's `contract`: enforced, alias_types, and dbt's checksum of an enforced contract
+        (each column's |name + data_type + version, by name)."""
+        contract = self.config.get("contract")
+        enforced = bool(isinstance(contract, Mapping) and contract.get("enforced"))
+        digest = None
+        if enforced:
+            state = "".join(f"|{c.name}{c.data_type}None" for c in sorted(self.columns.values(), key=lambda c: c.name))
+            digest = hashlib.sha256(state.encode("utf-8")).hexdigest()
+        return {"enforced": enforced, "alias_types": True, "checksum": digest}
 
     def evolve(self, **changes) -> Node:
         return replace(self, **changes)
@@ -168,15 +194,20 @@ class Node:
             "description": self.description,
             "columns": {
                 c.name: {"name": c.name, "description": c.description, "data_type": c.data_type,
-                         "meta": thaw(c.meta)}
+                         "meta": thaw(c.meta), "constraints": constraints_dict(c.constraints),
+                         "quote": c.quote}
                 for c in self.columns.values()
             },
             "depends_on": {"nodes": list(self.depends_on), "macros": list(self.depends_on_macros)},
-            "refs": [list(c.args) for c in self.calls if c.kind == "ref"],
+            # dbt 1.5+'s shape: {name, package (ref('pkg', 'm')), version}
+            "refs": [{"name": c.args[-1], "package": c.args[0] if len(c.args) > 1 else None, "version": None}
+                     for c in self.calls if c.kind == "ref"],
             "sources": [list(c.args) for c in self.calls if c.kind == "source"],
             "checksum": {"name": "sha256", "checksum": self.checksum},
             "patch_path": self.patch_path,
         }
+        if self.resource_type == "model":  # dbt 1.5+: the contract and the model-level constraints
+            out.update(contract=self.contract_dict(), constraints=constraints_dict(self.constraints))
         if self.resource_type == "source":
             out.update(source_name=self.source_name, identifier=self.identifier,
                        external=thaw(self.external) if self.external else None)

@@ -8,7 +8,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import ProjectError, did_you_mean
+from sparkmodels.project import hooks
 from sparkmodels.project.config import ProjectConfig
+from sparkmodels.project.contracts import constraint_list
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.manifest import Column, Node
 from sparkmodels.project.yamlio import line_of, load_yaml
@@ -112,12 +114,17 @@ def _columns(entry: Mapping, path: str) -> Mapping[str, Column]:
         if not isinstance(col, Mapping) or "name" not in col:
             raise ProjectError("each column needs a 'name'.", path=path, line=line_of(col, line_of(entry)))
         name = str(col["name"])
+        line = line_of(col, line_of(entry))
+        quote = col.get("quote")
         columns[name] = Column(
             name=name,
             description=str(col.get("description") or ""),
-            data_type=col.get("data_type"),
+            data_type=str(col["data_type"]) if col.get("data_type") is not None else None,
             tests=_tests_of(col),
             meta=freeze(col.get("meta") or {}),
+            constraints=constraint_list(col.get("constraints"), path, line, column=name),
+            quote=bool(quote) if quote is not None else None,
+            line=line,
         )
     return MappingProxyType(columns)
 
@@ -125,7 +132,7 @@ def _columns(entry: Mapping, path: str) -> Mapping[str, Column]:
 def _patch(entry: Mapping, path: str, kind: str) -> dict:
     if not isinstance(entry, Mapping) or not entry.get("name"):
         raise ProjectError(f"each entry under '{kind}s:' needs a 'name'.", path=path, line=line_of(entry))
-    config = dict(entry.get("config") or {})
+    config = hooks.normalize(entry.get("config") or {}, path, line_of(entry.get("config")))
     if kind == "seed" and entry.get("column_types") and "column_types" not in config:
         config["column_types"] = entry["column_types"]
     return {
@@ -133,6 +140,7 @@ def _patch(entry: Mapping, path: str, kind: str) -> dict:
         "columns": _columns(entry, path),
         "config": config,
         "tests": _tests_of(entry),
+        "constraints": constraint_list(entry.get("constraints"), path, line_of(entry)) if kind == "model" else (),
         "patch_path": path,
         "line": line_of(entry),
     }

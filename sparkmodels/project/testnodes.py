@@ -77,6 +77,9 @@ def _with_limit(sql: str, line_map: tuple, limit) -> tuple[str, tuple]:
     return wrapped, (line_map[0], *line_map, line_map[-1], line_map[-1])
 
 
+with_limit = _with_limit  # a test's `limit:` applied to SQL rendered at run time too (execute/runtime/)
+
+
 class TestBuilder:
     """Collects the test nodes of one project while the loader still holds its Renderer."""
 
@@ -85,6 +88,7 @@ class TestBuilder:
         self.renderer = renderer
         self.nodes = nodes
         self.out: dict[str, Node] = {}
+        self._twins: set[str] | None = None  # names that several packages define (two-argument refs)
 
     def add(self, node: Node, line: int | None = None) -> None:
         if node.unique_id in self.out:
@@ -104,7 +108,7 @@ class TestBuilder:
                 name = str(entry["name"])
                 uid = f"{rtype}.{self.config.name}.{name}"
                 if uid in self.nodes:
-                    self._target_tests(path, entry, self.nodes[uid], ("ref", name))
+                    self._target_tests(path, entry, self.nodes[uid], self._ref_call(self.nodes[uid]))
         for source in doc.get("sources") or []:
             if not isinstance(source, Mapping):
                 continue
@@ -123,8 +127,11 @@ class TestBuilder:
             self.generic(path, test, target, expr, None, line_of(test, line_of(entry)))
         for col in entry.get("columns") or []:
             if isinstance(col, Mapping) and col.get("name"):
+                column = str(col["name"])
+                if col.get("quote") is True:  # dbt passes adapter.quote(name) to the test: `my col`
+                    column = "`" + column.replace("`", "``") + "`"
                 for test in _tests_list(col) or []:
-                    self.generic(path, test, target, expr, str(col["name"]), line_of(test, line_of(col)))
+                    self.generic(path, test, target, expr, column, line_of(test, line_of(col)))
 
     def generic(self, path: str, spec, target: Node, target_call: tuple, column: str | None,
                 line: int | None) -> None:
@@ -159,7 +166,7 @@ class TestBuilder:
         builtin = test_name in BUILTIN and self.renderer.macro_names.get(macro, "").startswith("sparkmodels/")
         test = TestSpec(kind="generic", name=test_name, attached_node=target.unique_id, column_name=column,
                         kwargs=freeze(kwargs), namespace=namespace or None, builtin=builtin, yaml_line=line)
-        rendered, calls, macros, set_config = self._render_generic(path, line, name, macro, target_call, column,
+        rendered, calls, macros, set_config, again = self._render_generic(path, line, name, macro, target_call, column,
                                                                    kwargs, cfg.get("where"), builtin)
         for key in ("fail_calc", "warn_if", "error_if"):  # config() in the test's macro (dbt_utils sets fail_calc)
             if key in set_config and key not in own:
@@ -172,13 +179,14 @@ class TestBuilder:
             calls=tuple(RefCall(c.kind, c.args, line) for c in calls), rendered=sql,
             depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in macros)),
             checksum=checksum(f"{path}:{name}:{sorted(map(str, kwargs.items()))}"), patch_path=path,
+            runtime_render=again is not None, runtime_template=again,
         ), line)
 
     def _render_generic(self, path, line, name, macro, target, column, kwargs, where, builtin=False):
         text = builtin_template(macro[5:], target, column, kwargs, where) if builtin else None
         if text is not None:  # sparkmodels' own macro, expanded without Jinja (same text and calls)
             result = self.renderer.render(text, filename=path, node_name=name)
-            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}, {}
+            return result.text.strip() + "\n", result.calls, {macro, *result.macros_used}, {}, None
         # The template text names no model and no argument value, only their kind, so every test of
         # one kind in one YAML file shares a text the Renderer compiles once. target: ("ref", model)
         # or ("source", source, table), called as ref()/source() so placeholders and calls are recorded.
@@ -207,7 +215,19 @@ class TestBuilder:
             if exc.path == path:
                 exc.line = line
             raise
-        return result.text.strip() + "\n", result.calls, result.macros_used, result.config
+        # A test whose macro introspects (dbt_utils.equality) is rendered again at run time from these.
+        again = freeze({"template": template, "extra": extra}) if result.runtime else None
+        return result.text.strip() + "\n", result.calls, result.macros_used, result.config, again
+
+    def _ref_call(self, target: Node) -> tuple:
+        """("ref", name), or ("ref", package, name) when another package has a node of that name."""
+        if self._twins is None:
+            packages: dict[str, set] = {}
+            for n in self.nodes.values():
+                if n.resource_type in ("model", "seed", "snapshot"):
+                    packages.setdefault(n.name, set()).add(n.package)
+            self._twins = {name for name, found in packages.items() if len(found) > 1}
+        return ("ref", target.package, target.name) if target.name in self._twins else ("ref", target.name)
 
     def _input_node(self, key: tuple) -> Node | None:
         if key[0] == "ref":
@@ -231,7 +251,7 @@ class TestBuilder:
             package=self.config.name, path=rel, fqn=fqn, raw_code=text, config=freeze(cfg),
             test=TestSpec(kind="singular", name=name), calls=tuple(result.calls), rendered=sql, line_map=line_map, checksum=checksum(text),
             depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
-            uses_vars=tuple(sorted(result.vars_used)),
+            uses_vars=tuple(sorted(result.vars_used)), runtime_render=result.runtime,
         ))
 
     # -- unit tests --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sparkmodels.errors import SelectionError, did_you_mean
 from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
 
-MODIFIED_PARTS = ("body", "configs", "relation", "macros")
+MODIFIED_PARTS = ("body", "configs", "relation", "macros", "contract")
 STATE_VALUES = ("new", "old", "modified", "unmodified", *(f"modified.{p}" for p in MODIFIED_PARTS))
 # Config keys that decide where a node is stored rather than how it is computed (dbt's "relation").
 RELATION_KEYS = ("schema", "alias", "database")
@@ -115,6 +115,15 @@ class StateComparison:
             then.update(identifier=prev.get("identifier"), external=prev.get("external"))
         return _norm(now) != _norm(then)
 
+    def contract_changed(self, node: Node, prev: dict) -> bool:
+        # dbt's same_contract: unenforced both times is the same; otherwise enforcement and checksum
+        if node.resource_type != "model":
+            return False
+        now, then = node.contract_dict(), prev.get("contract") or {}
+        if not now["enforced"] and not then.get("enforced"):
+            return False
+        return (now["enforced"], now["checksum"]) != (bool(then.get("enforced")), then.get("checksum"))
+
     def _macro_modified(self, uid: str, trail: frozenset = frozenset()) -> bool:
         if uid in self._macro_changed:
             return self._macro_changed[uid]
@@ -141,14 +150,15 @@ class StateComparison:
         if prev is None:
             return set(MODIFIED_PARTS)
         checks = {"body": self.body_changed, "configs": self.configs_changed,
-                  "relation": self.relation_changed, "macros": self.macros_changed}
+                  "relation": self.relation_changed, "macros": self.macros_changed,
+                  "contract": self.contract_changed}
         return {part for part, check in checks.items() if check(node, prev)}
 
     def matches(self, node: Node, value: str) -> bool:
         """The `state:` selector method."""
         if value not in STATE_VALUES:
             raise SelectionError(f"unknown state selector 'state:{value}'." + did_you_mean(value, STATE_VALUES),
-                                 hint="Use state:new, state:modified or state:modified.body|configs|relation|macros.")
+                                 hint="Use state:new, state:modified or state:modified.body|configs|relation|macros|contract.")
         if value == "new":
             return self.is_new(node)
         if value == "old":

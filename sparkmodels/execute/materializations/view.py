@@ -14,7 +14,9 @@ class ViewMaterialization:
         return False
 
     def execute(self, ctx: StepContext) -> MaterializationResult:
-        df = ctx.dataframe()
+        from sparkmodels.execute.checks.contracts import conform
+
+        df = conform(ctx.dataframe(), ctx.node, constraints=False)  # a contract: names and types only
         df.createOrReplaceTempView(identifier(ctx.node))  # the alias config, else the name
         ctx.relations.mark_registered(identifier(ctx.node))
         return MaterializationResult("created view")

@@ -19,15 +19,24 @@ from typing import Any
 
 import yaml
 
+from sparkmodels.project.render.introspect import Relation
+
 
 class Column:
-    """dbt-spark's `api.Column` at load time: type translation and quoting."""
+    """dbt-spark's `api.Column`, at load time and in run-time introspection (get_columns_in_relation):
+    type translation, quoting and dbt's type predicates. Spark's `string` counts as a string type,
+    `decimal(p,s)` as numeric (dbt's base Column knows only other warehouses' spellings)."""
 
     # dbt-spark's SparkColumn.TYPE_LABELS: only `long` is renamed; every other type passes through.
     TYPE_LABELS = {"LONG": "BIGINT"}
+    _STRINGS = ("string", "text", "character varying", "character", "varchar", "char")
+    _INTEGERS = ("signed", "unsigned", "integer", "int", "bigint", "smallint", "tinyint", "long", "short", "byte")
+    _FLOATS = ("real", "float4", "float", "double precision", "float8", "double")
 
-    def __init__(self, column: str, dtype: str | None = None):
+    def __init__(self, column: str, dtype: str | None = None, char_size: int | None = None,
+                 numeric_precision: int | None = None, numeric_scale: int | None = None, **_ignored):
         self.column, self.name, self.dtype = column, column, dtype
+        self.char_size, self.numeric_precision, self.numeric_scale = char_size, numeric_precision, numeric_scale
 
     @classmethod
     def translate_type(cls, dtype: str) -> str:
@@ -39,11 +48,43 @@ class Column:
 
     @property
     def quoted(self) -> str:
-        return f"`{self.column}`"
+        return "`" + str(self.column).replace("`", "``") + "`"
 
     @property
     def data_type(self) -> str | None:
         return self.dtype
+
+    def _base(self) -> str:
+        return str(self.dtype or "").lower().split("(")[0].strip()
+
+    def is_string(self) -> bool:
+        return self._base() in self._STRINGS
+
+    def is_integer(self) -> bool:
+        return self._base() in self._INTEGERS
+
+    def is_float(self) -> bool:
+        return self._base() in self._FLOATS
+
+    def is_numeric(self) -> bool:
+        return self._base() in ("numeric", "decimal", "dec")
+
+    def is_number(self) -> bool:
+        return self.is_integer() or self.is_float() or self.is_numeric()
+
+    def string_size(self) -> int:
+        if not self.is_string():
+            raise ValueError(f"Called string_size() on non-string field: {self.name} {self.dtype}")
+        return 256 if self.char_size is None else int(self.char_size)
+
+    def can_expand_to(self, other: Column) -> bool:
+        return self.is_string() and other.is_string() and self.string_size() < other.string_size()
+
+    def literal(self, value) -> str:
+        return f"cast({value} as {self.dtype})"
+
+    def __repr__(self) -> str:
+        return f"<Column {self.name} ({self.dtype})>"
 
 
 def _tojson(value, default=None, sort_keys=False):
@@ -106,11 +147,14 @@ def _print(msg) -> str:
     return ""
 
 
-def flags(full_refresh: bool = False, which: str = "compile") -> SimpleNamespace:
-    """dbt's `flags` as models read them at load time."""
-    return SimpleNamespace(FULL_REFRESH=full_refresh, STORE_FAILURES=False, WHICH=which, DEBUG=False,
-                           FAIL_FAST=False, WARN_ERROR=False, USE_COLORS=True, INTROSPECT=True,
-                           STATE_MODIFIED_COMPARE_MORE_UNRENDERED_VALUES=False)
+def flags(full_refresh: bool = False, which: str = "compile", project: Mapping | None = None) -> SimpleNamespace:
+    """dbt's `flags` as models read them at load time; project: dbt_project.yml's `flags:` on top."""
+    out = SimpleNamespace(FULL_REFRESH=full_refresh, STORE_FAILURES=False, WHICH=which, DEBUG=False,
+                          FAIL_FAST=False, WARN_ERROR=False, USE_COLORS=True, INTROSPECT=True,
+                          STATE_MODIFIED_COMPARE_MORE_UNRENDERED_VALUES=False)
+    for key, value in (project or {}).items():
+        setattr(out, str(key).upper(), value)
+    return out
 
 
 def constants(invocation_id: str | None = None) -> dict[str, Any]:
@@ -123,7 +167,7 @@ def constants(invocation_id: str | None = None) -> dict[str, Any]:
     except ImportError:
         pass
     return {
-        "api": SimpleNamespace(Column=Column),
+        "api": SimpleNamespace(Column=Column, Relation=Relation),
         "modules": modules,
         "fromjson": _fromjson, "tojson": _tojson, "fromyaml": _fromyaml, "toyaml": _toyaml,
         "zip": _zip, "set": _set, "local_md5": _local_md5, "print": _print,

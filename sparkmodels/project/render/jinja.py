@@ -1,8 +1,11 @@
 """Jinja rendering: the one Environment of a project, macros, and the dbt context (ref, source, config...).
 
-Each template is rendered once. ref()/source() return placeholders and are recorded with their
-line; `resolve()` later swaps the placeholders for relation names. This keeps dependency discovery
-free of Spark and avoids rendering a template twice.
+Each template is rendered once at load. ref()/source() return Relation objects whose text is a
+placeholder, recorded with their line; `resolve()` later swaps the placeholders for relation names.
+This keeps dependency discovery free of Spark and avoids rendering a template twice. A template
+that reads `execute` or calls run_query/statement/adapter introspection (introspect.py) is marked
+`RenderResult.runtime`, and is rendered again when it runs with a run-time backend
+(`render(runtime=...)`, sparkmodels/execute/runtime/) answering those calls in the run's session.
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ from typing import Any
 import jinja2
 from jinja2.environment import TemplateModule
 
-from sparkmodels.errors import CompilationError, did_you_mean
+from sparkmodels.errors import CompilationError, SparkModelsError, did_you_mean
 from sparkmodels.project.manifest import RefCall
 from sparkmodels.project.render import dbt_context
 from sparkmodels.project.render import static as static_render
+from sparkmodels.project.render.introspect import ExecuteFlag, ParseTime, Relation
 from sparkmodels.project.render.lines import (
     _MARK_CLOSE,
     _MARK_OPEN,
-    _TAG,
+    _TAG,  # noqa: F401 - tests split templates with render._TAG
     add_line_markers,
+    split_tags,
     strip_line_markers,
 )
 from sparkmodels.project.render.namespace import INTERNAL, Adapter, PackageMacros, Resolver, dispatch_orders
@@ -56,13 +61,16 @@ class RenderResult:
     env_vars_used: set = field(default_factory=set)
     macros_used: set = field(default_factory=set)
     logs: list = field(default_factory=list)
+    runtime: bool = False  # needs rendering again at run time (introspection, `execute`)
 
 
 class _Recorder:
     """Per-render state behind the context functions."""
 
-    def __init__(self, renderer: Renderer, node_name: str, filename: str, template) -> None:
+    def __init__(self, renderer: Renderer, node_name: str, filename: str, template, runtime=None) -> None:
         self.renderer = renderer
+        self.runtime = runtime  # the run-time backend (execute/runtime/), None while loading
+        self.parse = ParseTime(self.mark)
         self.node_name = node_name
         self.filename = filename
         self.template = template
@@ -79,16 +87,30 @@ class _Recorder:
             frame = frame.f_back
         return self.static_line
 
-    def _placeholder(self, kind: str, args: tuple) -> str:
+    def mark(self) -> None:
+        self.result.runtime = True
+
+    def _placeholder(self, kind: str, args: tuple) -> Relation:
         self.result.calls.append(RefCall(kind, tuple(str(a) for a in args), self.caller_line()))
-        return f"{_PH_OPEN}{len(self.result.calls) - 1}{_PH_CLOSE}"
+        if self.runtime is not None:  # run time: the relation itself, queryable in the session
+            return self.runtime.relation(kind, tuple(str(a) for a in args))
+        text = f"{_PH_OPEN}{len(self.result.calls) - 1}{_PH_CLOSE}"
+        if kind == "source":
+            return Relation(str(args[1]), str(args[0]), text=text)
+        return Relation(str(args[-1]), None, text=text)
+
+    def backend(self, name: str):
+        """A run-time call: the backend's at run time, else dbt's parse-time stand-in."""
+        if self.runtime is not None:
+            return getattr(self.runtime, name)
+        return getattr(self.parse, name)
 
     def ref(self, *args, **kwargs):
         if kwargs.get("version") is not None or kwargs.get("v") is not None:
             args = (*args,)  # versions are accepted and ignored: one version per model
         if not 1 <= len(args) <= 2:
             raise CompilationError("ref() takes a model name, or a package and a model name.")
-        return self._placeholder("ref", args[-1:])
+        return self._placeholder("ref", args)  # ref('pkg', 'm') names the package (dbt's two-argument ref)
 
     def source(self, source_name, table_name):
         return self._placeholder("source", (source_name, table_name))
@@ -145,15 +167,6 @@ class _Recorder:
         raise CompilationError(str(msg))
 
 
-class Relation(str):
-    """`this`: renders as the backquoted relation name, with .name/.schema attributes."""
-
-    def __new__(cls, name: str, schema: str):
-        obj = super().__new__(cls, f"`{name}`")
-        obj.name, obj.schema, obj.identifier = name, schema, name
-        return obj
-
-
 class _State:
     """The render in progress, shared by a Renderer and its copies: cached macro modules reach it here."""
 
@@ -193,7 +206,8 @@ class Renderer:
     """
 
     def __init__(self, *, vars: Mapping[str, Any], target: Mapping[str, Any], macro_sources=(),
-                 dispatch=(), invocation_id: str | None = None, allow_secret_env: bool = False):
+                 dispatch=(), invocation_id: str | None = None, allow_secret_env: bool = False,
+                 flags: Mapping[str, Any] | None = None):
         self.vars = vars
         self.allow_secret_env = allow_secret_env  # True only for targets/profiles (render_string)
         self.target = target
@@ -201,6 +215,8 @@ class Renderer:
         self.root_package = str(target.get("project_name") or "")
         self.dispatch_orders = dispatch_orders(dispatch)  # the project's `dispatch:` config
         self._dbt_globals = dbt_context.constants(invocation_id)
+        if flags:  # dbt_project.yml `flags:`
+            self._dbt_globals["flags"] = dbt_context.flags(project=flags)
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
@@ -280,12 +296,15 @@ class Renderer:
             "env_var": rec.env_var, "log": rec.log, "return": rec.do_return,
             "exceptions": {"raise_compiler_error": rec.raise_compiler_error, "warn": rec.warn},
             "this": this,
+            # dbt's `{% if execute %}` guards: false while loading (and the render needs run time)
+            "execute": True if rec.runtime is not None else ExecuteFlag(rec.mark),
+            "run_query": rec.backend("run_query"), "statement": rec.backend("statement"),
+            "load_result": rec.backend("load_result"), "load_relation": rec.backend("load_relation"),
         }
 
     def _constant(self) -> dict:
         return {
-            # Rendered once, at compile time, so dbt's `{% if execute %}` guards are true.
-            "is_incremental": lambda: False, "execute": True, "target": self.target,
+            "is_incremental": lambda: False, "target": self.target,
             "should_store_failures": lambda: False,  # decided per test at run time (store_failures)
             "run_started_at": self.run_started_at,
             "project_name": self.target.get("project_name"),
@@ -310,7 +329,7 @@ class Renderer:
                 ctx[name] = value
                 if not isinstance(value, PackageMacros):
                     fns[name] = value
-        ctx.setdefault("adapter", Adapter(resolver))
+        ctx.setdefault("adapter", Adapter(resolver, state))
         return fns
 
     def has_macro(self, name: str, package: str | None = None) -> bool:
@@ -367,10 +386,16 @@ class Renderer:
         this: Relation | None = None,
         extra: Mapping | None = None,
         package: str | None = None,
+        runtime=None,
     ) -> RenderResult:
         """Render a model/test template of a package (default: the root project) once:
-        placeholders for refs, markers mapped to lines."""
-        rec = _Recorder(self, node_name, filename, None)
+        placeholders for refs, markers mapped to lines. With a run-time backend (`runtime`, or
+        `extra['__sm_runtime']`): ref()/source() are real relations, `execute` is true and
+        run_query/statement/adapter introspection run in its session."""
+        if extra and "__sm_runtime" in extra:
+            extra = dict(extra)
+            runtime = extra.pop("__sm_runtime")
+        rec = _Recorder(self, node_name, filename, None, runtime)
         saved: list = []
         own = None
         package = package or self.root_package
@@ -380,12 +405,12 @@ class Renderer:
             else:
                 ctx, own, saved = self._enter(rec, this, extra, package)
                 # Marker characters typed into a model would be read as markers by Jinja's path.
-                steps = static_render.plan(_TAG.split(source)) if _MARK_OPEN not in source else None
+                steps = static_render.plan(split_tags(source)) if _MARK_OPEN not in source else None
                 if steps is not None:
                     if self._run_static(steps, ctx, own, rec):
                         return rec.result
                     # A static call failed: start again with Jinja, whose error messages users know.
-                    rec = _Recorder(self, node_name, filename, None)
+                    rec = _Recorder(self, node_name, filename, None, runtime)
                     ctx.update(self._per_render(rec, this))
                     for key, value in (extra or {}).items():
                         ctx[key] = value
@@ -421,6 +446,11 @@ class Renderer:
             output = str(ret.value)
         except CompilationError as exc:
             raise exc.located(node=node_name, path=filename, line=_template_line(exc, filename)) from None
+        except SparkModelsError as exc:  # a run-time call's own error (run_query's SQL): at the calling line
+            path, line = _template_frame(exc, filename, self.macro_names.values())
+            if exc.path is None:
+                exc.path, exc.line = path, line
+            raise exc.located(node=node_name) from None
         except jinja2.TemplateSyntaxError as exc:
             raise CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", node=node_name,
                                    path=exc.filename or filename, line=exc.lineno) from None

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sparkmodels.errors import CompilationError
+from sparkmodels.project.render.introspect import INTROSPECTIVE
 
 INTERNAL = "dbt"  # the package name of sparkmodels' own dbt macros, as dbt's global project
 ADAPTER_PREFIXES = ("spark", "default")  # dbt-spark's adapter type, then its parent
@@ -133,10 +134,12 @@ class Resolver:
 
 
 class Adapter:
-    """`adapter` at load time: dispatch, quoting and the adapter type. Introspection is run time."""
+    """`adapter`: dispatch, quoting and the adapter type; introspection goes to the render's run-time
+    backend, or while loading to dbt's parse-time stand-ins (introspect.py), which mark the render."""
 
-    def __init__(self, resolver: Resolver):
+    def __init__(self, resolver: Resolver, state=None):
         self._resolver = resolver
+        self._state = state  # jinja._State: the render in progress
 
     def dispatch(self, macro_name, macro_namespace=None, packages=None):
         return self._resolver.dispatch(macro_name, macro_namespace, packages)
@@ -150,6 +153,16 @@ class Adapter:
         return "spark"
 
     def __getattr__(self, item: str):
+        rec = self._state.rec if self._state is not None else None
+        if rec is not None and rec.runtime is not None:
+            found = getattr(rec.runtime.adapter, item, None)
+            if found is not None:
+                return found
+            raise CompilationError(f"adapter.{item}() is not available on Spark in sparkmodels.")
+        if rec is not None and item in INTROSPECTIVE:
+            return rec.parse.adapter_call(item)
+        if item.startswith("__"):
+            raise AttributeError(item)
         raise CompilationError(
-            f"adapter.{item}() needs the database at run time (Relations and adapter introspection "
-            "come with run-time support); sparkmodels renders models at load time, without Spark.")
+            f"adapter.{item} is not available in sparkmodels (Spark's adapter offers dispatch, quote, type "
+            "and the introspection methods get_columns_in_relation, get_relation, list_relations...).")
