@@ -103,7 +103,8 @@ class ModelContext:
         self._inputs = inputs
         self._vars = config.vars if variables is None else variables
         self.config = ModelConfig(node.config)
-        self.this = Relation(node.name, schema_for(config, node.config))
+        # A plain str: Jinja's Relation is also a Mapping, which py4j would pass to spark.table() as a map.
+        self.this = str.__str__(Relation(node.name, schema_for(config, node.config)))
 
     @property
     def spark(self):
