@@ -161,6 +161,9 @@ class Runner:
         try:
             decision = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
             hit = decision.hit if decision is not None else None
+            catalog = getattr(self.engine, "catalog", None)
+            if hit is not None and catalog is not None and not catalog.has(node, schema_for(self.config, node.config)):
+                hit = None  # unchanged, but the metastore does not name it yet: build (and register) it
             if hit is not None and not (self.hooks is not None and self.hooks.has(node)):  # unchanged: downstream models register the stored version as they read it
                 return NodeResult(
                     unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,

@@ -18,6 +18,7 @@ mirror that other sessions, the Thrift server and BI tools query as `<schema>.<n
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from sparkmodels.errors import EnvironmentProblem, ExecutionError
@@ -35,8 +36,11 @@ class NoCatalog:
     def connect(self) -> None:
         pass
 
-    def set_schemas(self, schemas: Mapping[str, str]) -> None:
+    def set_schemas(self, schemas: Mapping[str, tuple[str, str]]) -> None:
         pass
+
+    def has(self, node: Node, schema: str) -> bool:
+        return True
 
     def register_table(self, node: Node, schema: str, location: str, read_schema, partition_by=(),
                        *, stable: bool = True) -> None:
@@ -137,7 +141,38 @@ class HiveCatalog:
     def connect(self) -> None:
         """Open the metastore before anything is written: a held or unreachable one fails the run
         before its first table, not after."""
+        self._check_not_held()
         self._sql("SHOW DATABASES").collect()
+
+    def _check_not_held(self) -> None:
+        """An embedded Derby held by another JVM: Hive would retry for ~20 s and then fail with a
+        generic "Unable to instantiate" error. Derby holds an OS lock on dbex.lck while booted (Java's
+        FileChannel lock, fcntl on Linux), so one non-blocking try tells at once."""
+        import fcntl
+
+        if "spark.hadoop.hive.metastore.uris" in self.target.conf or "://" in self.target.warehouse:
+            return
+        lock = f"{metastore_dir(self.target)}/metastore_db/dbex.lck"
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            return  # a new metastore (or one never booted): nobody holds it
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+        except OSError:
+            raise metastore_problem(Exception(_HELD[0]), self.target) from None
+        finally:
+            os.close(fd)
+
+    def has(self, node: Node, schema: str) -> bool:
+        """Whether node's relation is registered (a cached table must still be, to be skipped)."""
+        from sparkmodels.plan.compiler import identifier
+
+        try:
+            return bool(self.spark.catalog.tableExists(f"{_q(schema)}.{_q(identifier(node))}"))
+        except Exception:  # noqa: BLE001 - unknown: rebuild, which registers it
+            return False
 
     def set_schemas(self, schemas: Mapping[str, tuple[str, str]]) -> None:
         """What each session name of the run means in the catalog, (schema, name): a model's table or
