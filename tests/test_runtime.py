@@ -149,6 +149,7 @@ def test_run_time_errors_keep_their_file_and_line(built):
     query = results["broken_query"]
     assert query.status == "error" and "no_such_column" in query.message
     assert (query.error.path, query.error.line) == ("macros/cols.sql", 8)
+    assert "Called from models/broken_query.sql:2" in query.error.hint and "select no_such_column" in query.error.hint
     render = results["broken_render"]
     assert render.status == "error" and (render.error.path, render.error.line) == ("models/broken_render.sql", 3)
     sql = results["broken_sql"]

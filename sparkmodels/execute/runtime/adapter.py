@@ -41,7 +41,7 @@ class RuntimeAdapter:
 
     def get_columns_in_relation(self, relation) -> list[Column]:
         name = self._queryable(relation)
-        table = self._ctx.query(f"select * from {name} limit 0", what="get_columns_in_relation")
+        table = self._ctx.query(f"select * from {name}", what="get_columns_in_relation", rows=False)
         return [Column(n, t) for n, t in zip(table.column_names, table.column_types, strict=True)]
 
     def get_missing_columns(self, from_relation, to_relation) -> list[Column]:

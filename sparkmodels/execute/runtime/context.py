@@ -131,12 +131,13 @@ class RunContext:
         return self.relation_of(known[key])
 
     # -- queries ---------------------------------------------------------------------------------
-    def query(self, sql, what: str = "run_query") -> Table:
+    def query(self, sql, what: str = "run_query", *, rows: bool = True) -> Table:
+        """Run SQL in the session; rows=False: only its columns (analysed, no Spark job)."""
         text = str(sql).strip().rstrip(";").strip()
         try:
             df = self.engine.sql(text)
             fields = df.schema.fields
-            rows = df.collect() if fields else []
+            rows = df.collect() if fields and rows else []
         except Exception as exc:  # noqa: BLE001 - Spark's error, located at the calling line by the render
             from sparkmodels.execute.spark.failures import plain_message
 
