@@ -181,3 +181,21 @@ def test_compile_renders_run_time_models_in_a_session_only_when_selected(built, 
     assert "select 1 as n" in res.compiled["model.demo.depends"]
     written = (root / "target" / "compiled" / "demo" / "models" / "cols.sql").read_text()
     assert "`amount`" in written
+
+
+def test_columns_are_read_again_after_their_relation_is_rebuilt_in_the_run(tmp_path, spark):
+    from conftest import write_files
+
+    # x reads its own old columns, is rebuilt with new ones; y, downstream, must see the new ones
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "models/x.sql": "{{ config(materialized='table') }}\n"
+                        "{%- set old = adapter.get_relation(this.database, this.schema, this.identifier) -%}\n"
+                        "{%- if old %}-- {{ adapter.get_columns_in_relation(old) | length }}{% endif %}\n"
+                        "select 1 as {{ var('col') }}\n",
+        "models/y.sql": "select {% for c in adapter.get_columns_in_relation(ref('x')) %}{{ c.quoted }}{% endfor %}"
+                        " from {{ ref('x') }}\n",
+    })
+    assert sparkmodels.run(root, spark=spark, vars={"col": "a"}).success
+    assert sparkmodels.run(root, spark=spark, vars={"col": "b"}).success
+    assert spark.table("y").columns == ["b"]
