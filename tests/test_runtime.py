@@ -80,6 +80,10 @@ FILES = {
     "models/broken_render.sql": "select 1 as x\n{% if execute %}\n{{ none.x.y }}\n{% endif %}\n",
     "models/broken_sql.sql": "select 1 as x\n{% if execute %}\n{% do run_query('selec oops') %}\n{% endif %}\n",
     "models/plain.sql": "select id from {{ ref('base') }}\n",
+    "models/run_globals.sql": "{% if execute %}select '{{ graph.nodes['model.demo.base'].name }}|{{ model.name }}|"
+                              "{{ flags.WHICH }}|{{ 'model.demo.base' in selected_resources }}|"
+                              "{{ invocation_id | length }}|{{ run_started_at.year > 2000 }}' as g"
+                              "{% else %}select 'parse' as g{% endif %}\n",
 }
 
 
@@ -103,7 +107,7 @@ def test_parse_time_is_empty_and_marks_only_the_models_that_need_run_time(tmp_pa
     nodes = sparkmodels.load_project(root).manifest.nodes
     marked = {n.name for n in nodes.values() if n.runtime_render}
     assert marked == {"cols", "col_info", "queried", "stmt", "rels", "depends", "from_eph", "broken_query",
-                      "broken_render", "broken_sql"}
+                      "broken_render", "broken_sql", "run_globals"}
     # dbt's parse-time values: no columns, no query result, execute false
     assert "'none' as c1" in nodes["model.demo.col_info"].rendered
     assert "select 0 as m" in nodes["model.demo.queried"].rendered
@@ -142,6 +146,10 @@ def test_relations_and_adapter_methods(built, spark):
         "ref_info": "base|base|table|True|False", "view_info": "view|True", "lookup": "base|True",
         "missing": "name,amount,big", "this_info": "rels|other", "made": "base|s|True", "misc": "`a b`|True",
         "via_made": 1}
+
+
+def test_run_time_globals(built, spark):
+    assert one(spark, "run_globals") == {"g": "base|run_globals|run|True|36|True"}
 
 
 def test_run_time_errors_keep_their_file_and_line(built):
