@@ -19,7 +19,7 @@ def invoke(*args):
 def test_help_lists_commands():
     res = invoke("--help")
     assert res.exit_code == 0
-    for cmd in ("run", "seed", "build", "compile", "ls", "debug", "clean"):
+    for cmd in ("run", "seed", "build", "compile", "ls", "debug", "clean", "show", "run-operation"):
         assert cmd in res.output
 
 
@@ -175,7 +175,8 @@ COMMON = ("--project-dir", "--target", "--vars", "--debug")
 
 def test_every_command_takes_the_common_options(tmp_path):
     commands = dict(_leaf_commands(cli))
-    assert {("clean",), ("retry",), ("debug",), ("docs", "serve"), ("server", "status")} <= set(commands)
+    assert {("clean",), ("retry",), ("debug",), ("docs", "serve"), ("server", "status"), ("show",),
+            ("run-operation",)} <= set(commands)
     for path, cmd in commands.items():
         res = invoke(*path, "--help")
         assert res.exit_code == 0, (path, res.output)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from sparkmodels.app.project import Project, config_for, ensure_project, load_project
-from sparkmodels.errors import SelectionError
+from sparkmodels.errors import SelectionError, UsageError
 from sparkmodels.execute.spark.session import SessionStart
 from sparkmodels.plan.options import RunOptions
 from sparkmodels.plan.steps import Plan, build_plan
@@ -108,6 +110,7 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     """
     from sparkmodels.execute.cache import BuildCache
     from sparkmodels.execute.engine import Engine
+    from sparkmodels.execute.hooks import HookRunner
     from sparkmodels.execute.runner import Runner
 
     reporter = reporter or Reporter(quiet=True)
@@ -153,13 +156,23 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
                        f"{p.config.target.threads} thread{'s' if p.config.target.threads != 1 else ''} "
                        f"on target '{p.config.target.name}' (Spark {engine.version()}"
                        f"{', via sparkmodels server' if engine.via_server else ''})")
+        hooks = HookRunner(engine, p.manifest, p.config, p.compiler.kinds, emit=emit,
+                           log=lambda text, info: reporter.line(text) if info else None)
         # --fail-fast, else dbt_project.yml's `flags: {fail_fast: true}`
         fail_fast = options.fail_fast or bool(p.config.flags.get("fail_fast"))
         runner = Runner(engine, p.manifest, p.config, plan, threads=p.config.target.threads, fail_fast=fail_fast,
                         on_event=emit, materializations=p.materializations,
                         cache=BuildCache(engine, p.manifest, p.config, compiler=p.compiler,
-                                         enabled=not options.no_cache, force=options.full_refresh))
-        result = runner.run()
+                                         enabled=not options.no_cache, force=options.full_refresh),
+                        hooks=hooks)
+        # on-run-start before the first node (a failure skips them all); on-run-end after the last,
+        # even when nodes failed, with their results (dbt's order)
+        failed = hooks.run("on-run-start")
+        result = runner.skip_all("skipped because an on-run-start hook failed") if failed else runner.run()
+        if not result.interrupted:
+            failed = (*failed, *hooks.run("on-run-end", results=result.results))
+        if failed:
+            result = dataclasses.replace(result, hook_errors=tuple(failed))
     finally:
         reporter.stop()
         engine.stop()
@@ -458,3 +471,89 @@ def lineage(project_dir: str | Path = ".", node: str = "", *, upstream: bool = T
 
     return lineage_tree(ensure_project(project_dir, target, vars, project=project), node, upstream=upstream,
                         depth=depth)
+
+
+# -- show ----------------------------------------------------------------------------------------
+def show(project_dir: str | Path = ".", *, inline: str | None = None, limit: int | None = 5,
+         options: RunOptions | None = None, spark=None, project: Project | None = None, **keywords):
+    """`sparkmodels show`: the first `limit` rows (None or a negative number: all) of the selected
+    models, or of an `inline` query (Jinja with ref()/source() and macros), as app.show.Preview values.
+
+    `options` (and its fields as keywords) give select/exclude/selector, target, vars and
+    state/defer (unbuilt tables read from the state's warehouse). Upstream views are built in the
+    session on the fly; stored tables are read as they are, never rebuilt (app/show.py).
+    """
+    from sparkmodels.app.show import SHOWABLE, Previewer
+    from sparkmodels.execute.engine import Engine
+    from sparkmodels.plan.compiler import Compiler
+    from sparkmodels.project.loader import inline_node
+    from sparkmodels.select.state import load_state
+
+    options = (options or RunOptions()).replace(**keywords)
+    if (inline is None) == (not (options.select or options.selector)):
+        raise UsageError("show takes either --select MODEL or --inline 'select ...' (one of them).")
+    limit = None if limit is None or limit < 0 else int(limit)
+    p = ensure_project(project_dir, options.target, options.vars, project=project)
+    previous = load_state(options.state) if options.state is not None else None
+    if inline is not None:
+        node = inline_node(p.config, p.manifest, inline)
+        manifest = Manifest(p.manifest.project_name, MappingProxyType({**p.manifest.nodes, node.unique_id: node}),
+                            p.manifest.macros, p.manifest.metadata, p.manifest.warnings)
+        compiler = Compiler(manifest, p.compiler.kinds)
+        todo = [(node, compiler.compile(node.unique_id))]
+    else:
+        select, context, _ = selection_context(p, options.select, selector=options.selector, previous=previous)
+        sel = select_nodes(p.manifest, p.graph, select, options.exclude, resource_types=SHOWABLE, context=context)
+        if not sel.selected:
+            raise SelectionError(f"show: the selection {' '.join(options.select or (options.selector or '',))!r} "
+                                 "matches no model, seed, snapshot or analysis." + "".join(f" {w}" for w in sel.warnings))
+        manifest, compiler = p.manifest, p.compiler
+        order = [uid for uid in p.graph.topo_order() if uid in sel.selected]
+        todo = []
+        for uid in order:
+            shown = p.shown_sql(uid)  # an incremental model: the branch its table's state implies
+            compiled = compiler.compile(uid)
+            if shown != compiled.sql:
+                compiled = compiled.incremental or compiled
+            todo.append((manifest.nodes[uid], compiled))
+    target = p.config.target
+    engine = Engine(target, spark, project_root=p.config.root, app_name="sparkmodels show", kinds=compiler.kinds)
+    if options.defer and previous is not None:
+        engine.defer = _defer_location(previous, p)
+    try:
+        from sparkmodels.execute.python.models import register_udfs
+
+        register_udfs(engine, p.config)  # SQL may call the project's UDFs by name
+        previewer = Previewer(engine, manifest, p.config, compiler)
+        return tuple(previewer.preview(node, compiled, limit) for node, compiled in todo)
+    finally:
+        engine.stop()
+
+
+# -- run-operation -------------------------------------------------------------------------------
+def run_operation(project_dir: str | Path = ".", macro: str = "", *, args: Mapping | str | None = None,
+                  target: str | None = None, vars=None, spark=None, project: Project | None = None,
+                  log=None):
+    """`sparkmodels run-operation`: call a macro (`name` or `package.name`) with `args` (a mapping or
+    YAML text) as keywords, in a session with the run-time context (run_query...); returns an
+    execute.operations.OperationResult. `log(text, info)` receives the macro's log() lines as they come."""
+    from sparkmodels.execute.engine import Engine
+    from sparkmodels.execute.operations import run_operation as call_macro
+    from sparkmodels.project.yamlio import parse_yaml
+
+    if isinstance(args, str):
+        args = parse_yaml(args, "--args") if args.strip() else {}
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        raise UsageError("--args must be a YAML mapping of the macro's arguments, e.g. --args '{n: 3}'.")
+    p = ensure_project(project_dir, target, vars, project=project)
+    engine = Engine(p.config.target, spark, project_root=p.config.root, app_name="sparkmodels run-operation",
+                    kinds=p.compiler.kinds)
+    try:
+        from sparkmodels.execute.python.models import register_udfs
+
+        register_udfs(engine, p.config)
+        return call_macro(engine, p.manifest, p.config, p.compiler.kinds, macro, dict(args), log=log)
+    finally:
+        engine.stop()

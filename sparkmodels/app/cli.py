@@ -10,7 +10,7 @@ from functools import wraps
 
 import click
 
-from sparkmodels.errors import SparkModelsError
+from sparkmodels.errors import CompilationError, ExecutionError, SparkModelsError
 from sparkmodels.plan.options import RunOptions
 from sparkmodels.version import __version__
 
@@ -123,6 +123,15 @@ def _exit(result) -> None:
     sys.exit(EXIT_OK if result.success else EXIT_FAILED)
 
 
+def _failed(exc: SparkModelsError, common: Common) -> None:
+    """A run-time failure outside a run (show's query, an operation's macro): its paragraph, exit 1."""
+    if common.debug:
+        traceback.print_exc()
+        _show_spark_log(common.project_dir, common.target)
+    click.secho(_redacted(str(exc), common.vars), fg="red", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 def run_options(common: Common, params) -> RunOptions:
     """A run command's parsed options as one RunOptions (the CLI's only translation step)."""
     return RunOptions.from_cli({**params, "target": common.target, "vars": common.vars})
@@ -231,6 +240,55 @@ def ls_cmd(common: Common, select, exclude, resource_types, output, state=None, 
                                    "depends_on": list(node.depends_on)}))
         else:
             click.echo(".".join(node.fqn) if node.resource_type != "source" else f"source:{'.'.join(node.fqn)}")
+
+
+@cli.command("show")
+@_common
+@_selection
+@click.option("--inline", metavar="SQL", help="A query to preview instead of a model; ref(), source() and "
+              "macros work as in a model.")
+@click.option("--limit", type=int, default=5, show_default=True, help="Rows to show (-1: all).")
+@click.option("--defer", is_flag=True, help="Read unbuilt upstream tables from the --state run's warehouse.")
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="json: one {\"node\", \"show\": [rows]} object per line, for scripts.")
+def show_cmd(common: Common, inline, limit, output, **params):
+    """Preview the first rows of a model (-s MODEL) or of an inline query (--inline 'select ...').
+
+    Upstream views are built on the fly; tables are read from the warehouse as they are (never rebuilt).
+    """
+    from sparkmodels.app import api
+
+    try:
+        previews = api.show(common.project_dir, inline=inline, limit=limit, options=run_options(common, params))
+    except ExecutionError as exc:  # the query (or an upstream view) failed: exit 1, as a failed node
+        _failed(exc, common)
+    for preview in previews:
+        if output == "json":
+            click.echo(json.dumps(preview.to_json(), default=str))
+        else:
+            click.echo(f"Previewing {'inline node' if inline is not None else f'node {preview.node!r}'}:")
+            click.echo(preview.table())
+
+
+@cli.command("run-operation")
+@click.argument("macro")
+@_common
+@click.option("--args", "args", metavar="YAML", help="The macro's arguments as a YAML mapping, e.g. '{n: 3}'.")
+def run_operation_cmd(common: Common, macro, args):
+    """Call MACRO (a macro of the project, or package.macro) in a Spark session; prints what it logs.
+
+    Exit 1 if the macro fails (its SQL, an exceptions.raise_compiler_error...), 2 for project errors.
+    """
+    from sparkmodels.app import api
+    from sparkmodels.project.config import load_config
+
+    load_config(common.project_dir, target=common.target)  # project errors (exit 2) before the macro
+    try:
+        api.run_operation(common.project_dir, macro, args=args, target=common.target, vars=common.vars,
+                          log=lambda text, info: click.echo(_redacted(text, common.vars)) if info or common.debug
+                          else None)
+    except (ExecutionError, CompilationError) as exc:  # the macro failed: exit 1, as dbt
+        _failed(exc, common)
 
 
 @cli.command("debug")

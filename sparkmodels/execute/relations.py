@@ -21,6 +21,9 @@ from sparkmodels.project.config import Target
 from sparkmodels.project.kinds import Kinds
 from sparkmodels.project.manifest import Node
 
+# The command that builds a stored node of each kind (a seed is loaded by `seed`, not `run`).
+_BUILDS = {"seed": "seed -s ", "snapshot": "snapshot -s "}
+
 
 class Relations:
     """Registers relations once per run and remembers the table versions this run wrote."""
@@ -80,7 +83,7 @@ class Relations:
                 raise ExecutionError(
                     f"'{node.name}' has not been built yet (no table under {self.location(node, schema).link}).",
                     node=node.name, path=node.path,
-                    hint=f"Build it first, e.g. `sparkmodels run -s +{node.name}`.",
+                    hint=f"Build it first, e.g. `sparkmodels {_BUILDS.get(node.resource_type, 'run -s +')}{node.name}`.",
                 )
             written, written_schema = self._written.get(view, (None, None))
             if written_schema is not None and written.name == current.name:

@@ -49,10 +49,12 @@ class RunResult:
     results: tuple[NodeResult, ...]
     elapsed: float
     interrupted: bool = False
+    hook_errors: tuple[SparkModelsError, ...] = ()  # a failed on-run-start/on-run-end hook (hooks.py)
 
     @property
     def success(self) -> bool:
-        return not self.interrupted and all(r.status in ("success", "pass", "warn") for r in self.results)
+        return (not self.interrupted and not self.hook_errors
+                and all(r.status in ("success", "pass", "warn") for r in self.results))
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -70,8 +72,9 @@ class Runner:
 
     def __init__(self, engine, manifest: Manifest, config: ProjectConfig, plan: Plan, *,
                  threads: int = 1, on_event: Event | None = None, fail_fast: bool = False,
-                 cache=None, materializations: Registry | None = None):
+                 cache=None, materializations: Registry | None = None, hooks=None):
         self.engine = engine
+        self.hooks = hooks  # execute.hooks.HookRunner: nodes' pre_hook/post_hook (None: not run)
         self.materializations = materializations or default_registry()  # this run's strategies
         self.manifest = manifest
         self.config = config
@@ -144,7 +147,7 @@ class Runner:
         try:
             decision = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
             hit = decision.hit if decision is not None else None
-            if hit is not None:  # unchanged: downstream models register the stored version as they read it
+            if hit is not None and not (self.hooks is not None and self.hooks.has(node)):  # unchanged: downstream models register the stored version as they read it
                 return NodeResult(
                     unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
                     materialized=step.materialized, status="success", message="unchanged", rows=hit.rows,
@@ -163,7 +166,11 @@ class Runner:
             with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}",
                                        node.name) as scope:
                 try:
+                    if self.hooks is not None:
+                        self.hooks.node(node, "pre_hook", ctx.schema)
                     outcome = materialization.execute(ctx)
+                    if self.hooks is not None:  # after the new version is published, as dbt
+                        self.hooks.node(node, "post_hook", ctx.schema)
                     if self._runtime is not None:  # its columns may have changed: introspect them again
                         self._runtime.context.forget(relation_name(node, self.engine.kinds))
                 except SparkModelsError:
@@ -214,6 +221,15 @@ class Runner:
         return f"sparkmodels-{step.node.name}"
 
     # -- the whole plan ------------------------------------------------------------------------
+    def skip_all(self, why: str) -> RunResult:
+        """Every step skipped (a failed on-run-start hook), with a skip event each."""
+        results = []
+        for s in self.plan.steps:
+            results.append(NodeResult(s.unique_id, s.node.name, s.node.resource_type, s.materialized,
+                                      "skipped", message=why))
+            self.emit("skip", step=s, result=results[-1])
+        return RunResult(tuple(results), 0.0)
+
     def run(self) -> RunResult:
         t0 = time.perf_counter()
         steps = {s.unique_id: s for s in self.plan.steps}

@@ -64,9 +64,9 @@ class VersionWriter:
         else:
             rows = observation.get.get("rows")
         rows = int(rows) if rows is not None else None
-        # Partitioned tables put the partition columns last when read, so only an unpartitioned
-        # schema is reused: by later steps of this run and (in the fingerprint) by later runs.
-        written_schema = None if partition_by else df.schema
+        # Reused by later steps of this run and (in the fingerprint) by later runs, so reading the
+        # version starts no footer-inference job.
+        written_schema = read_schema(df.schema, partition_by)
         # rows written, so a later cache hit can still report the table's size
         write_fingerprint(version, dict(fingerprint) if fingerprint is not None else None, rows=rows,
                           schema=written_schema.json() if written_schema is not None else None, store=loc)
@@ -76,3 +76,18 @@ class VersionWriter:
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
         self.jobs.record_write(group, stats)
         return stats
+
+
+def read_schema(schema, partition_by=()):
+    """The schema Spark reads a written version with: partition columns come last (in partition_by
+    order) with the types they were written with, the data columns in their order."""
+    if not partition_by:
+        return schema
+    from pyspark.sql.types import StructType
+
+    by_name = {f.name.lower(): f for f in schema.fields}
+    parts = [by_name[c.lower()] for c in partition_by if c.lower() in by_name]
+    if len(parts) != len(partition_by):
+        return None  # a partition column Spark will reject anyway: let it infer
+    names = {f.name for f in parts}
+    return StructType([f for f in schema.fields if f.name not in names] + parts)

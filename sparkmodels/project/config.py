@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sparkmodels.errors import ProjectError
+from sparkmodels.project import hooks
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.identifiers import check_identifier
 from sparkmodels.project.packages import installed_packages, satisfies
@@ -32,6 +33,7 @@ KNOWN_CONFIG_KEYS = frozenset(
         "hard_deletes", "invalidate_hard_deletes", "dbt_valid_to_current",
         "merge_update_columns", "merge_exclude_columns",
         "incremental_predicates", "event_time", "batch_size", "begin", "lookback", "concurrent_batches",
+        *hooks.HOOK_KEYS,
     }
 )
 # Keys whose values add up from folder to folder instead of replacing each other (as in dbt).
@@ -42,7 +44,9 @@ def merge_config(base: Mapping, override: Mapping) -> dict:
     """Overlay one config on another; tags accumulate, everything else replaces."""
     out = dict(base)
     for key, value in override.items():
-        if key in ADDITIVE_KEYS and key in out:
+        if key in hooks.NODE_HOOKS and key in out:
+            out[key] = hooks.merge(out[key], value)  # hooks add up, in order, duplicates kept (dbt)
+        elif key in ADDITIVE_KEYS and key in out:
             old = out[key] if isinstance(out[key], (list, tuple)) else [out[key]]
             new = value if isinstance(value, (list, tuple)) else [value]
             out[key] = list(dict.fromkeys([*old, *new]))
@@ -116,6 +120,8 @@ class ProjectConfig:
     docs_paths: tuple[str, ...] | None = None  # None: dbt's default, every resource path
     snapshot_paths: tuple[str, ...] = ("snapshots",)
     snapshots_tree: Mapping[str, Any] = field(default_factory=dict)
+    # on-run-start / on-run-end (project/hooks.py): SQL templates run around a run, rendered then
+    run_hooks: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def target_dir(self) -> Path:
@@ -151,7 +157,8 @@ def resolve_tree(tree: Mapping, fqn: tuple[str, ...]) -> dict:
                 own[key[1:]] = value
             elif key in KNOWN_CONFIG_KEYS and not isinstance(value, Mapping):
                 own[key] = value
-        config = merge_config(config, own)
+        if own:
+            config = merge_config(config, hooks.normalize(own, None))
     return config
 
 
@@ -336,8 +343,9 @@ def load_config(
         pkg_vars = {**_global_vars(own, names), **dict(own.get(pkg.name) or {}), **_global_vars(root_vars, names),
                     **dict(root_vars.get(pkg.name) or {}), **(cli_vars or {})}
         warnings.extend(w for w in [check_dbt_version(pkg_data, pkg.name, str(pkg_file))] if w)
+        shown = os.path.relpath(pkg_file, root).replace(os.sep, "/")  # hooks' errors name it from the root
         packages.append(_project_config(pkg.root, pkg.name, pkg_data, "dbt_project.yml", chosen, pkg_vars,
-                                        root_trees=_trees(data)))
+                                        root_trees=_trees(data, project_file.name), shown_file=shown))
     project_vars = {**_global_vars(root_vars, names), **dict(root_vars.get(name) or {}), **(cli_vars or {})}
     config = _project_config(root, name, data, project_file.name, chosen, project_vars)
     return replace(config, packages=tuple(packages), packages_install_path=install_path, warnings=tuple(warnings))
@@ -348,8 +356,9 @@ def _global_vars(variables: Mapping, scopes: set) -> dict:
     return {k: v for k, v in variables.items() if not (k in scopes and isinstance(v, Mapping))}
 
 
-def _trees(data: Mapping) -> Mapping:
-    return freeze({"model": data.get("models") or {}, "seed": data.get("seeds") or {},
+def _trees(data: Mapping, path: str) -> Mapping:
+    return freeze({"model": hooks.locate_tree(data.get("models") or {}, path),
+                   "seed": hooks.locate_tree(data.get("seeds") or {}, path),
                    "test": data.get("data_tests") or data.get("tests") or {}})
 
 
@@ -369,7 +378,8 @@ def check_dbt_version(data: Mapping, name: str, path: str) -> str | None:
 
 
 def _project_config(root: Path, name: str, data: Mapping, config_file: str, target: Target, variables: Mapping,
-                    root_trees: Mapping | None = None) -> ProjectConfig:
+                    root_trees: Mapping | None = None, shown_file: str | None = None) -> ProjectConfig:
+    shown_file = shown_file or config_file  # the file as errors name it (a package's, from the root project)
     return ProjectConfig(
         root=root,
         name=name,
@@ -383,10 +393,11 @@ def _project_config(root: Path, name: str, data: Mapping, config_file: str, targ
         snapshot_paths=_as_tuple(data.get("snapshot-paths"), ("snapshots",)),
         target_path=str(data.get("target-path") or "target"),
         vars=freeze(variables),
-        models_tree=freeze(data.get("models") or {}),
-        seeds_tree=freeze(data.get("seeds") or {}),
+        models_tree=freeze(hooks.locate_tree(data.get("models") or {}, shown_file)),
+        seeds_tree=freeze(hooks.locate_tree(data.get("seeds") or {}, shown_file)),
         tests_tree=freeze(data.get("data_tests") or data.get("tests") or {}),
-        snapshots_tree=freeze(data.get("snapshots") or {}),
+        snapshots_tree=freeze(hooks.locate_tree(data.get("snapshots") or {}, shown_file)),
+        run_hooks=freeze(hooks.project_hooks(data, shown_file)),
         target=target,
         root_trees=root_trees or freeze({}),
         dispatch=freeze(list(data.get("dispatch") or [])),

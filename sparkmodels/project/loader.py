@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
-from sparkmodels.project import contracts, docblocks, schema_yaml
+from sparkmodels.project import contracts, docblocks, hooks, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
@@ -193,7 +193,7 @@ class _Loader:
                     # An in-file config(schema=...) changes `this.schema`; rare, so render again.
                     this = Relation(name, final_schema)
                     result = renderer.render(text, filename=rel, node_name=name, this=this, package=self.config.name)
-                result_config, calls = result.config, tuple(result.calls)
+                result_config, calls = hooks.model_hooks(result.config, rel, text), tuple(result.calls)
                 rendered, line_map = result.text, result.line_map
                 runtime = result.runtime
                 # exceptions.warn() while rendering: shown with the load's other warnings
@@ -253,10 +253,11 @@ class _Loader:
                 if entry.get("relation") is not None:
                     sql = relation_sql(entry["relation"], rel, line, name)
                     body = "\n" * ((line or 1) - 1) + sql
-                    defined.append((name, rel, (), sql, body, line, dict(entry.get("config") or {})))
+                    defined.append((name, rel, (), sql, body, line, hooks.normalize(entry.get("config") or {}, rel)))
                 patches[name] = {"description": str(entry.get("description") or ""),
                                  "columns": schema_yaml._columns(entry, rel), "patch_path": rel,
-                                 "config": dict(entry.get("config") or {}) if entry.get("relation") is None else {}}
+                                 "config": hooks.normalize(entry.get("config") or {}, rel)
+                                 if entry.get("relation") is None else {}}
         for name, rel, folders, raw, body, line, yaml_config in defined:
             self.claim_name(name, rel)
             fqn = (self.config.name, *folders, name)
@@ -265,7 +266,7 @@ class _Loader:
                                        patch.get("config", {}))
             this = Relation(name, schema_for(self.config, base_config))
             result = renderer.render(body, filename=rel, node_name=name, this=this)
-            node_config = merge_config(base_config, result.config)
+            node_config = merge_config(base_config, hooks.model_hooks(result.config, rel, raw))
             snapshot_spec(node_config, node=name, path=rel, line=line)  # located errors before Spark
             uid = f"snapshot.{self.config.name}.{name}"
             self.nodes[uid] = Node(
@@ -331,10 +332,11 @@ class _Loader:
                 checksum=_file_checksum(path), patch_path=patch.get("patch_path"),
             )
 
-    def link(self) -> None:
+    def link(self, only: str | None = None) -> None:
         """Turn ref()/source() calls into depends_on (each call remembers its target), with located
-        did-you-mean errors. ref('m') looks where dbt looks: the root project, then the calling node's
-        package, then every package (an error when several have an 'm'); ref('pkg', 'm') in pkg only."""
+        did-you-mean errors (`only`: that node's alone). ref('m') looks where dbt looks: the root
+        project, then the calling node's package, then every package (an error when several have an
+        'm'); ref('pkg', 'm') in pkg only."""
         root = self.config.name
         by_name: dict[str, dict[str, str]] = {}  # name -> {package: unique_id}
         for uid, n in self.nodes.items():
@@ -342,7 +344,7 @@ class _Loader:
                 by_name.setdefault(n.name, {})[n.package] = uid
         sources = {(n.source_name, n.name): uid for uid, n in self.nodes.items() if n.resource_type == "source"}
         for uid, node in list(self.nodes.items()):
-            if not node.calls or not node.enabled:
+            if not node.calls or not node.enabled or (only is not None and uid != only):
                 continue  # a disabled model's refs may point anywhere: it is dropped next
             deps: list[str] = []
             calls = []
@@ -433,6 +435,23 @@ def project_renderer(config: ProjectConfig) -> Renderer:
     """The project's Renderer with every macro (its own, its packages', the built-ins) registered:
     for text rendered after loading (`show --inline`, hooks, `run-operation`)."""
     return _Loader(config).load_macros()[0]
+
+
+def inline_node(config: ProjectConfig, manifest: Manifest, text: str, *, name: str = "inline",
+                renderer: Renderer | None = None) -> Node:
+    """An ad-hoc query (`show --inline`) as a node over the manifest: rendered with ref()/source() and
+    macros like a model of the root project, its calls linked to the manifest's nodes (located errors)."""
+    renderer = renderer or project_renderer(config)
+    path = f"<{name}>"
+    result = renderer.render(text, filename=path, node_name=name, package=config.name)
+    uid = f"sql_operation.{config.name}.{name}"
+    node = Node(unique_id=uid, name=name, resource_type="analysis", package=config.name, path=path,
+                fqn=(config.name, name), raw_code=text, config=freeze({"materialized": "view", **result.config}),
+                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map, checksum=checksum(text))
+    loader = _Loader(config)
+    loader.nodes = {**manifest.nodes, uid: node}
+    loader.link(only=uid)
+    return loader.nodes[uid]
 
 
 def _prefix(package_root: Path, root: Path) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sparkmodels.errors import ProjectError, did_you_mean
+from sparkmodels.project import hooks
 from sparkmodels.project.config import ProjectConfig
 from sparkmodels.project.contracts import constraint_list
 from sparkmodels.project.frozen import freeze
@@ -131,7 +132,7 @@ def _columns(entry: Mapping, path: str) -> Mapping[str, Column]:
 def _patch(entry: Mapping, path: str, kind: str) -> dict:
     if not isinstance(entry, Mapping) or not entry.get("name"):
         raise ProjectError(f"each entry under '{kind}s:' needs a 'name'.", path=path, line=line_of(entry))
-    config = dict(entry.get("config") or {})
+    config = hooks.normalize(entry.get("config") or {}, path, line_of(entry.get("config")))
     if kind == "seed" and entry.get("column_types") and "column_types" not in config:
         config["column_types"] = entry["column_types"]
     return {

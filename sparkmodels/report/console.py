@@ -109,6 +109,15 @@ class Reporter:
         self.line(self._dotted(f"{self._done} of {total} SKIP {step.name}", f"[{result.message}]"),
                   style="yellow")
 
+    def on_hooks(self, which: str, total: int) -> None:
+        self.line(f"Running {total} {which} hook{'s' if total != 1 else ''}")
+
+    def on_hook(self, which: str, index: int, total: int, name: str, seconds: float, error=None) -> None:
+        """One on-run-start/on-run-end hook done (dbt's `1 of 1 OK hook: project.on-run-end.0`)."""
+        word = "ERROR" if error is not None else "OK"
+        self.line(self._dotted(f"{index} of {total} {word} hook: {name}", f"[{word} in {seconds:.2f}s]"),
+                  style="red" if error is not None else "green")
+
     def on_interrupt(self, steps) -> None:
         names = ", ".join(s.name for s in steps) or "nothing"
         self.line(f"Ctrl-C: cancelling the Spark jobs of {names}.", style="yellow")
@@ -151,15 +160,20 @@ class Reporter:
         self.line(f"Finished {what} {parts or 'nothing'} in {result.elapsed:.2f}s.")
         self._heaviest(result)
         errors = [r for r in result.results if r.status in ("error", "fail")]
+        hook_errors = tuple(getattr(result, "hook_errors", ()))  # a failed on-run-start/on-run-end hook
         if result.interrupted:
             self.line("Interrupted (Ctrl-C). Tables that were being written keep their previous version.",
                       style="yellow")
-        if errors:
+        if errors or hook_errors:
+            n = len(errors) + len(hook_errors)
             self.line("")
-            self.line(f"Completed with {len(errors)} error{'s' if len(errors) != 1 else ''}:", style="red")
+            self.line(f"Completed with {n} error{'s' if n != 1 else ''}:", style="red")
             for r in errors:
                 self.line("")
                 self.line(str(r.error) if r.error else _test_problem("Failure", r), style="red")
+            for exc in hook_errors:
+                self.line("")
+                self.line(str(exc), style="red")
         elif not result.interrupted:
             self.line("Completed successfully", style="green")
         for r in result.results:

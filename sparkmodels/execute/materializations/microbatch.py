@@ -19,7 +19,13 @@ import re
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext, spark_error
 from sparkmodels.execute.materializations.strategies import q
-from sparkmodels.execute.materializations.versions import relative_file, write_sharing, write_version
+from sparkmodels.execute.materializations.versions import (
+    files_in_window,
+    read_files,
+    relative_file,
+    write_sharing,
+    write_version,
+)
 from sparkmodels.plan.compiler import batch_sql
 from sparkmodels.project.incremental import columns_of, parse_timestamp
 
@@ -172,11 +178,18 @@ def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace:
 
     dest = engine.read_version(old)
     src = src.select(*[q(c) for c in dest.columns]) if set(src.columns) == set(dest.columns) else src
-    tagged = dest.withColumn("__sm_file", F.input_file_name())
-    # Row groups outside the window are skipped by their min/max statistics: reading stays small.
-    uris = [r[0] for r in tagged.where(predicate).select("__sm_file").distinct().collect()]
-    files = {relative_file(u, old) or u for u in uris}
-    kept = tagged.where(F.col("__sm_file").isin(uris) & ~F.expr(predicate)).drop("__sm_file") if uris else None
+    outside = ~F.coalesce(F.expr(predicate), F.lit(False))  # rows of a rewritten file that stay (nulls too)
+    timezone = engine.spark.conf.get("spark.sql.session.timeZone")
+    files = files_in_window(old, str(node.config["event_time"]), window, timezone)
+    if files is not None:
+        # The footers' min/max said which files may hold rows of the window: no Spark job to find them.
+        kept = read_files(engine.spark, old, dest.schema, files).where(outside) if files else None
+    else:
+        tagged = dest.withColumn("__sm_file", F.input_file_name())
+        # Row groups outside the window are skipped by their min/max statistics: reading stays small.
+        uris = [r[0] for r in tagged.where(predicate).select("__sm_file").distinct().collect()]
+        files = {relative_file(u, old) or u for u in uris}
+        kept = tagged.where(F.col("__sm_file").isin(uris) & outside).drop("__sm_file") if uris else None
     out = src.unionByName(kept) if kept is not None else src
     return write_sharing(engine, ctx, out, partition_by=partition_by, old=old,
                          keep=lambda version, old_files: [f for f in old_files if f not in files])

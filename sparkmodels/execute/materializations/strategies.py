@@ -11,6 +11,7 @@ from __future__ import annotations
 from sparkmodels.execute.materializations.versions import (
     partition_of,
     partitions_written,
+    read_files,
     relative_file,
     write_sharing,
     write_version,
@@ -64,8 +65,13 @@ def _matched_files(ctx, src, dest, old, keys, preds) -> tuple[set[str], object]:
     rows = spark.sql(f"select distinct {DEST}.{_FILE} from {q(d_view)} {DEST} left semi join "
                      f"(select {', '.join(q(k) for k in keys)} from {q(s_view)}) {SRC} on {on}").collect()
     uris = [r[0] for r in rows]
-    files = {relative_file(u, old) or u for u in uris}
-    return files, tagged.where(F.col(_FILE).isin(uris)) if uris else tagged.limit(0)
+    rels = [relative_file(u, old) for u in uris]
+    files = {r or u for r, u in zip(rels, uris, strict=True)}
+    if not uris:
+        return files, tagged.limit(0)
+    if all(rels):  # read just those files (a filter on the file name would still scan every file)
+        return files, read_files(spark, old, dest.schema, files)
+    return files, tagged.where(F.col(_FILE).isin(uris))
 
 
 def merge(ctx, src, dest, old, partition_by):
@@ -74,11 +80,16 @@ def merge(ctx, src, dest, old, partition_by):
     config = ctx.node.config
     keys = columns_of(config.get("unique_key"))
     preds = _predicates(config)
-    files, affected = _matched_files(ctx, src, dest, old, keys, preds)
     columns = list(dest.columns)
     src_cols = set(src.columns)
     update = set(columns_of(config.get("merge_update_columns")) or columns)
     update -= set(columns_of(config.get("merge_exclude_columns")))
+    if all(c in src_cols and c in update for c in columns):
+        # Every column of a matched row takes the new value: the merge's result is delete+insert's
+        # (unmatched old rows, plus every new row, duplicates and null keys alike), which needs an
+        # anti join instead of a full outer join over the rewritten files.
+        return delete_insert(ctx, src, dest, old, partition_by)
+    files, affected = _matched_files(ctx, src, dest, old, keys, preds)
     exprs = []
     for c in columns:
         if c in src_cols and c in update:

@@ -129,3 +129,62 @@ def partitions_written(loc, version, depth: int) -> set[str]:
     if not depth:
         return {""}
     return {partition_of(f) for f in data_files(loc, version)}
+
+
+def files_in_window(version, column: str, window, timezone: str) -> set[str] | None:
+    """The data files of a local version that may hold a row whose `column` is in [start, end), from
+    the Parquet footers' per-row-group min/max (read on the driver, no Spark job). The window is in the
+    session's time zone, as Spark's timestamp literals are. None when that cannot be decided for every
+    file (Hadoop storage, a column without statistics, such as INT96 timestamps, or of another type):
+    the caller then asks Spark."""
+    if not isinstance(version, Path):
+        return None
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import pyarrow.parquet as pq
+
+    try:
+        zone = ZoneInfo(timezone)
+    except Exception:  # noqa: BLE001 - an offset like '+01:00': let Spark decide
+        return None
+    start, end = window
+    out = set()
+    for rel in data_files(None, version):
+        try:
+            meta = pq.read_metadata(version / rel)
+        except Exception:  # noqa: BLE001 - not a Parquet footer we can read
+            return None
+        names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
+        if column.lower() not in names:
+            return None  # a partition column, or missing: Spark knows
+        j = names.index(column.lower())
+        for g in range(meta.num_row_groups):
+            chunk = meta.row_group(g).column(j)
+            stats = chunk.statistics
+            if stats is None or not stats.has_min_max:
+                if stats is not None and chunk.num_values == stats.null_count:
+                    continue  # only nulls: no row in any window
+                return None
+            lo, hi = stats.min, stats.max
+            if isinstance(lo, dt.datetime):
+                if lo.tzinfo is not None:  # adjusted to UTC: compare instants
+                    s, e = start.replace(tzinfo=zone), end.replace(tzinfo=zone)
+                else:
+                    s, e = start, end
+            elif isinstance(lo, dt.date):
+                lo, hi = dt.datetime.combine(lo, dt.time()), dt.datetime.combine(hi, dt.time())
+                s, e = start, end
+            else:
+                return None
+            if hi >= s and lo < e:
+                out.add(rel)
+                break
+    return out
+
+
+def read_files(spark, version, schema, relpaths):
+    """Some data files of a version as a DataFrame of the table's schema (partition values from their
+    folders, as when the whole version is read)."""
+    return (spark.read.schema(schema).option("basePath", str(version))
+            .parquet(*[f"{version}/{rel}" for rel in sorted(relpaths)]))

@@ -61,7 +61,10 @@ def prepare_python_env() -> None:
 def session_conf(target: Target) -> dict[str, str]:
     """The Spark conf of a classic session for this target, the user's `conf:` last (so it wins);
     `sparkmodels server` starts its JVM with the same conf (server.py)."""
-    conf = {"spark.ui.showConsoleProgress": "false"}
+    # Timestamps as INT64 microseconds, not Spark's legacy INT96: INT96 columns carry no min/max
+    # statistics, so a time window (microbatch, a filter on event time) could skip no row group,
+    # and other Parquet readers treat INT96 as deprecated.
+    conf = {"spark.ui.showConsoleProgress": "false", "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
     if "://" not in target.warehouse:
         conf["spark.sql.warehouse.dir"] = str(Path(target.warehouse) / ".spark-warehouse")
     if target.packages:

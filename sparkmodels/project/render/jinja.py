@@ -31,8 +31,9 @@ from sparkmodels.project.render.introspect import ExecuteFlag, ParseTime, Relati
 from sparkmodels.project.render.lines import (
     _MARK_CLOSE,
     _MARK_OPEN,
-    _TAG,
+    _TAG,  # noqa: F401 - tests split templates with render._TAG
     add_line_markers,
+    split_tags,
     strip_line_markers,
 )
 from sparkmodels.project.render.namespace import INTERNAL, Adapter, PackageMacros, Resolver, dispatch_orders
@@ -404,7 +405,7 @@ class Renderer:
             else:
                 ctx, own, saved = self._enter(rec, this, extra, package)
                 # Marker characters typed into a model would be read as markers by Jinja's path.
-                steps = static_render.plan(_TAG.split(source)) if _MARK_OPEN not in source else None
+                steps = static_render.plan(split_tags(source)) if _MARK_OPEN not in source else None
                 if steps is not None:
                     if self._run_static(steps, ctx, own, rec):
                         return rec.result

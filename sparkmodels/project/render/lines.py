@@ -11,6 +11,23 @@ import re
 _MARK_OPEN, _MARK_CLOSE = "\ue002", "\ue003"
 _MARKER = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
 _TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
+# A tag ends at the first closing `}}`/`%}` outside its string literals: a hook in a model's config,
+# `config(post_hook="grant ... {{ this }}")`, holds a `}}` of its own (rendered when the hook runs).
+# Three times slower than _TAG, so used only for the templates _TAG cuts inside a string.
+_STR = r"'(?:[^'\\]|\\.)*'" + "|" + r'"(?:[^"\\]|\\.)*"'  # a Jinja string literal
+# One way only to read each character (no nested quantifiers): no catastrophic backtracking.
+_QUOTED_TAG = re.compile(r"(\{\{(?:[^'\"}]|" + _STR + r"|\}(?!\}))*?\}\}"
+                         r"|\{%(?:[^'\"%]|" + _STR + r"|%(?!\}))*?%\}"
+                         r"|\{#.*?#\})", re.S)
+
+
+def split_tags(source: str) -> list[str]:
+    """source split into text and Jinja tags (text at even indexes, tags at odd ones)."""
+    parts = _TAG.split(source)
+    if ("'" in source or '"' in source) and any(
+            p.count("'") % 2 or p.count('"') % 2 for p in parts[1::2] if "'" in p or '"' in p):  # cut in a string
+        parts = _QUOTED_TAG.split(source)
+    return parts
 
 
 def add_line_markers(source: str) -> str:
@@ -20,7 +37,7 @@ def add_line_markers(source: str) -> str:
     `{% raw %}` gets no markers: it is a value user code may split or compare, and lines a macro
     emits are better mapped to the line that calls it.
     """
-    parts = _TAG.split(source)
+    parts = split_tags(source)
     line = 1
     out = []
     depth = 0

@@ -1,0 +1,155 @@
+"""`sparkmodels show`: the first rows of a model or of an inline query, running only what it reads.
+
+dbt's `show`: the node's compiled SQL (an inline query is rendered like a model, ref()/source() and
+macros included) is run with a limit and nothing is written. Its upstream views are built on the fly
+in the session (ephemerals are inlined by the compiler, as in a run); tables, seeds, snapshots and
+incremental models are read from the warehouse as they are, never rebuilt, and one that was never
+built is a located error naming the command that builds it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import decimal
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sparkmodels.errors import ExecutionError, SparkModelsError, UsageError
+from sparkmodels.plan.compiler import CompiledNode, Compiler, identifier, relation_name, upstream
+from sparkmodels.project.config import schema_for
+from sparkmodels.project.manifest import Node
+
+DEFAULT_LIMIT = 5  # dbt show's default
+SHOWABLE = ("model", "seed", "snapshot", "analysis")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The rows shown for one node: its name ('inline' for --inline), the SQL run, columns and rows."""
+
+    node: str
+    sql: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: tuple[tuple, ...]
+    limit: int | None  # None: every row
+
+    def to_json(self) -> dict:
+        """dbt's `show --output json` shape: {"node": name, "show": [{column: value}, ...]}."""
+        return {"node": self.node, "show": [dict(zip(self.columns, map(_plain, row), strict=True)) for row in self.rows]}
+
+    def table(self) -> str:
+        """The rows as a text table (dbt's print_table: a header, a rule, one line per row)."""
+        cells = [[_cell(v) for v in row] for row in self.rows]
+        widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(self.columns)]
+        numeric = [t in _NUMERIC or t.startswith("decimal") for t in self.types]
+
+        def line(values: Sequence[str], rule: bool = False) -> str:
+            out = []
+            for value, width, right in zip(values, widths, numeric, strict=True):
+                out.append(value.rjust(width) if right and not rule else value.ljust(width))
+            return "| " + " | ".join(out) + " |"
+
+        lines = [line(self.columns), line(["-" * w for w in widths], rule=True), *(line(r) for r in cells)]
+        return "\n".join(lines)
+
+
+_NUMERIC = frozenset({"tinyint", "smallint", "int", "bigint", "float", "double"})
+
+
+def _plain(value):
+    """A collected Spark value as JSON data."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value) if value == value.to_integral_value() or len(value.as_tuple().digits) <= 15 else str(value)
+    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if hasattr(value, "asDict"):  # a struct (Row)
+        return {k: _plain(v) for k, v in value.asDict(recursive=False).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "null"
+    plain = _plain(value)
+    return plain if isinstance(plain, str) else json.dumps(plain, default=str)
+
+
+class Previewer:
+    """Runs previews in one engine: upstream views built at most once, tables registered as read."""
+
+    def __init__(self, engine, manifest, config, compiler: Compiler):
+        self.engine = engine
+        self.manifest = manifest
+        self.config = config
+        self.compiler = compiler
+        self.kinds = compiler.kinds
+
+    def preview(self, node: Node, compiled: CompiledNode, limit: int | None) -> Preview:
+        """Run one node's SQL (compiled) with a limit, after making what it reads queryable."""
+        if node.resource_type in ("seed", "snapshot") or node.language == "python":
+            if not self.kinds.of(node).holds_data:
+                raise UsageError(f"show previews SQL; '{node.name}' is a Python model that is not stored.",
+                                 node=node.name, path=node.path,
+                                 hint="Materialize it as a table and build it, then show it.")
+            self.engine.ensure_relation(node, schema_for(self.config, node.config))  # its stored rows
+            compiled = CompiledNode(f"select * from {relation_name(node, self.kinds)}", ())
+        else:
+            self.ready(upstream(node, self.manifest.nodes, self.kinds).relations)
+            schema = schema_for(self.config, node.config)
+            if self.kinds.of(node).incremental and self.engine.stored_version(node, schema) is not None:
+                self.engine.ensure_relation(node, schema)  # its is_incremental() branch reads {{ this }}
+        try:
+            df = self.engine.sql(compiled.sql)
+            if limit is not None:
+                df = df.limit(limit)
+            rows = df.collect()
+        except Exception as exc:  # noqa: BLE001 - a Spark error becomes a located one
+            raise self._error(exc, node, compiled) from None
+        fields = df.schema.fields
+        return Preview(node.name, compiled.sql, tuple(f.name for f in fields),
+                       tuple(f.dataType.simpleString() for f in fields), tuple(tuple(r) for r in rows), limit)
+
+    def ready(self, relations: Iterable[Node]) -> None:
+        """Make each relation queryable: stored ones read as they are, views built (their inputs first)."""
+        for dep in relations:
+            kind = self.kinds.of(dep)
+            if dep.resource_type == "source" or kind.holds_data:
+                self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+                continue
+            name = identifier(dep)
+            if self.engine.is_registered(name):
+                continue
+            if dep.language == "python":
+                raise ExecutionError(f"show builds upstream views on the fly, but '{dep.name}' is a Python "
+                                     "view; only SQL views can be built here.", node=dep.name, path=dep.path,
+                                     hint="Materialize it as a table and build it first.")
+            self.ready(upstream(dep, self.manifest.nodes, self.kinds).relations)
+            compiled = self.compiler.compile(dep.unique_id)
+            try:
+                self.engine.sql(compiled.sql).createOrReplaceTempView(name)
+            except Exception as exc:  # noqa: BLE001
+                raise self._error(exc, dep, compiled) from None
+            self.engine.mark_registered(name)
+
+    def _error(self, exc: Exception, node: Node, compiled: CompiledNode) -> SparkModelsError:
+        from sparkmodels.execute.materializations.base import spark_error
+        from sparkmodels.execute.spark.errors import is_spark_error
+
+        if isinstance(exc, SparkModelsError):
+            return exc
+        if is_spark_error(exc):
+            return spark_error(exc, node, compiled, root=self.config.root)
+        return ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path)
