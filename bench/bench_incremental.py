@@ -131,14 +131,15 @@ TARGETS = {"append_vs_hand": "<= 1.2", "insert_overwrite_vs_hand": "<= 1.2", "mi
            "disk_after_10_runs ratio": "<= 1.1"}
 
 
-def run(quick: bool) -> dict:
+def run(quick: bool, rows_per_month: int | None = None) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     import sparkmodels
 
-    rows_per_month, merge_rows, repeats = (5_000, 50_000, 1) if quick else (200_000, 5_000_000, 3)
+    default_rows, merge_rows, repeats = (5_000, 50_000, 1) if quick else (200_000, 5_000_000, 3)
+    rows_per_month = rows_per_month or default_rows
     root = harness.fresh_dir("incremental")
     spark = (SparkSession.builder.master("local[2]").appName("bench-incremental")
              .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
@@ -200,6 +201,11 @@ def run(quick: bool) -> dict:
             pair("full_rebuild_over_microbatch", full, mb)
             pair("merge_vs_hand_copy_on_write", ours("t_merge"), hand_merge)
         ratios = {k: statistics.median(a / b for a, b in v) for k, v in pairs.items()}
+        # Not a target: how much faster than our full rebuild the hand-written partition job itself is
+        # (the >= 10x targets cannot be met where this is below 10: fixed per-job costs dominate).
+        ratios["info_full_rebuild_over_hand_partition"] = (
+            statistics.median(a for a, _ in pairs["full_rebuild_over_append"])
+            / statistics.median(b for _, b in pairs["append_vs_hand"]))
         seconds = {k: {"ours_s": round(statistics.median(a for a, _ in v), 3),
                        "baseline_s": round(statistics.median(b for _, b in v), 3)} for k, v in pairs.items()}
         # Storage: every incremental model has now run 1 + 2 * repeats times; top up to 10 runs.
@@ -220,4 +226,5 @@ def run(quick: bool) -> dict:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run("--quick" in sys.argv), indent=2))
+    rows = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--rows-per-month=")), None)
+    print(json.dumps(run("--quick" in sys.argv, rows_per_month=rows), indent=2))

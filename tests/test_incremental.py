@@ -3,6 +3,7 @@ strategy, on_schema_change, full refresh, shared files between versions, kill -9
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import sparkmodels
 from sparkmodels.app.project import load_project
 from sparkmodels.errors import ProjectError
+from sparkmodels.execute.cache import stored_schema
 
 ROWS1 = "(1, 'a', '2020-01'), (2, 'b', '2020-01'), (3, 'c', '2020-02')"
 ROWS2 = "(2, 'B', '2020-01'), (4, 'd', '2020-03')"
@@ -136,6 +138,10 @@ def test_every_strategy_builds_then_changes_its_table(make_project, spark):
                    for p in (root / "warehouse" / "demo" / "io").resolve().glob("m=2020-01/part-*"))
     # merge rewrote only the files holding a matched key
     assert second["mg"].extra["rewritten_files"] >= 1
+    # a partitioned version records the schema Spark reads it with (partition column last), so the
+    # next run reads {{ this }} without a footer-inference job
+    recorded = json.loads(stored_schema(current))
+    assert [f["name"] for f in recorded["fields"]] == spark.read.parquet(str(current)).columns == ["id", "v", "m"]
 
 
 def test_full_refresh_rebuilds_unless_the_model_says_full_refresh_false(make_project, spark):

@@ -55,7 +55,15 @@ class Engine:
         self.via_server = self.is_connect and target.remote is None  # attached to `sparkmodels server`
         self.relations = Relations(spark, storage, target, kinds)
         self.jobs = Jobs(spark, is_connect=self.is_connect)
-        self.writer = VersionWriter(self.relations, self.jobs)
+        from sparkmodels.execute.catalog import catalog_for
+
+        self.catalog = catalog_for(spark, target)
+        try:
+            self.catalog.connect()  # a held or unreachable metastore fails before any write
+        except BaseException:
+            self.stop()
+            raise
+        self.writer = VersionWriter(self.relations, self.jobs, self.catalog)
         self.incremental: dict[str, bool] = {}  # unique_id -> is_incremental() of the running model (Python)
 
     # -- introspection -------------------------------------------------------------------------

@@ -87,6 +87,20 @@ class Runner:
         self.tests = TestExecutor(engine, manifest, config, plan)
         self.cache = cache  # cache.BuildCache: reuse a table whose fingerprint is unchanged
         self._runtime = None  # runtime.models.ModelRenderer, made for the first model rendered at run time
+        catalog = getattr(engine, "catalog", None)
+        if catalog is not None and catalog.enabled:  # views' SQL names catalog relations: their schemas
+            from sparkmodels.plan.compiler import identifier, source_view_name
+
+            names = {identifier(n): (schema_for(config, n.config), identifier(n)) for n in manifest.nodes.values()
+                     if n.resource_type in ("model", "seed", "snapshot")}
+            for s in (n for n in manifest.nodes.values() if n.resource_type == "source"):
+                ext = s.external or {}
+                if ext.get("location") and not ext.get("options"):  # files, read as Spark's format.`path`
+                    loc = str(ext["location"])
+                    if "://" not in loc and not loc.startswith(("/", "file:")):
+                        loc = str(config.root / loc)
+                    names[source_view_name(s)] = (str(ext.get("format", "parquet")), loc)
+            catalog.set_schemas(names)
 
     def _runtime_compiled(self, step: PlanStep) -> PlanStep:
         """A model that introspects (Node.runtime_render) rendered again now, its inputs queryable."""

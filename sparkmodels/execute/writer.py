@@ -17,9 +17,12 @@ from sparkmodels.project.manifest import Node
 class VersionWriter:
     """Writes table versions into the run's warehouse, honouring Ctrl-C and telling relations."""
 
-    def __init__(self, relations: Relations, jobs: Jobs):
+    def __init__(self, relations: Relations, jobs: Jobs, catalog=None):
+        from sparkmodels.execute.catalog import NoCatalog
+
         self.relations = relations
         self.jobs = jobs
+        self.catalog = catalog if catalog is not None else NoCatalog()
 
     def write(self, df, node: Node, schema: str, *, partition_by=(), fingerprint: Mapping | None = None,
               before_publish=None) -> dict:
@@ -73,6 +76,10 @@ class VersionWriter:
         loc.publish(version)
         loc.clean()
         self.relations.published(node, version, written_schema)
+        # the metastore names the new version (a hadoop warehouse has no stable link: the version)
+        stable = getattr(loc, "pointers", None) is None
+        self.catalog.register_table(node, schema, str(loc.link if stable else version), written_schema,
+                                    partition_by, stable=stable)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
         self.jobs.record_write(group, stats)
         return stats

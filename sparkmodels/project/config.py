@@ -78,13 +78,16 @@ class Target:
     profile_name: str | None = None  # the dbt profile the target came from
     # seeds' column types: "spark" (Spark's CSV inference) or "dbt" (dbt's agate inference, seeds.py)
     seed_typing: str = "spark"
+    # "none" (tables are Parquet folders, views live in the run's session) | "hive" (also published
+    # to a Hive metastore by name: execute/catalog)
+    catalog: str = "none"
 
     def describe(self) -> dict:
         """The target as the Jinja `target` variable and artifacts show it."""
         return {
             "name": self.name, "type": self.type, "schema": self.schema, "threads": self.threads,
             "profile_name": self.profile_name, "master": self.master, "remote": self.remote,
-            "warehouse": self.warehouse, "warehouse_storage": self.warehouse_storage,
+            "warehouse": self.warehouse, "warehouse_storage": self.warehouse_storage, "catalog": self.catalog,
         }
 
 
@@ -233,6 +236,10 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
     if seed_typing not in SEED_TYPINGS:
         raise ProjectError(f"target '{name}': seed_typing must be spark or dbt, not '{seed_typing}'.",
                            path=path, line=line_of(raw))
+    catalog = str(data.get("catalog") or "none")
+    if catalog not in ("none", "hive"):
+        raise ProjectError(f"target '{name}': catalog must be none or hive, not '{catalog}'.",
+                           path=path, line=line_of(raw))
     remote = data.get("remote")
     master = data.get("master") or (None if remote else "local[*]")
     threads = _int_option(data, "threads", 1, name, path, raw)
@@ -255,6 +262,7 @@ def build_target(name: str, raw: Mapping, root: Path, default_schema: str, path:
         packages=_as_tuple(data.get("packages"), ()),
         jars=_as_tuple(data.get("jars"), ()),
         seed_typing=seed_typing,
+        catalog=catalog,
     )
 
 

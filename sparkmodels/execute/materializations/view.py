@@ -19,4 +19,7 @@ class ViewMaterialization:
         df = conform(ctx.dataframe(), ctx.node, constraints=False)  # a contract: names and types only
         df.createOrReplaceTempView(identifier(ctx.node))  # the alias config, else the name
         ctx.relations.mark_registered(identifier(ctx.node))
+        catalog = ctx.engine.catalog
+        if catalog.enabled and ctx.compiled.sql and ctx.node.language != "python":
+            catalog.register_view(ctx.node, ctx.schema, ctx.compiled.sql)  # a persistent view by name
         return MaterializationResult("created view")

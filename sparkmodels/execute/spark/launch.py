@@ -67,6 +67,13 @@ def session_conf(target: Target) -> dict[str, str]:
     conf = {"spark.ui.showConsoleProgress": "false", "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
     if "://" not in target.warehouse:
         conf["spark.sql.warehouse.dir"] = str(Path(target.warehouse) / ".spark-warehouse")
+    if target.catalog == "hive":
+        conf["spark.sql.catalogImplementation"] = "hive"
+        if "spark.hadoop.hive.metastore.uris" not in target.conf and "://" not in target.warehouse:
+            # An embedded Derby metastore beside the data it describes (execute/catalog.metastore_dir)
+            home = Path(target.warehouse) / ".metastore"
+            conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
+                f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
     if target.packages:
         conf["spark.jars.packages"] = ",".join(target.packages)
     if target.jars:
@@ -80,5 +87,8 @@ def driver_java_options(target: Target, *, cds: str = "auto") -> str:
     opts = [f"-Dlog4j2.configurationFile={_LOG4J}"] if _LOG4J.exists() else []
     if cds != "off" and target.jvm_cds:
         opts.append(jvm_cds.java_options(target.conf) if cds == "auto" else jvm_cds.mapping_options(target.conf))
+    if target.catalog == "hive" and "://" not in target.warehouse:
+        # derby.log (and Derby's own files) under the metastore's folder, not the working directory
+        opts.append(f"-Dderby.system.home={Path(target.warehouse) / '.metastore'}")
     opts.append(target.conf.get("spark.driver.extraJavaOptions", ""))
     return " ".join(o for o in opts if o)

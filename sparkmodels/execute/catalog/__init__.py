@@ -1,0 +1,235 @@
+"""Publishing models to a metastore (`catalog: hive`): tables, seeds, snapshots and views by name.
+
+The run itself still resolves refs inside its session (temp views over each table's current
+version), so a run with the catalog on reads exactly what one without it reads. The catalog is a
+mirror that other sessions, the Thrift server and BI tools query as `<schema>.<name>`:
+
+- A stored relation is an external Parquet table at its stable location. On a `local` warehouse
+  that is the table's symlink, which a publish moves atomically, so readers switch versions with
+  no metastore call at all; REFRESH TABLE drops Spark's cached file listing. On a `hadoop`
+  warehouse (no symlinks) the table's location is moved to the new version in one
+  ALTER TABLE ... SET LOCATION.
+- A view is a persistent catalog view whose SQL names catalog relations (the compiled SQL's
+  session names qualified by sqlglot), so another session can query it.
+- `persist_docs` (dbt's config) writes descriptions as table and column comments.
+
+`catalog_for(spark, target)` gives the run's catalog: `NoCatalog` (the default) does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sparkmodels.errors import EnvironmentProblem, ExecutionError
+from sparkmodels.project.config import Target
+from sparkmodels.project.manifest import Node
+
+CATALOGS = ("none", "hive")
+
+
+class NoCatalog:
+    """The catalog-free default: tables are Parquet folders, views live in the run's session."""
+
+    enabled = False
+
+    def connect(self) -> None:
+        pass
+
+    def set_schemas(self, schemas: Mapping[str, str]) -> None:
+        pass
+
+    def register_table(self, node: Node, schema: str, location: str, read_schema, partition_by=(),
+                       *, stable: bool = True) -> None:
+        pass
+
+    def register_view(self, node: Node, schema: str, sql: str) -> None:
+        pass
+
+    def drop(self, schema: str, name: str) -> None:
+        pass
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_HELD = ("Another instance of Derby", "XSDB6", "Failed to start database")
+_UNREACHABLE = ("Could not connect to meta store", "Unable to instantiate", "MetaException")
+
+
+def metastore_problem(exc: BaseException, target: Target) -> EnvironmentProblem | None:
+    """The one-paragraph error for a metastore another process holds or that does not answer."""
+    text = _messages(exc)
+    where = target.conf.get("spark.hadoop.hive.metastore.uris") or metastore_dir(target)
+    if any(m in text for m in _HELD):
+        return EnvironmentProblem(
+            f"target '{target.name}': the metastore at {where} is in use by another process "
+            "(an embedded Derby metastore has one user at a time).",
+            hint="Wait for the other sparkmodels run, Spark shell or Thrift server to finish, or run "
+                 "`sparkmodels server start` once so every build and client shares its metastore.")
+    if any(m in text for m in _UNREACHABLE):
+        return EnvironmentProblem(
+            f"target '{target.name}': the metastore at {where} cannot be reached: "
+            f"{str(exc).strip().splitlines()[0][:200]}",
+            hint="Check spark.hadoop.hive.metastore.uris in the target's conf, and that the metastore runs.")
+    return None
+
+
+def _messages(exc: BaseException) -> str:
+    """The exception's text and its JVM causes' (a Derby lock is several causes deep, under Hive's
+    "Unable to instantiate SessionHiveMetaStoreClient")."""
+    parts = [str(exc)]
+    origin = getattr(exc, "_origin", None)
+    for _ in range(30):
+        if origin is None:
+            break
+        try:
+            parts.append(str(origin.toString()))
+            origin = origin.getCause()
+        except Exception:  # noqa: BLE001 - a gateway that is gone: what we have is enough
+            break
+    return "\n".join(parts)
+
+
+def metastore_dir(target: Target) -> str:
+    """Where an embedded metastore lives: `<warehouse>/.metastore` (with the data it describes, so
+    `sparkmodels clean` removes both together)."""
+    return f"{target.warehouse.rstrip('/')}/.metastore"
+
+
+def _comment_of(node: Node) -> tuple[str | None, dict[str, str]]:
+    """(relation comment, {column: comment}) that persist_docs asks for."""
+    docs = node.config.get("persist_docs") or {}
+    relation = (node.description or None) if docs.get("relation") else None
+    columns = {}
+    if docs.get("columns"):
+        columns = {c.name.lower(): c.description for c in node.columns.values() if c.description}
+    return relation, columns
+
+
+class HiveCatalog:
+    """Registers each published relation in the session's Hive metastore."""
+
+    enabled = True
+
+    def __init__(self, spark, target: Target):
+        self.spark = spark
+        self.target = target
+        self._schemas: dict[str, tuple[str, str]] = {}  # session name -> (catalog schema, name)
+        self._databases: set[str] = set()
+
+    def _sql(self, text: str, node: Node | None = None):
+        try:
+            return self.spark.sql(text)
+        except Exception as exc:  # noqa: BLE001 - a metastore problem becomes one clear paragraph
+            problem = metastore_problem(exc, self.target)
+            if problem is not None:
+                raise problem from None
+            raise ExecutionError(
+                f"registering {node.name if node else 'a relation'} in the metastore failed: "
+                f"{str(exc).strip().splitlines()[0][:300]}",
+                node=node.name if node else None, path=node.path if node else None) from exc
+
+    def connect(self) -> None:
+        """Open the metastore before anything is written: a held or unreachable one fails the run
+        before its first table, not after."""
+        self._sql("SHOW DATABASES").collect()
+
+    def set_schemas(self, schemas: Mapping[str, tuple[str, str]]) -> None:
+        """What each session name of the run means in the catalog, (schema, name): a model's table or
+        view, or an external source's files as (format, location) (Spark's `parquet.`path``), so
+        views' SQL can be qualified with it."""
+        self._schemas.update({k.lower(): v for k, v in schemas.items()})
+
+    def _database(self, schema: str, node: Node | None) -> None:
+        if schema not in self._databases:
+            self._sql(f"CREATE DATABASE IF NOT EXISTS {_q(schema)}", node)
+            self._databases.add(schema)
+
+    def _existing_schema(self, fq: str):
+        try:
+            return self.spark.table(fq).schema
+        except Exception:  # noqa: BLE001 - not registered yet (or unreadable: replaced below)
+            return None
+
+    def register_table(self, node: Node, schema: str, location: str, read_schema, partition_by=(),
+                       *, stable: bool = True) -> None:
+        """Make `<schema>.<name>` name the version just published at `location` (idempotent).
+        stable: `location` always names the current version (a local symlink), so it never moves."""
+        from sparkmodels.plan.compiler import identifier
+
+        self._database(schema, node)
+        fq = f"{_q(schema)}.{_q(identifier(node))}"
+        relation_comment, column_comments = _comment_of(node)
+        current = self._existing_schema(fq)
+        if current is not None and read_schema is not None and _same_columns(current, read_schema) \
+                and not relation_comment and not column_comments:
+            if not stable:  # a hadoop warehouse: the table moves to the new version in one call
+                self._sql(f"ALTER TABLE {fq} SET LOCATION {_lit(location)}", node)
+            if partition_by:
+                self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
+            self._sql(f"REFRESH TABLE {fq}", node)
+            return
+        # A new table, or its columns changed: the metastore's schema must follow the data's.
+        self._sql(f"DROP TABLE IF EXISTS {fq}", node)  # external: the data stays
+        columns = ""
+        if read_schema is not None:
+            cols = []
+            for f in read_schema.fields:
+                col = f"{_q(f.name)} {f.dataType.simpleString()}"
+                if f.name.lower() in column_comments:
+                    col += f" COMMENT {_lit(column_comments[f.name.lower()])}"
+                cols.append(col)
+            columns = " (" + ", ".join(cols) + ")"
+        parts = f" PARTITIONED BY ({', '.join(_q(c) for c in partition_by)})" if partition_by else ""
+        comment = f" COMMENT {_lit(relation_comment)}" if relation_comment else ""
+        self._sql(f"CREATE TABLE {fq}{columns} USING parquet{parts} LOCATION {_lit(location)}{comment}", node)
+        if partition_by:
+            self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
+
+    def register_view(self, node: Node, schema: str, sql: str) -> None:
+        """A persistent view over catalog relations (the session's names qualified)."""
+        from sparkmodels.plan.compiler import identifier
+
+        self._database(schema, node)
+        relation_comment, _ = _comment_of(node)
+        comment = f" COMMENT {_lit(relation_comment)}" if relation_comment else ""
+        body = qualify(sql, self._schemas)
+        self._sql(f"CREATE OR REPLACE VIEW {_q(schema)}.{_q(identifier(node))}{comment} AS {body}", node)
+
+    def drop(self, schema: str, name: str) -> None:
+        self._sql(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(name)}")
+
+
+def _same_columns(a, b) -> bool:
+    def cols(s):
+        return [(f.name.lower(), f.dataType.simpleString()) for f in s.fields]
+    return sorted(cols(a)) == sorted(cols(b))
+
+
+def qualify(sql: str, schemas: Mapping[str, tuple[str, str]]) -> str:
+    """`sql` with every unqualified table name that is one of the run's session relations replaced by
+    its catalog name (schema, name); CTE names (an ephemeral's inlined body) are left alone."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="spark")
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        name = table.name.lower()
+        if not table.args.get("db") and name not in ctes and name in schemas:
+            db, real = schemas[name]
+            table.set("db", exp.to_identifier(db, quoted=True))
+            table.set("this", exp.to_identifier(real, quoted=True))
+    return tree.sql(dialect="spark")
+
+
+def catalog_for(spark, target: Target):
+    """The run's catalog for its target's `catalog:` option."""
+    if getattr(target, "catalog", "none") == "hive":
+        return HiveCatalog(spark, target)
+    return NoCatalog()

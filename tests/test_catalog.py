@@ -1,0 +1,195 @@
+"""`catalog: hive` (execute/catalog): every model kind published by name to an embedded Derby metastore.
+
+Real processes only: a Hive-enabled JVM cannot share the test session's catalog-free one, so the
+builds run the real CLI and a second process reads the metastore as another engine would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from sparkmodels.execute.catalog import NoCatalog, qualify
+from sparkmodels.project.config import load_config
+
+pytestmark = pytest.mark.slow
+
+PROJECT = {
+    "project.yml": """
+        name: shop
+        version: "1.0"
+        target: hive
+        targets:
+          hive:
+            master: "local[1]"
+            schema: shop
+            catalog: hive
+            conf: {spark.sql.shuffle.partitions: "1", spark.ui.enabled: "false"}
+        models:
+          shop:
+            +materialized: table
+            +persist_docs: {relation: true, columns: true}
+    """,
+    "seeds/customers.csv": "id,name\n1,ann\n2,bob\n3,cid\n",
+    "models/schema.yml": """
+        sources:
+          - name: raw
+            tables:
+              - name: orders
+                external: {location: data/orders/*.parquet, format: parquet}
+        models:
+          - name: orders_by_day
+            description: Orders per day.
+            columns:
+              - name: n
+                description: How many orders.
+    """,
+    "models/orders_by_day.sql": """
+        {{ config(partition_by=['day']) }}
+        select day, count(*) as n from {{ source('raw', 'orders') }} group by day
+    """,
+    "models/customer_names.sql": "{{ config(materialized='view') }}\nselect name from {{ ref('customers') }}",
+    "models/order_view.sql": "{{ config(materialized='view') }}\nselect * from {{ source('raw', 'orders') }}",
+    "models/orders_log.sql": """
+        {{ config(materialized='incremental') }}
+        select id, day from {{ source('raw', 'orders') }}
+        {% if is_incremental() %} where id > (select max(id) from {{ this }}) {% endif %}
+    """,
+    "snapshots/customers_snap.sql": """
+        {% snapshot customers_snap %}
+        {{ config(unique_key='id', strategy='check', check_cols='all') }}
+        select * from {{ ref('customers') }}
+        {% endsnapshot %}
+    """,
+}
+
+READER = """
+import json, sys, time
+from pyspark.sql import SparkSession
+wh = sys.argv[1]
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+         .config("spark.sql.catalogImplementation", "hive")
+         .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                 f"jdbc:derby:;databaseName={wh}/.metastore/metastore_db;create=false")
+         .config("spark.sql.warehouse.dir", f"{wh}/.spark-warehouse").getOrCreate())
+if len(sys.argv) > 2:  # hold the embedded metastore until told to let go
+    spark.sql("show databases").collect()
+    print("HOLDING", flush=True)
+    sys.stdin.readline()
+    sys.exit(0)
+out = {}
+for t in spark.catalog.listTables("shop"):
+    out[t.name] = {"type": t.tableType, "rows": spark.table(f"shop.{t.name}").count()}
+out["comment"] = spark.sql("describe table extended shop.orders_by_day").where("col_name = 'Comment'").collect()[0][1]
+out["n_comment"] = [r.description for r in spark.catalog.listColumns("shop.orders_by_day") if r.name == "n"][0]
+out["partitions"] = spark.sql("show partitions shop.orders_by_day").count()
+out["seed"] = spark.table("shop_seeds.customers").count() if "shop_seeds" in [d.name for d in spark.catalog.listDatabases()] else spark.table("shop.customers").count()
+print("RESULT " + json.dumps(out), flush=True)
+"""
+
+
+def _write_orders(root: Path, rows: list[tuple[int, str]], name: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (root / "data" / "orders").mkdir(parents=True, exist_ok=True)
+    table = pa.table({"id": [r[0] for r in rows], "day": [r[1] for r in rows]})
+    pq.write_table(table, root / "data" / "orders" / f"{name}.parquet")
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sparkmodels", *args, "--project-dir", str(root)],
+                          capture_output=True, text=True, cwd=root, timeout=300)
+
+
+def _read(root: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", READER, str(root / "warehouse")], capture_output=True,
+                          text=True, cwd=root, timeout=300)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line, proc.stderr[-3000:]
+    return json.loads(line[7:])
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    for rel, text in PROJECT.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    _write_orders(tmp_path, [(1, "2024-01-01"), (2, "2024-01-01"), (3, "2024-01-02")], "a")
+    return tmp_path
+
+
+def test_every_kind_is_registered_and_read_by_another_process(shop: Path):
+    first = _cli(shop, "build")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert not (shop / "metastore_db").exists() and not (shop / "derby.log").exists()
+    assert (shop / "warehouse" / ".metastore" / "metastore_db").is_dir()
+    seen = _read(shop)
+    assert seen["orders_by_day"] == {"type": "EXTERNAL", "rows": 2}
+    assert seen["orders_log"] == {"type": "EXTERNAL", "rows": 3}
+    assert seen["customers_snap"]["rows"] == 3
+    assert seen["customer_names"] == {"type": "VIEW", "rows": 3}  # a view over a catalog table
+    assert seen["order_view"] == {"type": "VIEW", "rows": 3}  # a view over an external source's files
+    assert seen["seed"] == 3
+    assert seen["comment"] == "Orders per day." and seen["n_comment"] == "How many orders."
+    assert seen["partitions"] == 2
+
+    # New data: the next run publishes new versions, and the other process sees them by the same names.
+    _write_orders(shop, [(4, "2024-01-03")], "b")
+    second = _cli(shop, "build")
+    assert second.returncode == 0, second.stdout + second.stderr
+    seen = _read(shop)
+    assert seen["orders_by_day"]["rows"] == 3 and seen["partitions"] == 3
+    assert seen["orders_log"]["rows"] == 4  # the incremental table's new version
+    assert seen["order_view"]["rows"] == 4
+
+
+def test_a_metastore_held_by_another_process_is_one_clear_error(shop: Path):
+    assert _cli(shop, "seed").returncode == 0
+    holder = subprocess.Popen([sys.executable, "-c", READER, str(shop / "warehouse"), "hold"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, cwd=shop)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = holder.stdout.readline()
+            if not line or line.startswith("HOLDING"):
+                break
+        blocked = _cli(shop, "run")
+        assert blocked.returncode == 2, blocked.stdout + blocked.stderr
+        text = blocked.stdout + blocked.stderr
+        assert "in use by another process" in text and ".metastore" in text
+        assert "Traceback" not in text and "at org.apache" not in text
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+        holder.wait(timeout=60)
+    # nothing was written by the refused run: the seed's table is the only version
+    assert _cli(shop, "run").returncode == 0
+
+
+def test_catalog_option_is_validated_and_defaults_off(tmp_path: Path):
+    (tmp_path / "project.yml").write_text("name: p\ntargets:\n  x:\n    catalog: glue\n")
+    with pytest.raises(Exception, match="catalog must be none or hive"):
+        load_config(tmp_path, target="x")
+    (tmp_path / "project.yml").write_text("name: p\n")
+    assert load_config(tmp_path).target.catalog == "none"
+    assert NoCatalog().enabled is False
+
+
+def test_qualify_names_catalog_relations_but_not_ctes():
+    sql = ("with __dbt__cte__e as (select * from `a`) "
+           "select * from __dbt__cte__e join b on 1=1 join raw__o on 1=1 join other.c on 1=1")
+    out = qualify(sql, {"a": ("s", "a"), "b": ("s", "b"), "raw__o": ("parquet", "/d/*.parquet"),
+                        "__dbt__cte__e": ("s", "e"), "c": ("s", "c")})
+    assert "`s`.`a`" in out and "`s`.`b`" in out and "`parquet`.`/d/*.parquet`" in out
+    assert "`s`.`e`" not in out and "other.c" in out
