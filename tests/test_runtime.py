@@ -80,6 +80,10 @@ FILES = {
     "models/broken_render.sql": "select 1 as x\n{% if execute %}\n{{ none.x.y }}\n{% endif %}\n",
     "models/broken_sql.sql": "select 1 as x\n{% if execute %}\n{% do run_query('selec oops') %}\n{% endif %}\n",
     "models/plain.sql": "select id from {{ ref('base') }}\n",
+    "models/run_globals.sql": "{% if execute %}select '{{ graph.nodes['model.demo.base'].name }}|{{ model.name }}|"
+                              "{{ flags.WHICH }}|{{ 'model.demo.base' in selected_resources }}|"
+                              "{{ invocation_id | length }}|{{ run_started_at.year > 2000 }}' as g"
+                              "{% else %}select 'parse' as g{% endif %}\n",
 }
 
 
@@ -103,7 +107,7 @@ def test_parse_time_is_empty_and_marks_only_the_models_that_need_run_time(tmp_pa
     nodes = sparkmodels.load_project(root).manifest.nodes
     marked = {n.name for n in nodes.values() if n.runtime_render}
     assert marked == {"cols", "col_info", "queried", "stmt", "rels", "depends", "from_eph", "broken_query",
-                      "broken_render", "broken_sql"}
+                      "broken_render", "broken_sql", "run_globals"}
     # dbt's parse-time values: no columns, no query result, execute false
     assert "'none' as c1" in nodes["model.demo.col_info"].rendered
     assert "select 0 as m" in nodes["model.demo.queried"].rendered
@@ -144,11 +148,16 @@ def test_relations_and_adapter_methods(built, spark):
         "via_made": 1}
 
 
+def test_run_time_globals(built, spark):
+    assert one(spark, "run_globals") == {"g": "base|run_globals|run|True|36|True"}
+
+
 def test_run_time_errors_keep_their_file_and_line(built):
     _root, results = built
     query = results["broken_query"]
     assert query.status == "error" and "no_such_column" in query.message
     assert (query.error.path, query.error.line) == ("macros/cols.sql", 8)
+    assert "Called from models/broken_query.sql:2" in query.error.hint and "select no_such_column" in query.error.hint
     render = results["broken_render"]
     assert render.status == "error" and (render.error.path, render.error.line) == ("models/broken_render.sql", 3)
     sql = results["broken_sql"]
@@ -180,3 +189,21 @@ def test_compile_renders_run_time_models_in_a_session_only_when_selected(built, 
     assert "select 1 as n" in res.compiled["model.demo.depends"]
     written = (root / "target" / "compiled" / "demo" / "models" / "cols.sql").read_text()
     assert "`amount`" in written
+
+
+def test_columns_are_read_again_after_their_relation_is_rebuilt_in_the_run(tmp_path, spark):
+    from conftest import write_files
+
+    # x reads its own old columns, is rebuilt with new ones; y, downstream, must see the new ones
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "models/x.sql": "{{ config(materialized='table') }}\n"
+                        "{%- set old = adapter.get_relation(this.database, this.schema, this.identifier) -%}\n"
+                        "{%- if old %}-- {{ adapter.get_columns_in_relation(old) | length }}{% endif %}\n"
+                        "select 1 as {{ var('col') }}\n",
+        "models/y.sql": "select {% for c in adapter.get_columns_in_relation(ref('x')) %}{{ c.quoted }}{% endfor %}"
+                        " from {{ ref('x') }}\n",
+    })
+    assert sparkmodels.run(root, spark=spark, vars={"col": "a"}).success
+    assert sparkmodels.run(root, spark=spark, vars={"col": "b"}).success
+    assert spark.table("y").columns == ["b"]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
-from sparkmodels.execute.run_context import RunContext
+from sparkmodels.execute.runtime import RunContext
 from sparkmodels.plan.compiler import identifier
 from sparkmodels.project import hooks as configured
 from sparkmodels.project.config import ProjectConfig, schema_for
@@ -78,7 +78,7 @@ class HookRunner:
     def render(self, hook: configured.Hook, *, node_name: str, package: str | None = None,
                this: Relation | None = None, extra: Mapping | None = None) -> str:
         """A hook's SQL rendered at run time: ref()/source() are the session's relations, run_query
-        runs in the run's session (execute/run_context.py)."""
+        runs in the run's session (execute/runtime/)."""
         from sparkmodels.project.loader import project_renderer
 
         context = RunContext(self.engine, self.manifest, self.config, self.kinds, log=self.log)

@@ -2,7 +2,7 @@
 
 dbt's `run-operation MACRO --args '{yaml}'`: the macro (the root project's, a package's as
 `pkg.macro`, or any package's by dbt's name resolution) is called with the arguments as keywords;
-run_query/ref/source work in the session (execute/run_context.py), `log(msg, info=True)` lines are
+run_query/ref/source work in the session (execute/runtime/), `log(msg, info=True)` lines are
 printed as they happen, and the macro's `return()` value is handed back. An error inside the macro
 is located at the macro file's line.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparkmodels.errors import CompilationError, SparkModelsError, did_you_mean
-from sparkmodels.execute.run_context import RunContext
+from sparkmodels.execute.runtime import RunContext
 from sparkmodels.project.config import ProjectConfig
 from sparkmodels.project.kinds import Kinds
 from sparkmodels.project.manifest import Manifest

@@ -14,7 +14,7 @@ from sparkmodels.execute.checks.batch import TestExecutor
 from sparkmodels.execute.materializations import Registry, StepContext, default_registry
 from sparkmodels.execute.materializations.base import spark_error
 from sparkmodels.execute.spark.errors import is_spark_error
-from sparkmodels.plan.compiler import upstream
+from sparkmodels.plan.compiler import relation_name, upstream
 from sparkmodels.plan.steps import Plan, PlanStep
 from sparkmodels.project.config import ProjectConfig, schema_for
 from sparkmodels.project.manifest import Manifest, Node
@@ -188,6 +188,8 @@ class Runner:
                     outcome = materialization.execute(ctx)
                     if self.hooks is not None:  # after the new version is published, as dbt
                         self.hooks.node(node, "post_hook", ctx.schema)
+                    if self._runtime is not None:  # its columns may have changed: introspect them again
+                        self._runtime.context.forget(relation_name(node, self.engine.kinds))
                 except SparkModelsError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - translated below

@@ -539,6 +539,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         macros=MappingProxyType(macros),
         metadata=MappingProxyType(metadata),
         warnings=(*warnings, *loader.warnings),
+        renderer=renderer,
     )
     return manifest
 

@@ -264,6 +264,9 @@ class Manifest:
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     # Problems worth telling the user that do not stop the run (e.g. YAML describing no model).
     warnings: tuple[str, ...] = ()
+    # The Renderer that loaded it (its macros compiled): models rendered again at run time reuse it
+    # rather than compiling every macro file again (execute/runtime/models.py). Not part of equality.
+    renderer: Any = field(default=None, compare=False, repr=False)
 
     def by_name(self, name: str, resource_types=("model", "seed", "snapshot")) -> Node | None:
         for rtype in resource_types:

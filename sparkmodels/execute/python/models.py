@@ -21,7 +21,7 @@ from sparkmodels.plan.steps import PlanStep
 from sparkmodels.project.config import ProjectConfig, schema_for
 from sparkmodels.project.frozen import thaw
 from sparkmodels.project.manifest import Manifest, Node
-from sparkmodels.project.render.jinja import Relation
+from sparkmodels.project.render.introspect import PlainRelation
 from sparkmodels.udfs import UdfSpec, map_batches, spec_of
 
 _MISSING = object()
@@ -103,8 +103,7 @@ class ModelContext:
         self._inputs = inputs
         self._vars = config.vars if variables is None else variables
         self.config = ModelConfig(node.config)
-        # A plain str: Jinja's Relation is also a Mapping, which py4j would pass to spark.table() as a map.
-        self.this = str.__str__(Relation(node.name, schema_for(config, node.config)))
+        self.this = PlainRelation(node.name, schema_for(config, node.config))
 
     @property
     def spark(self):

@@ -41,8 +41,7 @@ class RuntimeAdapter:
 
     def get_columns_in_relation(self, relation) -> list[Column]:
         name = self._queryable(relation)
-        table = self._ctx.query(f"select * from {name} limit 0", what="get_columns_in_relation")
-        return [Column(n, t) for n, t in zip(table.column_names, table.column_types, strict=True)]
+        return [Column(n, t) for n, t in self._ctx.columns(name)]
 
     def get_missing_columns(self, from_relation, to_relation) -> list[Column]:
         """Columns of from_relation that to_relation lacks (by name, case-insensitively, as dbt)."""
@@ -99,6 +98,7 @@ class RuntimeAdapter:
         """Drops the session's view of that name (the stored table versions stay: publish owns them)."""
         name = self._table_name(relation)
         self._ctx.query(f"drop view if exists {name}", what="drop_relation")
+        self._ctx.forget(name)
         return None
 
     def create_schema(self, relation=None) -> None:

@@ -12,6 +12,7 @@ name lookup, so a relation built earlier in the run is seen by the next render.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from types import SimpleNamespace
@@ -25,6 +26,8 @@ from sparkmodels.project.kinds import Kinds
 from sparkmodels.project.manifest import Manifest, Node
 from sparkmodels.project.render import dbt_context
 from sparkmodels.project.render.introspect import Relation
+
+_QUERY = re.compile(r"(?:\s+|--[^\n]*\n|/\*.*?\*/)*(?:select|with|values|show|describe|desc|explain)\b", re.I | re.S)
 
 
 def relation_type(node: Node, kinds: Kinds) -> str:
@@ -78,6 +81,9 @@ class RunContext:
                                        project=getattr(config, "flags", None))
         self._names: dict | None = None
         self._results: dict[str, SimpleNamespace] = {}
+        # Columns by relation name, for this run: a relation changes only when its node is built
+        # (the runner calls forget()), dropped, or a statement other than a query runs.
+        self._columns: dict[str, tuple] = {}
         self._lock = threading.Lock()
         self.adapter = RuntimeAdapter(self)
         self.graph = _Graph(manifest)
@@ -131,12 +137,34 @@ class RunContext:
         return self.relation_of(known[key])
 
     # -- queries ---------------------------------------------------------------------------------
-    def query(self, sql, what: str = "run_query") -> Table:
+    def columns(self, name: str) -> tuple:
+        """(name, type) pairs of a relation, analysed once per run (no Spark job)."""
+        with self._lock:
+            found = self._columns.get(name)
+        if found is None:
+            table = self.query(f"select * from {name}", what="get_columns_in_relation", rows=False)
+            found = tuple(zip(table.column_names, table.column_types, strict=True))
+            with self._lock:
+                self._columns[name] = found
+        return found
+
+    def forget(self, name: str | None = None) -> None:
+        """A relation was (re)built or dropped: read its columns again (None: every relation's)."""
+        with self._lock:
+            if name is None:
+                self._columns.clear()
+            else:
+                self._columns.pop(name, None)
+
+    def query(self, sql, what: str = "run_query", *, rows: bool = True) -> Table:
+        """Run SQL in the session; rows=False: only its columns (analysed, no Spark job)."""
         text = str(sql).strip().rstrip(";").strip()
+        if rows and not _QUERY.match(text):
+            self.forget()  # DDL or DML sent by a macro may change any relation
         try:
             df = self.engine.sql(text)
             fields = df.schema.fields
-            rows = df.collect() if fields else []
+            rows = df.collect() if fields and rows else []
         except Exception as exc:  # noqa: BLE001 - Spark's error, located at the calling line by the render
             from sparkmodels.execute.spark.failures import plain_message
 

@@ -5,7 +5,8 @@ adapter introspection) is rendered here once its upstream relations are queryabl
 session, with a RunContext as the render's backend; then compiled as any model (ephemeral inputs
 inlined as CTEs). Both of an incremental model's renders are made again; a data test whose macro
 introspects (dbt_utils.equality) is rendered again from its template (Node.runtime_template). The project's Renderer
-is built on first use and renders one template at a time (the runner's threads take turns).
+is the one that loaded the manifest (Manifest.renderer) and renders one template at a time (the
+runner's threads take turns).
 A microbatch model keeps its load-time SQL: its per-batch filters are placed on the placeholders.
 """
 
@@ -36,10 +37,10 @@ class ModelRenderer:
         self._lock = threading.Lock()
 
     def renderer(self):
-        if self._renderer is None:
+        if self._renderer is None:  # the load's own (macros compiled), else a new one
             from sparkmodels.project.loader import project_renderer
 
-            self._renderer = project_renderer(self.config)
+            self._renderer = self.manifest.renderer or project_renderer(self.config)
         return self._renderer
 
     def needs(self, node: Node) -> bool:

@@ -39,7 +39,7 @@ class Relation(str):
             text = quote(identifier) if identifier is not None else quote(schema)
         obj = super().__new__(cls, text)
         obj.identifier, obj.schema, obj.database, obj.type = identifier, schema, database, type
-        obj._include = dict(include or {"database": True, "schema": True, "identifier": True})
+        obj._include = include  # None: everything included (the common case: no dict per ref())
         return obj
 
     # -- dbt's attributes -----------------------------------------------------------------------
@@ -105,7 +105,7 @@ class Relation(str):
                         include=fields["include"], text=text)
 
     def include(self, database=None, schema=None, identifier=None) -> Relation:
-        policy = dict(self._include)
+        policy = dict(self._include or {"database": True, "schema": True, "identifier": True})
         for key, value in (("database", database), ("schema", schema), ("identifier", identifier)):
             if value is not None:
                 policy[key] = bool(value)
@@ -135,6 +135,17 @@ class Relation(str):
 
 
 Mapping.register(Relation)
+
+
+class PlainRelation(str):
+    """A relation name with .name/.schema/.identifier and no Mapping face: for Python code (a Python
+    model's `this`), where py4j would hand a Mapping to Spark as a Java HashMap."""
+
+    def __new__(cls, identifier: str, schema: str | None = None):
+        obj = super().__new__(cls, quote(identifier))
+        obj.name = obj.identifier = identifier
+        obj.schema = schema
+        return obj
 
 
 class ExecuteFlag:

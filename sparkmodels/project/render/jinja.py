@@ -450,6 +450,9 @@ class Renderer:
             path, line = _template_frame(exc, filename, self.macro_names.values())
             if exc.path is None:
                 exc.path, exc.line = path, line
+                called = _template_line(exc, filename)
+                if path != filename and called:  # in a macro: say where the model called it
+                    exc.hint = " ".join(x for x in (exc.hint, f"Called from {filename}:{called}.") if x)
             raise exc.located(node=node_name) from None
         except jinja2.TemplateSyntaxError as exc:
             raise CompilationError(f"Jinja syntax error: {_jinja_message(exc.message)}.", node=node_name,
