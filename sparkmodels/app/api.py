@@ -557,3 +557,13 @@ def run_operation(project_dir: str | Path = ".", macro: str = "", *, args: Mappi
         return call_macro(engine, p.manifest, p.config, p.compiler.kinds, macro, dict(args), log=log)
     finally:
         engine.stop()
+
+
+def serve_jdbc(project_dir: str | Path = ".", *, target: str | None = None, vars=None, host: str = "127.0.0.1",
+               port: int = 10000):
+    """`sparkmodels serve-jdbc`: Spark's Thrift JDBC/ODBC server over the target's metastore
+    (`catalog: hive`); returns the running execute.spark.thrift.JdbcServer (stop: server.spark.stop())."""
+    from sparkmodels.execute.spark.thrift import start_jdbc_server
+
+    config = config_for(project_dir, target, vars, None)
+    return start_jdbc_server(config.target, host=host, port=port)

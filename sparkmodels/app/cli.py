@@ -306,6 +306,25 @@ def debug_cmd(common: Common):
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
+@cli.command("serve-jdbc")
+@_common
+@click.option("--port", default=10000, show_default=True, type=int, help="Port of the JDBC/ODBC server.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+def serve_jdbc_cmd(common: Common, port, host):
+    """Serve the target's metastore (catalog: hive) over JDBC/ODBC for BI tools, until Ctrl-C."""
+    import threading
+
+    from sparkmodels.app import api
+
+    server = api.serve_jdbc(common.project_dir, target=common.target, vars=common.vars, host=host, port=port)
+    click.echo(f"Serving the metastore's models at {server.url} (Ctrl-C to stop).")
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    finally:
+        server.spark.stop()
+
+
 @cli.group("server")
 def server_group():
     """A warm Spark server for a target: runs connect to it instead of starting a JVM each time."""
