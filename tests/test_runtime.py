@@ -3,6 +3,8 @@ adapter introspection, run_query and statement; parse-time emptiness; located ru
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import sparkmodels
@@ -84,6 +86,9 @@ FILES = {
                               "{{ flags.WHICH }}|{{ 'model.demo.base' in selected_resources }}|"
                               "{{ invocation_id | length }}|{{ run_started_at.year > 2000 }}' as g"
                               "{% else %}select 'parse' as g{% endif %}\n",
+    # the invocation_id templates see, at run time and at load: the one the run's artifacts record
+    "models/inv_run.sql": "{% if execute %}select '{{ invocation_id }}' as i{% else %}select 'parse' as i{% endif %}\n",
+    "models/inv_load.sql": "select '{{ invocation_id }}' as i\n",
 }
 
 
@@ -93,7 +98,10 @@ def built(tmp_path_factory, spark):
 
     root = write_files(tmp_path_factory.mktemp("runtime") / "proj", FILES)
     result = sparkmodels.run(root, spark=spark)
-    return root, {r.name: r for r in result.results}
+    # the run's artifacts, read now: later tests compile, which writes manifest.json again
+    artifacts = {name: json.loads((root / "target" / f"{name}.json").read_text())
+                 for name in ("run_results", "manifest")}
+    return root, {r.name: r for r in result.results}, artifacts
 
 
 def one(spark, table: str) -> dict:
@@ -107,7 +115,7 @@ def test_parse_time_is_empty_and_marks_only_the_models_that_need_run_time(tmp_pa
     nodes = sparkmodels.load_project(root).manifest.nodes
     marked = {n.name for n in nodes.values() if n.runtime_render}
     assert marked == {"cols", "col_info", "queried", "stmt", "rels", "depends", "from_eph", "broken_query",
-                      "broken_render", "broken_sql", "run_globals"}
+                      "broken_render", "broken_sql", "run_globals", "inv_run"}
     # dbt's parse-time values: no columns, no query result, execute false
     assert "'none' as c1" in nodes["model.demo.col_info"].rendered
     assert "select 0 as m" in nodes["model.demo.queried"].rendered
@@ -117,7 +125,7 @@ def test_parse_time_is_empty_and_marks_only_the_models_that_need_run_time(tmp_pa
 
 
 def test_a_macro_whose_sql_depends_on_a_relations_columns(built, spark):
-    _root, results = built
+    _root, results, _artifacts = built
     assert results["cols"].status == "success", results["cols"].message
     assert spark.table("cols").columns == ["id", "name", "amount"]
     assert results["from_eph"].status == "success", results["from_eph"].message
@@ -132,7 +140,7 @@ def test_columns_from_get_columns_in_relation(built, spark):
 
 
 def test_run_query_and_statement(built, spark):
-    _root, results = built
+    _root, results, _artifacts = built
     assert results["queried"].status == "success", results["queried"].message
     assert one(spark, "queried") == {"m": 1, "names": "m,s", "v": 1, "s": "x", "n": 1}
     assert one(spark, "stmt") == {"n": 1, "d": 1, "ra": 1, "nothing": True}
@@ -140,7 +148,7 @@ def test_run_query_and_statement(built, spark):
 
 
 def test_relations_and_adapter_methods(built, spark):
-    _root, results = built
+    _root, results, _artifacts = built
     assert results["rels"].status == "success", results["rels"].message
     assert one(spark, "rels") == {
         "ref_info": "base|base|table|True|False", "view_info": "view|True", "lookup": "base|True",
@@ -152,8 +160,17 @@ def test_run_time_globals(built, spark):
     assert one(spark, "run_globals") == {"g": "base|run_globals|run|True|36|True"}
 
 
+def test_one_invocation_id_in_templates_and_artifacts(built, spark):
+    _root, _results, artifacts = built
+    invocation = artifacts["run_results"]["metadata"]["invocation_id"]
+    assert len(invocation) == 36
+    assert artifacts["manifest"]["metadata"]["invocation_id"] == invocation
+    assert one(spark, "inv_run") == {"i": invocation}  # rendered again when it ran
+    assert one(spark, "inv_load") == {"i": invocation}  # rendered once, at load
+
+
 def test_run_time_errors_keep_their_file_and_line(built):
-    _root, results = built
+    _root, results, _artifacts = built
     query = results["broken_query"]
     assert query.status == "error" and "no_such_column" in query.message
     assert (query.error.path, query.error.line) == ("macros/cols.sql", 8)
@@ -180,7 +197,7 @@ def test_column_and_relation_objects_without_spark():
 
 
 def test_compile_renders_run_time_models_in_a_session_only_when_selected(built, spark):
-    root, _results = built
+    root, _results, _artifacts = built
     plain = sparkmodels.compile(root, select=["plain"])
     assert plain.runtime == () and "from `base`" in plain.compiled["model.demo.plain"]
     res = sparkmodels.compile(root, select=["cols", "depends"], spark=spark)

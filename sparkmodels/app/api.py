@@ -181,8 +181,9 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
         redact_after_run(log_file(p.config.target_dir), secrets)
     # the target as resolved (the project's default when none was named), so retry replays the same one
     recorded = options.replace(target=p.config.target.name)
+    # the invocation_id the run's templates saw (the load's, in manifest.json too): one per invocation
     write_run_results(p.config.target_dir, result, plan, {"command": command, **recorded.to_dict()},
-                      secrets=secrets)
+                      secrets=secrets, invocation_id=p.manifest.metadata.get("invocation_id"))
     reporter.finish(result)
     return result
 

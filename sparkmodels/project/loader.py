@@ -526,6 +526,8 @@ def load_manifest(config: ProjectConfig) -> Manifest:
     metadata = {
         "project_name": config.name,
         "generated_at": renderer.run_started_at.isoformat(),
+        # the `invocation_id` templates saw; run_results.json of a run of this manifest records it too
+        "invocation_id": renderer.invocation_id,
         "target": config.target.name,
         # --defer --state reads upstream tables from here
         "warehouse": str(config.target.warehouse),

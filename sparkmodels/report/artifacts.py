@@ -136,7 +136,7 @@ def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = No
 
 
 def write_run_results(target_dir: Path, result, plan, args: Mapping, *,
-                      secrets: list[str] | None = None) -> Path:
+                      secrets: list[str] | None = None, invocation_id: str | None = None) -> Path:
     path = target_dir / "run_results.json"
-    _write_json(path, run_results_dict(result, plan, args), secrets)
+    _write_json(path, run_results_dict(result, plan, args, invocation_id), secrets)
     return path

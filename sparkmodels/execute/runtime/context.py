@@ -216,6 +216,8 @@ class RunContext:
                "selected_resources": list(self.selected)}
         if self._log is not None:
             out["log"] = self.log
+        if self.manifest.metadata.get("invocation_id"):  # the load's, also when the Renderer is a new one
+            out["invocation_id"] = self.manifest.metadata["invocation_id"]
         if node is not None:
             out["model"] = node.to_dict()
         return out

@@ -215,6 +215,8 @@ class Renderer:
         self.root_package = str(target.get("project_name") or "")
         self.dispatch_orders = dispatch_orders(dispatch)  # the project's `dispatch:` config
         self._dbt_globals = dbt_context.constants(invocation_id)
+        # one per load: manifest.json and run_results.json record it (Manifest.metadata)
+        self.invocation_id: str = self._dbt_globals["invocation_id"]
         if flags:  # dbt_project.yml `flags:`
             self._dbt_globals["flags"] = dbt_context.flags(project=flags)
         self.env = jinja2.Environment(
