@@ -169,6 +169,36 @@ def test_one_invocation_id_in_templates_and_artifacts(built, spark):
     assert one(spark, "inv_load") == {"i": invocation}  # rendered once, at load
 
 
+def test_compiled_files_of_a_run_show_the_run_time_sql(built):
+    root, _results, artifacts = built
+    compiled = root / "target" / "compiled" / "demo" / "models"
+    assert "select 1 as m" in (compiled / "queried.sql").read_text()  # load time wrote `select 0 as m`
+    ran = {r["unique_id"]: r["compiled_code"] for r in artifacts["run_results"]["results"]}
+    assert "select 1 as n" in ran["model.demo.stmt"] and "select 0" not in ran["model.demo.stmt"]
+    assert "select 1 as n" in (compiled / "stmt.sql").read_text()
+
+
+def test_compiled_file_of_an_incremental_run_shows_the_branch_taken(tmp_path, spark):
+    from conftest import write_files
+
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "models/src.sql": "{{ config(materialized='table') }}\nselect 1 as id union all select 2\n",
+        "models/inc.sql": "{{ config(materialized='incremental') }}\n"
+                          "{% set src = ref('src') %}\n"
+                          "{% set n = run_query('select count(*) from ' ~ src).rows[0][0] if execute else -1 %}\n"
+                          "select {{ n }} as n, {% if is_incremental() %}'inc'{% else %}'full'{% endif %} as branch\n",
+    })
+    compiled = root / "target" / "compiled" / "demo" / "models" / "inc.sql"
+    assert sparkmodels.run(root, spark=spark).success
+    assert "select 2 as n, 'full' as branch" in compiled.read_text()
+    assert sparkmodels.run(root, spark=spark).success
+    assert "select 2 as n, 'inc' as branch" in compiled.read_text()
+    results = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    assert "select 2 as n, 'inc' as branch" in next(r["compiled_code"] for r in results if r["name"] == "inc")
+    assert sorted(spark.table("inc").collect()) == [(2, "full"), (2, "inc")]
+
+
 def test_run_time_errors_keep_their_file_and_line(built):
     _root, results, _artifacts = built
     query = results["broken_query"]
