@@ -84,7 +84,8 @@ FILES = {
     "models/plain.sql": "select id from {{ ref('base') }}\n",
     "models/run_globals.sql": "{% if execute %}select '{{ graph.nodes['model.demo.base'].name }}|{{ model.name }}|"
                               "{{ flags.WHICH }}|{{ 'model.demo.base' in selected_resources }}|"
-                              "{{ invocation_id | length }}|{{ run_started_at.year > 2000 }}' as g"
+                              "{{ invocation_id | length }}|{{ run_started_at.year > 2000 }}|"
+                              "{{ context['graph'] is mapping }}|{{ context['execute'] }}' as g"
                               "{% else %}select 'parse' as g{% endif %}\n",
     # the invocation_id templates see, at run time and at load: the one the run's artifacts record
     "models/inv_run.sql": "{% if execute %}select '{{ invocation_id }}' as i{% else %}select 'parse' as i{% endif %}\n",
@@ -157,7 +158,7 @@ def test_relations_and_adapter_methods(built, spark):
 
 
 def test_run_time_globals(built, spark):
-    assert one(spark, "run_globals") == {"g": "base|run_globals|run|True|36|True"}
+    assert one(spark, "run_globals") == {"g": "base|run_globals|run|True|36|True|True|True"}
 
 
 def test_one_invocation_id_in_templates_and_artifacts(built, spark):

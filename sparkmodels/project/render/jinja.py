@@ -350,6 +350,7 @@ class Renderer:
     def _context(self, rec: _Recorder, this: Relation | None, extra: Mapping | None, package: str) -> dict:
         """A fresh context with fresh macro modules (used when a macro file has top-level code)."""
         ctx: dict[str, Any] = {**self._per_render(rec, this), **self._constant(), **(extra or {})}
+        ctx["context"] = ctx  # dbt's `context`: the render's own context, context['var'], context.get(...)
         self._add_macros(ctx, _State(rec), package)
         return ctx
 
@@ -358,6 +359,8 @@ class Renderer:
         """Point the shared context (macro modules made once) at this render; returns what to undo."""
         if package not in self._shared_by:
             shared = {**self._per_render(rec, this), **self._constant()}
+            # dbt's `context`: the render's own context (this dict, so it holds each render's entries)
+            shared["context"] = shared
             self._shared_by[package] = (shared, self._add_macros(shared, self._state, package))
         shared, self._macro_fns = self._shared_by[package]
         self._shared = shared
