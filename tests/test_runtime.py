@@ -255,3 +255,43 @@ def test_columns_are_read_again_after_their_relation_is_rebuilt_in_the_run(tmp_p
     assert sparkmodels.run(root, spark=spark, vars={"col": "a"}).success
     assert sparkmodels.run(root, spark=spark, vars={"col": "b"}).success
     assert spark.table("y").columns == ["b"]
+
+
+def test_snapshots_and_analyses_are_rendered_again_at_run_time(tmp_path, spark):
+    from conftest import write_files
+
+    cols = ("{% macro cols_but(rel, drop) %}{% for c in adapter.get_columns_in_relation(rel) if c.name != drop %}"
+            "{{ c.quoted }}{{ ', ' if not loop.last }}{% endfor %}{% endmacro %}\n")
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "macros/cols.sql": cols,
+        "models/wide.sql": "{{ config(materialized='table') }}\nselect 1 as id, 'a' as name, 2 as internal\n",
+        # two blocks in one file: each is rendered from its own body, errors at the file's lines
+        "snapshots/snaps.sql": "{% snapshot wide_snap %}\n"
+                               "{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
+                               "select {{ cols_but(ref('wide'), 'internal') }} from {{ ref('wide') }}\n"
+                               "{% endsnapshot %}\n"
+                               "{% snapshot broken_snap %}\n"
+                               "{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
+                               "-- depends_on: {{ ref('wide') }}\n"
+                               "{% if execute %}{% do run_query('selec oops') %}{% endif %}\n"
+                               "select 1 as id\n"
+                               "{% endsnapshot %}\n",
+        "analyses/cols_of_wide.sql": "select {{ cols_but(ref('wide'), 'name') }} from {{ ref('wide') }}\n",
+    })
+    nodes = sparkmodels.load_project(root).manifest.nodes
+    assert {u for u, n in nodes.items() if n.runtime_render} == {
+        "snapshot.demo.wide_snap", "snapshot.demo.broken_snap", "analysis.demo.cols_of_wide"}
+    assert "select  from" in nodes["snapshot.demo.wide_snap"].rendered  # parse time: no columns
+    results = {r.name: r for r in sparkmodels.build(root, spark=spark).results}
+    assert results["wide_snap"].status == "success", results["wide_snap"].message
+    columns = spark.read.parquet(str(root / "warehouse" / "demo" / "wide_snap")).columns
+    assert columns[:2] == ["id", "name"] and "internal" not in columns
+    broken = results["broken_snap"]
+    assert broken.status == "error" and (broken.error.path, broken.error.line) == ("snapshots/snaps.sql", 8)
+    res = sparkmodels.compile(root, select=["cols_of_wide", "wide_snap"], spark=spark)
+    assert res.runtime == ("cols_of_wide", "wide_snap")
+    assert "select `id`, `name` from `wide`" in res.compiled["snapshot.demo.wide_snap"]
+    assert res.compiled["analysis.demo.cols_of_wide"].startswith("select `id`, `internal` from `wide`")
+    written = root / "target" / "compiled" / "demo" / "analyses" / "cols_of_wide.sql"
+    assert written.read_text().startswith("select `id`, `internal` from `wide`")

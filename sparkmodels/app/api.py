@@ -79,7 +79,7 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
                        context=context)
     compiled = p.compiled(sorted(sel.selected))
     runtime = tuple(sorted(uid for uid in sel.selected if p.manifest.nodes[uid].runtime_render
-                           and p.manifest.nodes[uid].resource_type == "model"))
+                           and p.manifest.nodes[uid].resource_type in ("model", "snapshot", "analysis")))
     if runtime:
         from sparkmodels.execute.runtime.compile import compile_at_run_time
 

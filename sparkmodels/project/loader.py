@@ -277,6 +277,9 @@ class _Loader:
                 depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
                 checksum=checksum(raw), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(sorted(result.vars_used)), uses_env_vars=tuple(sorted(result.env_vars_used)),
+                # introspects: rendered again when it runs, from its block's body (raw_code is the file)
+                runtime_render=result.runtime,
+                runtime_template=freeze({"template": body, "extra": {}}) if result.runtime else None,
             )
         for name, patch in patches.items():
             if f"snapshot.{self.config.name}.{name}" not in self.nodes:
@@ -311,6 +314,7 @@ class _Loader:
                 fqn=fqn, raw_code=text, config=freeze(config), calls=tuple(result.calls),
                 rendered=result.text, line_map=result.line_map, checksum=checksum(text),
                 depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
+                runtime_render=result.runtime,  # compile (and show) render it again in a session
             )
 
     def load_seeds(self, patches: Mapping) -> None:
