@@ -102,6 +102,21 @@ class Previewer:
         self.config = config
         self.compiler = compiler
         self.kinds = compiler.kinds
+        self._runtime = None  # execute.runtime.ModelRenderer, for the first node that introspects
+
+    def _rendered(self, node: Node, compiled: CompiledNode, incremental: bool) -> CompiledNode:
+        """A node marked for run time (it introspects: run_query, adapter...) rendered again in this
+        session, its inputs queryable; else `compiled`. incremental: the is_incremental() branch."""
+        if not node.runtime_render or node.language != "sql":
+            return compiled
+        if self._runtime is None:
+            from sparkmodels.execute.runtime.models import ModelRenderer
+
+            self._runtime = ModelRenderer(self.engine, self.manifest, self.config, which="show")
+        if not self._runtime.needs(node):
+            return compiled
+        fresh = self._runtime.compiled(node, schema_for(self.config, node.config))
+        return fresh.incremental if incremental and fresh.incremental is not None else fresh
 
     def preview(self, node: Node, compiled: CompiledNode, limit: int | None) -> Preview:
         """Run one node's SQL (compiled) with a limit, after making what it reads queryable."""
@@ -115,8 +130,11 @@ class Previewer:
         else:
             self.ready(upstream(node, self.manifest.nodes, self.kinds).relations)
             schema = schema_for(self.config, node.config)
-            if self.kinds.of(node).incremental and self.engine.stored_version(node, schema) is not None:
+            stored = self.kinds.of(node).incremental and self.engine.stored_version(node, schema) is not None
+            if stored:
                 self.engine.ensure_relation(node, schema)  # its is_incremental() branch reads {{ this }}
+            # rendered again: the is_incremental() branch a run would take (Project.shown_sql's rule)
+            compiled = self._rendered(node, compiled, stored and not node.config.get("full_refresh"))
         try:
             df = self.engine.sql(compiled.sql)
             if limit is not None:
@@ -143,7 +161,7 @@ class Previewer:
                                      "view; only SQL views can be built here.", node=dep.name, path=dep.path,
                                      hint="Materialize it as a table and build it first.")
             self.ready(upstream(dep, self.manifest.nodes, self.kinds).relations)
-            compiled = self.compiler.compile(dep.unique_id)
+            compiled = self._rendered(dep, self.compiler.compile(dep.unique_id), False)
             try:
                 self.engine.sql(compiled.sql).createOrReplaceTempView(name)
             except Exception as exc:  # noqa: BLE001

@@ -306,7 +306,8 @@ def inline_node(config: ProjectConfig, manifest: Manifest, text: str, *, name: s
     uid = f"sql_operation.{config.name}.{name}"
     node = Node(unique_id=uid, name=name, resource_type="analysis", package=config.name, path=path,
                 fqn=(config.name, name), raw_code=text, config=freeze({"materialized": "view", **result.config}),
-                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map, checksum=checksum(text))
+                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map, checksum=checksum(text),
+                runtime_render=result.runtime)  # it introspects: `show` renders it again in its session
     nodes = {**manifest.nodes, uid: node}
     linker.link(nodes, config.name, only=uid)
     return nodes[uid]
