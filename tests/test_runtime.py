@@ -198,6 +198,9 @@ def test_compiled_file_of_an_incremental_run_shows_the_branch_taken(tmp_path, sp
     results = json.loads((root / "target" / "run_results.json").read_text())["results"]
     assert "select 2 as n, 'inc' as branch" in next(r["compiled_code"] for r in results if r["name"] == "inc")
     assert sorted(spark.table("inc").collect()) == [(2, "full"), (2, "inc")]
+    # compile renders it in a session too, with the branch a run would take now
+    assert "select 2 as n, 'inc' as branch" in sparkmodels.compile(root, select=["inc"], spark=spark).compiled[
+        "model.demo.inc"]
 
 
 def test_run_time_errors_keep_their_file_and_line(built):
