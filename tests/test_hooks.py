@@ -122,6 +122,7 @@ def test_hook_list_items_are_located_line_by_line(make_project):
                         "      - select 6\n"
                         "      - select 7\n"),
         "models/m.sql": "select 1 as x",
+        "models/n.sql": "{{ config(post_hook=[\n    'select 10',\n\n    'select 11']) }}\nselect 1 as x",
         "models/schema.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      post_hook:\n"
                              "        - select 8\n        - select 9\n",
     })
@@ -133,6 +134,8 @@ def test_hook_list_items_are_located_line_by_line(make_project):
     assert [(h, h.location) for h in m.config["pre_hook"]] == [("select 6", "project.yml:14"),
                                                               ("select 7", "project.yml:15")]
     assert [h.location for h in m.config["post_hook"]] == ["models/schema.yml:6", "models/schema.yml:7"]
+    n = p.manifest.nodes["model.demo.n"]  # a config() list: each item at its line of the model file
+    assert [h.location for h in n.config["post_hook"]] == ["models/n.sql:2", "models/n.sql:4"]
 
 
 def test_statements_split_outside_quotes_and_comments():

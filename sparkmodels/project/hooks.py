@@ -121,7 +121,27 @@ def model_hooks(result_config: Mapping, path: str, text: str) -> dict:
         if canonical is None:
             out[key] = value
         else:
-            out[canonical] = (*out.get(canonical, ()), *hooks_of(value, path, line_in(text, (key,)), key))
+            line = line_in(text, (key,))
+            items = _lines_in_text(text, line, value) if isinstance(value, (list, tuple)) else None
+            out[canonical] = (*out.get(canonical, ()), *hooks_of(value, path, line, key, items))
+    return out
+
+
+def _lines_in_text(text: str, line: int | None, items) -> list[int] | None:
+    """The lines of a config() list's hooks: each item's text found in the file after the key's
+    line, in order (an item written with escapes is not found: it and the rest keep the key's line)."""
+    if line is None:
+        return None
+    pos = sum(len(x) + 1 for x in text.split("\n")[: line - 1])
+    out = []
+    for item in items:
+        at = text.find(item, pos) if isinstance(item, str) and item else -1
+        if at < 0:
+            pos = len(text) + 1  # lost the thread: every later item gets the key's line
+            out.append(line)
+            continue
+        out.append(text.count("\n", 0, at) + 1)
+        pos = at + len(item)
     return out
 
 
