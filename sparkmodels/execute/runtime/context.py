@@ -206,10 +206,6 @@ class RunContext:
         return ""
 
     # -- what a render gets ----------------------------------------------------------------------
-    def unwrapped(self, exc: SparkModelsError) -> SparkModelsError:
-        """Kept for callers of ops18's RunContext: the renderer now raises run-time errors as they are."""
-        return exc
-
     def extra(self, node: Node | None = None) -> dict:
         """Context entries for Renderer.render(extra=...): the backend itself, plus dbt's run-time globals."""
         out = {"__sm_runtime": self, "graph": self.graph, "flags": self.flags,
