@@ -177,6 +177,7 @@ def test_compiled_files_of_a_run_show_the_run_time_sql(built):
     ran = {r["unique_id"]: r["compiled_code"] for r in artifacts["run_results"]["results"]}
     assert "select 1 as n" in ran["model.demo.stmt"] and "select 0" not in ran["model.demo.stmt"]
     assert "select 1 as n" in (compiled / "stmt.sql").read_text()
+    assert "select 1 as n" in artifacts["manifest"]["nodes"]["model.demo.stmt"]["compiled_code"]
 
 
 def test_compiled_file_of_an_incremental_run_shows_the_branch_taken(tmp_path, spark):

@@ -51,8 +51,8 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
     reporter.warnings(plan.warnings)
     counts = _count(p.manifest)
     reporter.line(f"Found {counts}")
-    write_manifest(p.config.target_dir, p.manifest, p.compiled(p.manifest.nodes, full_refresh=options.full_refresh),
-                   secrets=secrets)
+    compiled = p.compiled(p.manifest.nodes, full_refresh=options.full_refresh)
+    write_manifest(p.config.target_dir, p.manifest, compiled, secrets=secrets)
     shown = {s.unique_id: p.shown_sql(s.unique_id, full_refresh=options.full_refresh) for s in plan.steps
              if s.node.resource_type in ("model", "snapshot", "test")}
     write_compiled(p.config.target_dir, p.manifest, shown, secrets=secrets)
@@ -104,12 +104,13 @@ def execute(p: Project, plan: Plan, *, command: str, options: RunOptions = RunOp
         from sparkmodels.execute.spark.sparklog import log_file, redact_after_run
 
         redact_after_run(log_file(p.config.target_dir), secrets)
-    # target/compiled/ again where the SQL that ran differs from the load's: a run-time render, the
+    # target/compiled/ (and manifest.json) again where the SQL that ran differs from the load's: a run-time render, the
     # is_incremental() branch the warehouse chose (dbt writes the SQL it ran)
     ran = {r.unique_id: r.compiled_code for r in result.results
            if r.compiled_code is not None and r.unique_id in shown and r.compiled_code != shown[r.unique_id]}
     if ran:
         write_compiled(p.config.target_dir, p.manifest, ran, secrets=secrets)
+        write_manifest(p.config.target_dir, p.manifest, {**compiled, **ran}, secrets=secrets)  # its compiled_code too
     # the target as resolved (the project's default when none was named), so retry replays the same one
     recorded = options.replace(target=p.config.target.name)
     # the invocation_id the run's templates saw (the load's, in manifest.json too): one per invocation
