@@ -43,7 +43,8 @@ def _construct_mapping(loader, node, deep=False):
             if item_lines is None:
                 item_lines = {}
             item_lines[key] = [_first_line(item) for item in value_node.value]
-        elif isinstance(value_node, yaml.ScalarNode) and _first_line(value_node) != key_lines[key]:
+        elif isinstance(value_node, yaml.ScalarNode) and (
+                value_node.style in ("|", ">") or value_node.start_mark.line != key_node.start_mark.line):
             if value_lines is None:
                 value_lines = {}
             value_lines[key] = _first_line(value_node)
