@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from sparkmodels.execute.catalog import NoCatalog, qualify
-from sparkmodels.project.config import load_config
-
-pytestmark = pytest.mark.slow
+import sparkmodels
+from sparkmodels.execute.catalog import NoCatalog, embedded_home, qualify
+from sparkmodels.execute.spark.launch import session_conf
+from sparkmodels.execute.storage import open_warehouse
+from sparkmodels.project.config import Target, load_config
+from tests.conftest import write_files
 
 PROJECT = {
     "project.yml": """
@@ -127,6 +129,7 @@ def shop(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_every_kind_is_registered_and_read_by_another_process(shop: Path):
     first = _cli(shop, "build")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -152,6 +155,7 @@ def test_every_kind_is_registered_and_read_by_another_process(shop: Path):
     assert seen["order_view"]["rows"] == 4
 
 
+@pytest.mark.slow
 def test_a_metastore_held_by_another_process_is_one_clear_error(shop: Path):
     assert _cli(shop, "seed").returncode == 0
     holder = subprocess.Popen([sys.executable, "-c", READER, str(shop / "warehouse"), "hold"],
@@ -193,3 +197,56 @@ def test_qualify_names_catalog_relations_but_not_ctes():
                         "__dbt__cte__e": ("s", "e"), "c": ("s", "c")})
     assert "`s`.`a`" in out and "`s`.`b`" in out and "`parquet`.`/d/*.parquet`" in out
     assert "`s`.`e`" not in out and "other.c" in out
+
+
+def test_hadoop_warehouse_moves_the_registered_location_to_each_new_version(tmp_path: Path, spark):
+    """A hadoop warehouse has no stable link: each publish moves the table's location in the catalog
+    to the new version in one ALTER TABLE ... SET LOCATION. Here through Hadoop's LocalFileSystem
+    (a file:// warehouse on hadoop storage) and the test session's own (in-memory) catalog, which
+    takes the same statements as a Hive metastore."""
+    root = write_files(tmp_path / "p", {
+        "project.yml": f"""
+            name: shop
+            target: h
+            targets:
+              h:
+                schema: hshop
+                catalog: hive
+                warehouse: "file://{tmp_path / 'wh'}"
+                warehouse_storage: hadoop
+            models:
+              shop:
+                +materialized: table
+        """,
+        "models/t.sql": "select id from range({{ var('n') }})",
+    })
+    store = open_warehouse(f"file://{tmp_path / 'wh'}", "hadoop").connect(spark)
+
+    def registered_location() -> str:
+        rows = spark.sql("describe table extended hshop.t").where("col_name = 'Location'").collect()
+        return rows[0][1].rstrip("/")
+
+    try:
+        assert sparkmodels.run(root, spark=spark, vars={"n": 3}).success
+        first = store.table("hshop", "t").current()
+        assert registered_location().removeprefix("file:").lstrip("/") == str(first).removeprefix("file:").lstrip("/")
+        assert spark.table("hshop.t").count() == 3
+        assert sparkmodels.run(root, spark=spark, vars={"n": 5}).success
+        second = store.table("hshop", "t").current()
+        assert second != first
+        assert registered_location().removeprefix("file:").lstrip("/") == str(second).removeprefix("file:").lstrip("/")
+        assert spark.table("hshop.t").count() == 5  # the new version, Spark's cached listing refreshed
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS hshop CASCADE")  # external: the files stay
+
+
+def test_a_file_uri_warehouse_keeps_its_embedded_metastore_beside_the_data(tmp_path: Path):
+    for wh in (f"file://{tmp_path}/wh", f"file:{tmp_path}/wh", str(tmp_path / "wh")):
+        target = Target(warehouse=wh, warehouse_storage="hadoop", catalog="hive")
+        assert embedded_home(target) == tmp_path / "wh" / ".metastore"
+        assert f"databaseName={tmp_path}/wh/.metastore/metastore_db" in \
+            session_conf(target)["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    assert embedded_home(Target(warehouse="hdfs://nn/wh", catalog="hive")) is None
+    remote = Target(catalog="hive", conf={"spark.hadoop.hive.metastore.uris": "thrift://m:9083"})
+    assert embedded_home(remote) is None
+    assert "spark.hadoop.javax.jdo.option.ConnectionURL" not in session_conf(remote)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from sparkmodels.errors import EnvironmentProblem, ExecutionError
 from sparkmodels.project.config import Target
@@ -102,7 +103,22 @@ def _messages(exc: BaseException) -> str:
 def metastore_dir(target: Target) -> str:
     """Where an embedded metastore lives: `<warehouse>/.metastore` (with the data it describes, so
     `sparkmodels clean` removes both together)."""
-    return f"{target.warehouse.rstrip('/')}/.metastore"
+    home = embedded_home(target)
+    return str(home) if home is not None else f"{target.warehouse.rstrip('/')}/.metastore"
+
+
+def embedded_home(target: Target) -> Path | None:
+    """The folder of the target's embedded Derby metastore, `<warehouse>/.metastore`; None when the
+    metastore is remote (hive.metastore.uris) or the warehouse is not on this machine's disk (hdfs://,
+    s3a://: Derby needs a local folder). A `file:` warehouse, also one on Hadoop storage, is local."""
+    if "spark.hadoop.hive.metastore.uris" in target.conf:
+        return None
+    warehouse = target.warehouse
+    if warehouse.startswith("file:"):
+        warehouse = "/" + warehouse[len("file:"):].lstrip("/")
+    elif "://" in warehouse:
+        return None
+    return Path(warehouse) / ".metastore"
 
 
 def _comment_of(node: Node) -> tuple[str | None, dict[str, str]]:
@@ -150,9 +166,10 @@ class HiveCatalog:
         FileChannel lock, fcntl on Linux), so one non-blocking try tells at once."""
         import fcntl
 
-        if "spark.hadoop.hive.metastore.uris" in self.target.conf or "://" in self.target.warehouse:
+        home = embedded_home(self.target)
+        if home is None:
             return
-        lock = f"{metastore_dir(self.target)}/metastore_db/dbex.lck"
+        lock = f"{home}/metastore_db/dbex.lck"
         try:
             fd = os.open(lock, os.O_RDWR)
         except OSError:
