@@ -52,6 +52,10 @@ PROJECT = {
             columns:
               - name: n
                 description: How many orders.
+                tests:
+                  - accepted_values:
+                      values: [1]
+                      config: {store_failures: true, severity: warn}
     """,
     "models/orders_by_day.sql": """
         {{ config(partition_by=['day']) }}
@@ -93,6 +97,9 @@ out["comment"] = spark.sql("describe table extended shop.orders_by_day").where("
 out["n_comment"] = [r.description for r in spark.catalog.listColumns("shop.orders_by_day") if r.name == "n"][0]
 out["partitions"] = spark.sql("show partitions shop.orders_by_day").count()
 out["seed"] = spark.table("shop_seeds.customers").count() if "shop_seeds" in [d.name for d in spark.catalog.listDatabases()] else spark.table("shop.customers").count()
+dbs = [d.name for d in spark.catalog.listDatabases()]
+out["audit"] = ({t.name: spark.table(f"shop_dbt_test__audit.{t.name}").count()
+                 for t in spark.catalog.listTables("shop_dbt_test__audit")} if "shop_dbt_test__audit" in dbs else {})
 print("RESULT " + json.dumps(out), flush=True)
 """
 
@@ -144,6 +151,8 @@ def test_every_kind_is_registered_and_read_by_another_process(shop: Path):
     assert seen["seed"] == 3
     assert seen["comment"] == "Orders per day." and seen["n_comment"] == "How many orders."
     assert seen["partitions"] == 2
+    # a test's store_failures table is registered too, in <schema>_dbt_test__audit (the day with n = 2)
+    assert list(seen["audit"].values()) == [1] and next(iter(seen["audit"])).startswith("accepted_values_")
 
     # New data: the next run publishes new versions, and the other process sees them by the same names.
     _write_orders(shop, [(4, "2024-01-03")], "b")
