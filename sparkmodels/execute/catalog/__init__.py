@@ -53,6 +53,9 @@ class NoCatalog:
     def drop(self, schema: str, name: str) -> None:
         pass
 
+    def describe(self, schema: str, name: str) -> dict | None:
+        return None
+
 
 def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
@@ -255,6 +258,52 @@ class HiveCatalog:
 
     def drop(self, schema: str, name: str) -> None:
         self._sql(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(name)}")
+
+    def describe(self, schema: str, name: str) -> dict | None:
+        """What the metastore records of `<schema>.<name>` (docs generate's catalog): its columns
+        (name, type, comment, in the table's order), type, owner, comment, location and creation
+        time, and its statistics when it has them (bytes; rows after ANALYZE TABLE). None when the
+        metastore does not name it."""
+        fq = f"{_q(schema)}.{_q(name)}"
+        if not self.spark.catalog.tableExists(fq):
+            return None
+        return describe_rows(self._sql(f"DESCRIBE TABLE EXTENDED {fq}").collect())
+
+
+_DETAILS = {"Owner": "owner", "Type": "type", "Comment": "comment", "Location": "location",
+            "Created Time": "created", "Provider": "provider"}
+
+
+def describe_rows(rows) -> dict:
+    """DESCRIBE TABLE EXTENDED's rows as {"columns": [...], "metadata": {...}, "stats": {...} | None}:
+    the column rows come first (partition columns included, in the table's order), then after
+    "# Detailed Table Information" one (key, value) row per detail."""
+    columns, details, section = [], {}, "columns"
+    for row in rows:
+        key, value, comment = (str(row[0] or "").strip(), row[1], row[2])
+        if key.startswith("#"):
+            section = "details" if key == "# Detailed Table Information" else "other"
+            continue
+        if not key:
+            if section == "columns":
+                section = "other"
+            continue
+        if section == "columns":
+            columns.append({"name": key, "type": str(value), "comment": comment or None})
+        elif section == "details":
+            details[key] = value
+    metadata = {ours: details.get(theirs) for theirs, ours in _DETAILS.items()}
+    return {"columns": columns, "metadata": metadata, "stats": _statistics(details.get("Statistics"))}
+
+
+def _statistics(text) -> dict | None:
+    """Spark's "Statistics" detail ("1234 bytes, 10 rows") as {"bytes", "rows"}; None without one."""
+    import re
+
+    if not text:
+        return None
+    found = {unit: int(n) for n, unit in re.findall(r"(\d+)\s+(bytes|rows)", str(text))}
+    return {"bytes": found.get("bytes"), "rows": found.get("rows")} if found else None
 
 
 def _same_columns(a, b) -> bool:
