@@ -259,3 +259,53 @@ def test_a_file_uri_warehouse_keeps_its_embedded_metastore_beside_the_data(tmp_p
     remote = Target(catalog="hive", conf={"spark.hadoop.hive.metastore.uris": "thrift://m:9083"})
     assert embedded_home(remote) is None
     assert "spark.hadoop.javax.jdo.option.ConnectionURL" not in session_conf(remote)
+
+
+def test_registration_follows_columns_comments_and_kind_and_leaves_an_unchanged_table_alone(tmp_path: Path, spark):
+    """A rebuild with the same columns and comments changes nothing in the catalog (the stable link
+    moved); changed comments or columns re-create the entry, and a model turned view (or back) swaps
+    the kind. The schema's definitions are read in one call per run (execute/catalog/known.py)."""
+    root = write_files(tmp_path / "p", {
+        "project.yml": """
+            name: shop
+            target: h
+            targets:
+              h: {schema: cshop, catalog: hive}
+            models:
+              shop:
+                +materialized: table
+                +persist_docs: {relation: true, columns: true}
+        """,
+        "models/t.sql": "select 1 as a",
+        "models/schema.yml": "models:\n  - name: t\n    description: One.\n",
+    })
+
+    def created() -> str:
+        return spark.sql("describe table extended cshop.t").where("col_name = 'Created Time'").collect()[0][1]
+
+    def kind_comment_columns():
+        table = spark.catalog.getTable("cshop.t")
+        return table.tableType, table.description, [c.name for c in spark.catalog.listColumns("cshop.t")]
+
+    try:
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns() == ("EXTERNAL", "One.", ["a"])
+        first = created()
+        time.sleep(1.1)  # Created Time has a resolution of seconds
+        assert sparkmodels.run(root, spark=spark, full_refresh=True).success
+        assert created() == first  # same definition: not dropped and created again
+        (root / "models" / "schema.yml").write_text("models:\n  - name: t\n    description: Two.\n")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns() == ("EXTERNAL", "Two.", ["a"])
+        (root / "models" / "t.sql").write_text("select 1 as a, 2 as b")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns() == ("EXTERNAL", "Two.", ["a", "b"])
+        assert spark.table("cshop.t").collect()[0].asDict() == {"a": 1, "b": 2}
+        (root / "models" / "t.sql").write_text("{{ config(materialized='view') }}\nselect 3 as a")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns()[0] == "VIEW" and spark.table("cshop.t").collect()[0].a == 3
+        (root / "models" / "t.sql").write_text("select 4 as a")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns()[0] == "EXTERNAL" and spark.table("cshop.t").collect()[0].a == 4
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS cshop CASCADE")
