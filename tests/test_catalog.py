@@ -309,3 +309,55 @@ def test_registration_follows_columns_comments_and_kind_and_leaves_an_unchanged_
         assert kind_comment_columns()[0] == "EXTERNAL" and spark.table("cshop.t").collect()[0].a == 4
     finally:
         spark.sql("DROP DATABASE IF EXISTS cshop CASCADE")
+
+
+@pytest.mark.slow
+def test_a_dbt_session_profile_publishes_to_the_metastore_and_docs_read_it(tmp_path: Path):
+    """A dbt project whose profile output is dbt-spark's `method: session` (no catalog: key) lands
+    its models in the Hive metastore, and `docs generate` describes them from it."""
+    root = write_files(tmp_path / "dbt", {
+        "dbt_project.yml": """
+            name: shop
+            version: '1'
+            profile: shop
+            models:
+              shop:
+                +materialized: table
+                +persist_docs: {relation: true, columns: true}
+        """,
+        "profiles.yml": """
+            shop:
+              target: dev
+              outputs:
+                dev:
+                  type: spark
+                  method: session
+                  host: NA
+                  schema: dbtshop
+                  master: "local[1]"
+                  server_side_parameters: {spark.sql.shuffle.partitions: "1", spark.ui.enabled: "false"}
+        """,
+        "seeds/people.csv": "id,name\n1,ann\n2,bob\n",
+        "models/names.sql": "select id, upper(name) as name from {{ ref('people') }}",
+        "models/schema.yml": """
+            version: 2
+            models:
+              - name: names
+                description: Names in capitals.
+                columns:
+                  - name: name
+                    description: The name.
+        """,
+    })
+    built = _cli(root, "build", "--profiles-dir", str(root))
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (root / "warehouse" / ".metastore" / "metastore_db").is_dir()
+    docs = _cli(root, "docs", "generate", "--profiles-dir", str(root))
+    assert docs.returncode == 0, docs.stdout + docs.stderr
+    cat = json.loads((root / "target" / "catalog.json").read_text())
+    names, people = cat["nodes"]["model.shop.names"], cat["nodes"]["seed.shop.people"]
+    assert names["metadata"]["source"] == "metastore" and names["metadata"]["type"] == "EXTERNAL"
+    assert names["metadata"]["comment"] == "Names in capitals."
+    assert {c: (e["type"], e["comment"]) for c, e in names["columns"].items()} == \
+        {"id": ("bigint", None), "name": ("string", "The name.")}
+    assert people["metadata"]["source"] == "metastore" and list(people["columns"]) == ["id", "name"]

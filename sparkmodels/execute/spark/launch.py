@@ -97,7 +97,8 @@ def driver_java_options(target: Target, *, cds: str = "auto") -> str:
     cds: "auto" maps the archive or dumps one at exit, "map" only maps an existing one, "off"."""
     opts = [f"-Dlog4j2.configurationFile={_LOG4J}"] if _LOG4J.exists() else []
     if cds != "off" and target.jvm_cds:
-        opts.append(jvm_cds.java_options(target.conf) if cds == "auto" else jvm_cds.mapping_options(target.conf))
+        cds_conf = {**target.conf, "spark.sql.catalogImplementation": "hive"} if target.catalog == "hive" else target.conf
+        opts.append(jvm_cds.java_options(cds_conf) if cds == "auto" else jvm_cds.mapping_options(cds_conf))
     if target.catalog == "hive" and embedded_home(target) is not None:
         # derby.log (and Derby's own files) under the metastore's folder, not the working directory
         opts.append(f"-Dderby.system.home={embedded_home(target)}")
