@@ -57,7 +57,7 @@ class Engine:
         self.jobs = Jobs(spark, is_connect=self.is_connect)
         from sparkmodels.execute.catalog import catalog_for
 
-        self.catalog = catalog_for(spark, target)
+        self.catalog = catalog_for(spark, target, fresh_session=self._owns_session and not self.is_connect)
         try:
             self.catalog.connect()  # a held or unreachable metastore fails before any write
         except BaseException:
