@@ -23,6 +23,24 @@ class VersionWriter:
         self.relations = relations
         self.jobs = jobs
         self.catalog = catalog if catalog is not None else NoCatalog()
+        self._cleaner = None  # one background thread removing superseded versions (see finish)
+
+    def _clean_later(self, loc) -> None:
+        """Remove the versions the publish superseded off the step's path: deleting a version's files
+        is bookkeeping nobody waits for (the storage's mutex orders it with later publishes of the
+        table); finish() waits for it before the run ends."""
+        if self._cleaner is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkmodels-clean")
+        self._cleaner.submit(loc.clean)
+
+    def finish(self) -> None:
+        """Wait for the background clean-ups (before the session stops: Hadoop storage cleans
+        through it). A clean-up that failed leaves versions the next write of the table removes."""
+        if self._cleaner is not None:
+            self._cleaner.shutdown(wait=True)
+            self._cleaner = None
 
     def write(self, df, node: Node, schema: str, *, partition_by=(), fingerprint: Mapping | None = None,
               before_publish=None) -> dict:
@@ -82,7 +100,7 @@ class VersionWriter:
             loc.publish(version)
         else:
             loc.publish(version, expected_base=base)
-        loc.clean()
+        self._clean_later(loc)
         self.relations.published(node, version, written_schema)
         # the metastore names the new version (a hadoop warehouse has no stable link: the version)
         stable = getattr(loc, "pointers", None) is None
