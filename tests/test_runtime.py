@@ -315,6 +315,8 @@ def test_the_build_cache_fingerprints_a_run_time_models_rendered_sql(tmp_path, s
     assert sparkmodels.run(root, spark=spark).success
     again = sparkmodels.run(root, spark=spark)
     assert again.results[0].extra.get("cached") and spark.table("rt_cached").collect()[0][0] == 1
+    compiled = root / "target" / "compiled" / "demo" / "models" / "rt_cached.sql"
+    assert "select 1 as v" in compiled.read_text()  # unchanged, its compiled file still the run-time SQL
     spark.sql("create or replace temp view rt_outside as select 2 as v")
     changed = sparkmodels.run(root, spark=spark)
     assert not changed.results[0].extra.get("cached") and spark.table("rt_cached").collect()[0][0] == 2

@@ -180,6 +180,7 @@ class Runner:
                 for dep in self._upstream_relations(node):
                     self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
                 step = self._runtime_compiled(step)
+                ran = step.compiled.sql  # also what target/compiled/ shows when the table is unchanged
                 branch = step.compiled.incremental
                 code = step.compiled.sql + (f"\n{branch.sql}" if branch is not None else "")
             decision = (self.cache.prepare(node, schema_for(self.config, node.config), code=code)
@@ -193,7 +194,7 @@ class Runner:
                     unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
                     materialized=step.materialized, status="success", message="unchanged", rows=hit.rows,
                     started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
-                    reason=step.reason, extra={"cached": True, "version": hit.version.name},
+                    reason=step.reason, extra={"cached": True, "version": hit.version.name}, compiled_code=ran,
                 )
             for dep in self._upstream_relations(node):
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
