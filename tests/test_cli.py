@@ -216,3 +216,27 @@ def test_bad_option_combination_is_a_usage_error(make_project):
     res = CliRunner().invoke(cli, ["build", "--project-dir", str(make_project({})), "--defer"])
     assert res.exit_code == 2 and "Usage error: --defer needs --state" in res.output
     assert "Traceback" not in res.output
+
+
+def test_compile_summary_counts_each_resource_type(make_project, spark):
+    """`compile` says what it compiled per resource type, as dbt counts them (analyses, data tests)."""
+    cols = "{% for c in adapter.get_columns_in_relation(ref('a')) %}{{ c.quoted }}{% endfor %}"
+    root = make_project({
+        "models/a.sql": "{{ config(materialized='table') }}\nselect 1 as x",
+        "models/b.sql": "select x from {{ ref('a') }}",
+        "models/c.sql": f"select {cols} from {{{{ ref('a') }}}}",  # introspects: rendered in a session
+        "models/schema.yml": "version: 2\nmodels:\n  - name: b\n    columns:\n      - name: x\n"
+                             "        tests: [not_null]\n",
+        "snapshots/s.sql": "{% snapshot s %}\n{{ config(unique_key='x', strategy='check', check_cols='all') }}\n"
+                           "select x from {{ ref('a') }}\n{% endsnapshot %}\n",
+        "analyses/an.sql": f"select {cols} from {{{{ ref('a') }}}}",
+        "analyses/an2.sql": "select 1 as y",
+    })
+    assert invoke("run", "--project-dir", str(root), "-s", "a").exit_code == 0
+    res = invoke("compile", "--project-dir", str(root))
+    assert res.exit_code == 0, res.output
+    assert ("Started Spark to render 1 model, 1 analysis that introspect the warehouse (run_query, adapter...): "
+            "an, c") in res.output
+    assert "Compiled 3 models, 1 snapshot, 2 analyses, 1 data test into" in res.output
+    res = invoke("compile", "--project-dir", str(root), "-s", "s")
+    assert "Compiled 1 snapshot into" in res.output and "Started Spark" not in res.output

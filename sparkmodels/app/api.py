@@ -45,7 +45,8 @@ class CompileResult:
     project: Project
     compiled: Mapping[str, str]
     warnings: tuple[str, ...]
-    runtime: tuple[str, ...] = ()  # models rendered in a Spark session (they introspect the warehouse)
+    runtime: tuple[str, ...] = ()  # names of the nodes rendered in a Spark session (they introspect the warehouse)
+    runtime_ids: tuple[str, ...] = ()  # and their unique_ids
 
 
 def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude: Selection = None,
@@ -68,7 +69,7 @@ def compile(project_dir: str | Path = ".", *, select: Selection = None, exclude:
     write_compiled(p.config.target_dir, p.manifest, compiled, secrets=p.secrets)
     write_manifest(p.config.target_dir, p.manifest, {**p.compiled(p.manifest.nodes), **compiled}, secrets=p.secrets)
     return CompileResult(p, compiled, (*p.manifest.warnings, *more, *sel.warnings),
-                         tuple(p.manifest.nodes[u].name for u in runtime))
+                         tuple(p.manifest.nodes[u].name for u in runtime), runtime)
 
 
 def deps(project_dir: str | Path = ".", *, hub_url: str | None = None, upgrade: bool = False) -> list[dict]:

@@ -196,17 +196,18 @@ def compile_cmd(common: Common, select, exclude, state=None, selector=None):
     """Render models to target/compiled/ and write target/manifest.json (no Spark, unless a selected
     model introspects the warehouse)."""
     from sparkmodels.app import api
-    from sparkmodels.report.console import Reporter
+    from sparkmodels.report.console import Reporter, count_nodes
 
     res = api.compile(common.project_dir, select=list(select) or None, exclude=list(exclude) or None,
                       target=common.target, vars=common.vars, state=state, selector=selector)
     rep = Reporter()
     rep.warnings(res.warnings)
     out = res.project.config.target_dir / "compiled"
+    nodes = res.project.manifest.nodes
     if res.runtime:
-        rep.line(f"Started Spark to render {len(res.runtime)} model{'s' if len(res.runtime) != 1 else ''} that "
+        rep.line(f"Started Spark to render {count_nodes(nodes[u] for u in res.runtime_ids)} that "
                  f"introspect the warehouse (run_query, adapter...): {', '.join(res.runtime)}")
-    rep.line(f"Compiled {len(res.compiled)} node{'s' if len(res.compiled) != 1 else ''} into {out}")
+    rep.line(f"Compiled {count_nodes(nodes[u] for u in res.compiled)} into {out}")
     if len(res.compiled) == 1:
         click.echo(next(iter(res.compiled.values())))
 

@@ -18,6 +18,24 @@ def _stamp() -> str:
     return time.strftime("%H:%M:%S")
 
 
+# dbt's words for a count of each resource type, in the order its "Found ..." line lists them
+_COUNTED = (("model", "model", "models"), ("snapshot", "snapshot", "snapshots"),
+            ("analysis", "analysis", "analyses"), ("seed", "seed", "seeds"), ("test", "data test", "data tests"),
+            ("unit_test", "unit test", "unit tests"), ("source", "source", "sources"))
+
+
+def count_nodes(nodes: Iterable) -> str:
+    """`3 models, 1 snapshot, 2 analyses` for some Nodes, per resource type as dbt counts them
+    (unit tests apart from data tests); `0 nodes` for none."""
+    counts: dict[str, int] = {}
+    for n in nodes:
+        kind = "unit_test" if n.resource_type == "test" and n.is_unit_test else n.resource_type
+        counts[kind] = counts.get(kind, 0) + 1
+    words = {kind: (one, many) for kind, one, many in _COUNTED}
+    order = [k for k, _, _ in _COUNTED if k in counts] + sorted(k for k in counts if k not in words)
+    return ", ".join(f"{counts[k]} {words.get(k, (k, k + 's'))[counts[k] != 1]}" for k in order) or "0 nodes"
+
+
 def _describe_kind(step) -> str:
     node = step.node
     if node.resource_type == "seed":
