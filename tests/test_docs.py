@@ -227,3 +227,46 @@ def test_docs_serve_binds_loopback_and_serves_the_site(make_project):
     bare = make_project({"models/a.sql": "select 1 as x"}, name="bare")  # never generated
     out = CliRunner().invoke(cli, ["docs", "serve", "--project-dir", str(bare)])
     assert out.exit_code == 2 and "docs generate" in out.output
+
+
+def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_project, spark):
+    """As dbt's docs generate compiles with a connection: a model, snapshot or analysis that calls
+    adapter.get_columns_in_relation is rendered in the catalog's session (x's columns, from its SQL:
+    nothing needs to be built); --no-catalog starts no JVM and keeps the load-time SQL."""
+    import subprocess
+    import sys
+
+    cols = ("{% for c in adapter.get_columns_in_relation(ref('x')) %}{{ c.quoted }}{{ ', ' if not loop.last }}"
+            "{% endfor %}")
+    root = make_project({
+        "models/x.sql": "{{ config(materialized='table') }}\nselect 1 as id, 'a' as name, 2.5 as amount\n",
+        "models/wide.sql": f"select {cols} from {{{{ ref('x') }}}}\n",
+        "snapshots/snap.sql": "{% snapshot snap %}\n{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
+                              f"select {cols} from {{{{ ref('x') }}}}\n{{% endsnapshot %}}\n",
+        "analyses/an.sql": f"select {cols} from {{{{ ref('x') }}}}\n",
+    })
+    res = CliRunner().invoke(cli, ["docs", "generate", "--project-dir", str(root)])
+    assert res.exit_code == 0, res.output
+    want = "select `id`, `name`, `amount` from `x`"
+    manifest = json.loads((root / "target" / "manifest.json").read_text())["nodes"]
+    for uid in ("model.demo.wide", "snapshot.demo.snap", "analysis.demo.an"):
+        assert manifest[uid]["compiled_code"].strip() == want, uid
+    catalog = json.loads((root / "target" / "catalog.json").read_text())
+    assert list(catalog["nodes"]["model.demo.wide"]["columns"]) == ["id", "name", "amount"]
+    assert not catalog["errors"]
+    data = _data_js(root)
+    by_name = {n["name"]: n for n in data["nodes"]}
+    assert by_name["wide"]["compiled"].strip() == want and by_name["snap"]["compiled"].strip() == want
+    # column lineage reads the same SQL: wide.amount comes from x.amount
+    assert data["nodes"][by_name["wide"]["lineage"]["amount"][0][0]]["name"] == "x"
+
+    code = ("import sys\nfrom sparkmodels.app.cli import cli\ntry:\n"
+            f"    cli(['docs', 'generate', '--no-catalog', '--project-dir', {str(root)!r}], prog_name='sparkmodels')\n"
+            "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print('PYSPARK_IMPORTED' if 'pyspark' in sys.modules or 'py4j' in sys.modules else 'NO_PYSPARK')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "NO_PYSPARK"
+    manifest = json.loads((root / "target" / "manifest.json").read_text())["nodes"]
+    assert manifest["model.demo.wide"]["compiled_code"].strip() == "select  from `x`"  # parse time: no columns
+    assert {n["name"]: n for n in _data_js(root)["nodes"]}["wide"]["compiled"].strip() == "select  from `x`"

@@ -21,7 +21,10 @@ class DocsResult:
 
 def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, vars=None, catalog: bool = True,
                   stats: bool = False, spark=None, project: Project | None = None) -> DocsResult:
-    """Write target/catalog.json (Spark schemas; skipped with catalog=False), manifest.json and target/docs/."""
+    """Write target/catalog.json (Spark schemas; skipped with catalog=False), manifest.json and target/docs/.
+
+    With the catalog, nodes that introspect the warehouse (run_query, adapter...) show the SQL their
+    render in the catalog's session produced; catalog=False starts no Spark and shows their load-time SQL."""
     from sparkmodels.report.artifacts import _write_json
     from sparkmodels.report.docs.site import run_results_for, site_data, write_site
     from sparkmodels.report.lineage.columns import project_column_lineage
@@ -33,7 +36,10 @@ def docs_generate(project_dir: str | Path = ".", *, target: str | None = None, v
     if catalog:
         from sparkmodels.report.docs.catalog import build_catalog, known_columns
 
-        cat, py_lineage = build_catalog(p, spark=spark, stats=stats)
+        built = build_catalog(p, spark=spark, stats=stats)
+        cat, py_lineage = built.catalog, built.python_lineage
+        # introspecting nodes, rendered in the catalog's session: their SQL as dbt's docs generate shows it
+        compiled.update(built.runtime_sql)
         known = known_columns(cat)
     by_model = project_column_lineage(p.manifest, compiled, known_columns=known, python_lineage=py_lineage,
                                      order=p.graph.topo_order(), kinds=p.compiler.kinds)

@@ -1,5 +1,8 @@
 """`compile` of models that need run-time rendering: a Spark session, their inputs made queryable, one render each.
 
+(`docs generate` renders the same nodes with ModelRenderer in its catalog's session, and shows
+their SQL as `shown_sql` picks it.)
+
 dbt's compile connects to the warehouse for the same reason. Only the selected models marked at
 load (`Node.runtime_render`) come here, so a project without them never starts Spark. Each one's
 upstream relations are made queryable first: tables (and seeds, snapshots, external sources) read
@@ -12,9 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sparkmodels.execute.runtime.models import ModelRenderer
-from sparkmodels.plan.compiler import Compiler, identifier, upstream
+from sparkmodels.plan.compiler import CompiledNode, Compiler, identifier, upstream
 from sparkmodels.project.config import ProjectConfig, schema_for
 from sparkmodels.project.manifest import Manifest, Node
+
+
+def shown_sql(compiled: CompiledNode, node: Node, engine, schema: str) -> str:
+    """The SQL to show of a run-time render (compile, docs generate): for an incremental model the
+    is_incremental() branch a run would take now, as the load-time compile shows it."""
+    if (compiled.incremental is not None and engine.kinds.of(node).incremental
+            and not node.config.get("full_refresh") and engine.stored_version(node, schema) is not None):
+        return compiled.incremental.sql
+    return compiled.sql
 
 
 def compile_at_run_time(manifest: Manifest, config: ProjectConfig, compiler: Compiler, uids: Iterable[str], *,
@@ -33,12 +45,7 @@ def compile_at_run_time(manifest: Manifest, config: ProjectConfig, compiler: Com
             schema = schema_for(config, node.config)
             if not models.needs(node):
                 return compiler.compile(node.unique_id).sql
-            compiled = models.compiled(node, schema)
-            # an incremental model: the branch a run would take, as the load-time compile shows it
-            if (compiled.incremental is not None and kinds.of(node).incremental
-                    and not node.config.get("full_refresh") and engine.stored_version(node, schema) is not None):
-                return compiled.incremental.sql
-            return compiled.sql
+            return shown_sql(models.compiled(node, schema), node, engine, schema)
 
         def prepare(node: Node) -> None:
             for dep in upstream(node, manifest.nodes, kinds).relations:

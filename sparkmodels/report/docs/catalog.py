@@ -5,6 +5,12 @@ Engine.ensure_relation; every model's compiled SQL as a temp view in dependency 
 tables alike get `spark.sql(compiled).schema` without writing anything. Python models are executed to
 get their DataFrame (lazy: nothing is computed), whose analyzed plan also gives their column lineage.
 Optional stats (--stats): row count, size on disk and last build time of tables, seeds and sources.
+
+A model, snapshot or analysis that introspects the warehouse (Node.runtime_render: run_query,
+adapter.get_columns_in_relation, dbt_utils.star...) is rendered again here, as dbt's docs generate
+compiles with a connection: in this session, once its upstream relations are registered, by
+execute/runtime's ModelRenderer. Its schema comes from that SQL, and the SQL is what the docs and
+manifest.json show (BuiltCatalog.runtime_sql).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import datetime as _dt
 import glob
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sparkmodels.project.manifest import Node
 from sparkmodels.report.lineage.columns import ModelLineage, plan_column_lineage, relation_key
@@ -45,6 +52,8 @@ class CatalogBuilder:
         self.stats = stats
         self.entries: dict[str, dict] = {}
         self.python_lineage: dict[str, ModelLineage] = {}
+        self.runtime_sql: dict[str, str] = {}  # uid -> SQL rendered in this session (it introspects)
+        self._models = None  # execute.runtime ModelRenderer, made for the first node that needs it
 
     def schema_of(self, node: Node) -> str:
         from sparkmodels.project.config import schema_for
@@ -62,6 +71,11 @@ class CatalogBuilder:
         nodes = self.p.manifest.nodes
         for uid in self.p.graph.topo_order():
             node = nodes[uid]
+            if node.resource_type == "analysis" and node.runtime_render:
+                try:  # no relation to describe: only its SQL, rendered now that its inputs are registered
+                    self.runtime_compiled(node)
+                except Exception as exc:  # noqa: BLE001 - its load-time SQL stays; the reason is recorded
+                    errors[uid] = _one_line(exc)
             if node.resource_type not in CATALOG_TYPES:
                 continue
             entry = {"unique_id": uid, "name": node.name, "resource_type": node.resource_type,
@@ -161,11 +175,27 @@ class CatalogBuilder:
         if node.language == "python":
             df = self.python_dataframe(node)
         else:
-            df = spark.sql(self.p.compiler.compile(node.unique_id).sql)
+            compiled = self.runtime_compiled(node) or self.p.compiler.compile(node.unique_id)
+            df = spark.sql(compiled.sql)  # an incremental model's full build: its whole schema
         if not self.p.compiler.kinds.of(node).inlined:  # ephemerals are inlined into their children's SQL
             df.createOrReplaceTempView(node.name)
             engine.mark_registered(node.name)
         return df
+
+    def runtime_compiled(self, node: Node):
+        """The node rendered again in this session if it introspects the warehouse (its SQL kept in
+        runtime_sql, as `compile` would show it), else None: its load-time SQL stands."""
+        from sparkmodels.execute.runtime.compile import shown_sql
+        from sparkmodels.execute.runtime.models import ModelRenderer
+
+        if self._models is None:
+            self._models = ModelRenderer(self.engine, self.p.manifest, self.p.config, which="generate")
+        if not self._models.needs(node):
+            return None
+        schema = self.schema_of(node)
+        compiled = self._models.compiled(node, schema)
+        self.runtime_sql[node.unique_id] = shown_sql(compiled, node, self.engine, schema)
+        return compiled
 
     def python_dataframe(self, node: Node):
         from sparkmodels.execute.python.models import python_model_dataframe
@@ -204,8 +234,15 @@ class CatalogBuilder:
         return None  # views and ephemerals hold no data of their own
 
 
-def build_catalog(project, *, spark=None, stats: bool = False) -> tuple[dict, dict[str, ModelLineage]]:
-    """(catalog dict, Python models' plan lineage) for a loaded project; starts/attaches Spark."""
+@dataclass(frozen=True)
+class BuiltCatalog:
+    catalog: dict  # catalog.json's content
+    python_lineage: Mapping[str, ModelLineage] = field(default_factory=dict)  # Python models' plan lineage
+    runtime_sql: Mapping[str, str] = field(default_factory=dict)  # SQL of the nodes rendered in the session
+
+
+def build_catalog(project, *, spark=None, stats: bool = False) -> BuiltCatalog:
+    """The catalog of a loaded project, and what the session found out on the way; starts/attaches Spark."""
     from sparkmodels.execute.engine import Engine
 
     engine = Engine(project.config.target, spark, project_root=project.config.root,
@@ -213,7 +250,7 @@ def build_catalog(project, *, spark=None, stats: bool = False) -> tuple[dict, di
     try:
         builder = CatalogBuilder(project, engine, stats=stats)
         catalog = builder.build()
-        return catalog, builder.python_lineage
+        return BuiltCatalog(catalog, builder.python_lineage, builder.runtime_sql)
     finally:
         engine.stop()
 
