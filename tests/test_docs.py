@@ -239,7 +239,8 @@ def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_proj
     cols = ("{% for c in adapter.get_columns_in_relation(ref('x')) %}{{ c.quoted }}{{ ', ' if not loop.last }}"
             "{% endfor %}")
     root = make_project({
-        "models/x.sql": "{{ config(materialized='table') }}\nselect 1 as id, 'a' as name, 2.5 as amount\n",
+        # aliased: refs (and the catalog's session) name it x_tbl
+        "models/x.sql": "{{ config(materialized='table', alias='x_tbl') }}\nselect 1 as id, 'a' as name, 2.5 as amount\n",
         "models/wide.sql": f"select {cols} from {{{{ ref('x') }}}}\n",
         "snapshots/snap.sql": "{% snapshot snap %}\n{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
                               f"select {cols} from {{{{ ref('x') }}}}\n{{% endsnapshot %}}\n",
@@ -247,7 +248,7 @@ def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_proj
     })
     res = CliRunner().invoke(cli, ["docs", "generate", "--project-dir", str(root)])
     assert res.exit_code == 0, res.output
-    want = "select `id`, `name`, `amount` from `x`"
+    want = "select `id`, `name`, `amount` from `x_tbl`"
     manifest = json.loads((root / "target" / "manifest.json").read_text())["nodes"]
     for uid in ("model.demo.wide", "snapshot.demo.snap", "analysis.demo.an"):
         assert manifest[uid]["compiled_code"].strip() == want, uid
@@ -268,5 +269,5 @@ def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_proj
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "NO_PYSPARK"
     manifest = json.loads((root / "target" / "manifest.json").read_text())["nodes"]
-    assert manifest["model.demo.wide"]["compiled_code"].strip() == "select  from `x`"  # parse time: no columns
-    assert {n["name"]: n for n in _data_js(root)["nodes"]}["wide"]["compiled"].strip() == "select  from `x`"
+    assert manifest["model.demo.wide"]["compiled_code"].strip() == "select  from `x_tbl`"  # parse time: no columns
+    assert {n["name"]: n for n in _data_js(root)["nodes"]}["wide"]["compiled"].strip() == "select  from `x_tbl`"

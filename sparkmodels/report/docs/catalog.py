@@ -154,6 +154,8 @@ class CatalogBuilder:
 
     # -- one node ------------------------------------------------------------------------------
     def dataframe(self, node: Node):
+        from sparkmodels.plan.compiler import identifier
+
         engine, spark = self.engine, self.engine.spark
         if node.resource_type == "source":
             engine.ensure_relation(node, self.schema_of(node))
@@ -161,7 +163,7 @@ class CatalogBuilder:
         if node.resource_type == "seed":
             if engine.location(node, self.schema_of(node)).current() is not None:
                 engine.ensure_relation(node, self.schema_of(node))
-                return spark.table(f"`{node.name}`")
+                return spark.table(f"`{identifier(node)}`")
             from sparkmodels.execute.materializations.seed import (
                 seed_dataframe,  # not built yet: read the CSV itself
             )
@@ -169,8 +171,8 @@ class CatalogBuilder:
             options = {k: str(v) for k, v in {"delimiter": node.config.get("delimiter")}.items() if v}
             df = seed_dataframe(spark, str(engine.project_root / node.path),
                                 dict(node.config.get("column_types") or {}), options)
-            df.createOrReplaceTempView(node.name)
-            engine.mark_registered(node.name)
+            df.createOrReplaceTempView(identifier(node))  # the name refs compile to (an alias)
+            engine.mark_registered(identifier(node))
             return df
         if node.language == "python":
             df = self.python_dataframe(node)
@@ -178,8 +180,8 @@ class CatalogBuilder:
             compiled = self.runtime_compiled(node) or self.p.compiler.compile(node.unique_id)
             df = spark.sql(compiled.sql)  # an incremental model's full build: its whole schema
         if not self.p.compiler.kinds.of(node).inlined:  # ephemerals are inlined into their children's SQL
-            df.createOrReplaceTempView(node.name)
-            engine.mark_registered(node.name)
+            df.createOrReplaceTempView(identifier(node))  # the name refs compile to (an alias)
+            engine.mark_registered(identifier(node))
         return df
 
     def runtime_compiled(self, node: Node):
