@@ -245,6 +245,8 @@ def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_proj
         "snapshots/snap.sql": "{% snapshot snap %}\n{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
                               f"select {cols} from {{{{ ref('x') }}}}\n{{% endsnapshot %}}\n",
         "analyses/an.sql": f"select {cols} from {{{{ ref('x') }}}}\n",
+        "models/flags.sql": "{% if execute %}select '{{ flags.WHICH }}' as w, "
+                            "{{ 'model.demo.x' in selected_resources }} as sel{% else %}select 1 as w{% endif %}\n",
     })
     res = CliRunner().invoke(cli, ["docs", "generate", "--project-dir", str(root)])
     assert res.exit_code == 0, res.output
@@ -252,6 +254,7 @@ def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_proj
     manifest = json.loads((root / "target" / "manifest.json").read_text())["nodes"]
     for uid in ("model.demo.wide", "snapshot.demo.snap", "analysis.demo.an"):
         assert manifest[uid]["compiled_code"].strip() == want, uid
+    assert "select 'generate' as w, True as sel" in manifest["model.demo.flags"]["compiled_code"]
     catalog = json.loads((root / "target" / "catalog.json").read_text())
     assert list(catalog["nodes"]["model.demo.wide"]["columns"]) == ["id", "name", "amount"]
     assert not catalog["errors"]

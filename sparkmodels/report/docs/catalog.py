@@ -191,7 +191,9 @@ class CatalogBuilder:
         from sparkmodels.execute.runtime.models import ModelRenderer
 
         if self._models is None:
-            self._models = ModelRenderer(self.engine, self.p.manifest, self.p.config, which="generate")
+            # dbt's docs generate selects every node, and its flags.WHICH is `generate`
+            self._models = ModelRenderer(self.engine, self.p.manifest, self.p.config, which="generate",
+                                         selected=tuple(self.p.manifest.nodes))
         if not self._models.needs(node):
             return None
         schema = self.schema_of(node)
