@@ -230,7 +230,7 @@ def test_docs_serve_binds_loopback_and_serves_the_site(make_project):
 
 
 def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_project, spark):
-    """As dbt's docs generate compiles with a connection: a model, snapshot or analysis that calls
+    """As dbt's docs generate compiles with a connection: a model, snapshot, analysis or test that calls
     adapter.get_columns_in_relation is rendered in the catalog's session (x's columns, from its SQL:
     nothing needs to be built); --no-catalog starts no JVM and keeps the load-time SQL."""
     import subprocess
@@ -245,6 +245,7 @@ def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_proj
         "snapshots/snap.sql": "{% snapshot snap %}\n{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
                               f"select {cols} from {{{{ ref('x') }}}}\n{{% endsnapshot %}}\n",
         "analyses/an.sql": f"select {cols} from {{{{ ref('x') }}}}\n",
+        "tests/no_rows.sql": f"select {cols} from {{{{ ref('x') }}}} where false\n",
         "models/flags.sql": "{% if execute %}select '{{ flags.WHICH }}' as w, "
                             "{{ 'model.demo.x' in selected_resources }} as sel{% else %}select 1 as w{% endif %}\n",
     })
@@ -254,6 +255,7 @@ def test_docs_generate_shows_the_run_time_sql_of_nodes_that_introspect(make_proj
     manifest = json.loads((root / "target" / "manifest.json").read_text())["nodes"]
     for uid in ("model.demo.wide", "snapshot.demo.snap", "analysis.demo.an"):
         assert manifest[uid]["compiled_code"].strip() == want, uid
+    assert manifest["test.demo.no_rows"]["compiled_code"].strip().startswith(want + " where false")
     assert "select 'generate' as w, True as sel" in manifest["model.demo.flags"]["compiled_code"]
     catalog = json.loads((root / "target" / "catalog.json").read_text())
     assert list(catalog["nodes"]["model.demo.wide"]["columns"]) == ["id", "name", "amount"]

@@ -6,7 +6,7 @@ tables alike get `spark.sql(compiled).schema` without writing anything. Python m
 get their DataFrame (lazy: nothing is computed), whose analyzed plan also gives their column lineage.
 Optional stats (--stats): row count, size on disk and last build time of tables, seeds and sources.
 
-A model, snapshot or analysis that introspects the warehouse (Node.runtime_render: run_query,
+A model, snapshot, analysis or data test that introspects the warehouse (Node.runtime_render: run_query,
 adapter.get_columns_in_relation, dbt_utils.star...) is rendered again here, as dbt's docs generate
 compiles with a connection: in this session, once its upstream relations are registered, by
 execute/runtime's ModelRenderer. Its schema comes from that SQL, and the SQL is what the docs and
@@ -71,7 +71,7 @@ class CatalogBuilder:
         nodes = self.p.manifest.nodes
         for uid in self.p.graph.topo_order():
             node = nodes[uid]
-            if node.resource_type == "analysis" and node.runtime_render:
+            if node.resource_type in ("analysis", "test") and node.runtime_render:
                 try:  # no relation to describe: only its SQL, rendered now that its inputs are registered
                     self.runtime_compiled(node)
                 except Exception as exc:  # noqa: BLE001 - its load-time SQL stays; the reason is recorded
