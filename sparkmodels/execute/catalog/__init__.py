@@ -141,8 +141,31 @@ class HiveCatalog:
     def connect(self) -> None:
         """Open the metastore before anything is written: a held or unreachable one fails the run
         before its first table, not after."""
-        self._check_not_held()
+        from sparkmodels.execute.spark.session import is_connect_session
+
+        if is_connect_session(self.spark):
+            # The Connect server owns the metastore (and holds Derby's lock): it is the session
+            # that registers, so what matters is that it has Hive support at all.
+            self._check_server_has_hive()
+        else:
+            self._check_not_held()
         self._sql("SHOW DATABASES").collect()
+
+    def _check_server_has_hive(self) -> None:
+        """A Connect server started without Hive support would register every model in its own
+        in-memory catalog, which no other engine sees and which is gone when it stops."""
+        try:
+            kind = self.spark.conf.get("spark.sql.catalogImplementation", "in-memory")
+        except Exception:  # noqa: BLE001 - a server that will not say: SHOW DATABASES decides
+            return
+        if kind != "hive":
+            where = self.target.remote or "the sparkmodels server"
+            raise EnvironmentProblem(
+                f"target '{self.target.name}' has catalog: hive, but its Spark Connect server ({where}) "
+                f"runs without Hive support (spark.sql.catalogImplementation={kind}), so nothing it "
+                "registered would be visible to other engines.",
+                hint="Start the Connect server with --conf spark.sql.catalogImplementation=hive and the "
+                     "metastore's conf, or use `sparkmodels server start` for a classic catalog: hive target.")
 
     def _check_not_held(self) -> None:
         """An embedded Derby held by another JVM: Hive would retry for ~20 s and then fail with a
