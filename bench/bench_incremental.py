@@ -141,10 +141,15 @@ def run(quick: bool, rows_per_month: int | None = None) -> dict:
     default_rows, merge_rows, repeats = (5_000, 50_000, 1) if quick else (200_000, 5_000_000, 3)
     rows_per_month = rows_per_month or default_rows
     root = harness.fresh_dir("incremental")
-    spark = (SparkSession.builder.master("local[2]").appName("bench-incremental")
-             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
-             # as in the sessions sparkmodels launches (launch.session_conf), and as in the TLC's files
-             .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS").getOrCreate())
+    from sparkmodels.execute.spark.launch import WRITE_CONF
+
+    builder = (SparkSession.builder.master("local[2]").appName("bench-incremental")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               # as in the sessions sparkmodels launches (launch.session_conf), and as in the TLC's files
+               .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"))
+    for key, value in WRITE_CONF.items():  # the partitioned-write settings of those sessions too
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     try:
         _project(root)
         _generate(spark, root, rows_per_month, merge_rows)

@@ -30,8 +30,12 @@ def spark():
         .config("spark.default.parallelism", "2")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j}")
-        .getOrCreate()
     )
+    from sparkmodels.execute.spark.launch import WRITE_CONF
+
+    for key, value in WRITE_CONF.items():  # partitioned writes as in the sessions sparkmodels starts
+        session = session.config(key, value)
+    session = session.getOrCreate()
     yield session
     session.stop()
 

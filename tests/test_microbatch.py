@@ -114,3 +114,28 @@ def test_failed_batch_is_reported_and_retry_reruns_only_it(make_project, spark, 
     assert r.status == "success", r.message
     assert [b["start"][:7] for b in r.extra["batches"]] == ["2020-03"]
     assert table(spark, root).count() == 80
+
+
+def test_window_files_marks_files_wholly_inside(spark, tmp_path):
+    """A file whose event times all lie in the window is dropped unread on replacement; one that
+    straddles it is read and rewritten; one outside is not named."""
+    import datetime as dt
+
+    from sparkmodels.execute.materializations.versions import window_files
+
+    def write(name, start, end):
+        (spark.createDataFrame([(dt.datetime.fromisoformat(start),), (dt.datetime.fromisoformat(end),)], "t timestamp")
+         .coalesce(1).write.parquet(str(tmp_path / "v" / name)))
+
+    before = spark.conf.get("spark.sql.parquet.outputTimestampType")
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    try:
+        write("inside", "2020-01-02 00:00:00", "2020-01-30 00:00:00")
+        write("straddle", "2019-12-30 00:00:00", "2020-01-03 00:00:00")
+        write("outside", "2020-03-01 00:00:00", "2020-03-02 00:00:00")
+    finally:
+        spark.conf.set("spark.sql.parquet.outputTimestampType", before)
+    found = window_files(tmp_path / "v", "t", (dt.datetime(2020, 1, 1), dt.datetime(2020, 2, 1)),
+                         spark.conf.get("spark.sql.session.timeZone"))
+    by_folder = {rel.split("/")[0]: inside for rel, inside in found.items()}
+    assert by_folder == {"inside": True, "straddle": False}

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sparkmodels.errors import ExecutionError
+from sparkmodels.execute.source_schemas import SourceSchemas
 from sparkmodels.execute.storage import TableStore, Warehouse
 from sparkmodels.plan.compiler import identifier, source_view_name
 from sparkmodels.project.config import Target
@@ -39,6 +40,11 @@ class Relations:
         self._registered: set[str] = set()
         # Tables written by this run: name -> (version, schema), so a downstream read skips inference.
         self._written: dict[str, tuple[Path, object]] = {}
+        self._source_schemas = SourceSchemas(getattr(storage, "root", None))
+        # view -> (local folder, schema) of the Parquet files a registered relation reads (the
+        # current version of a table, an external Parquet source): a microbatch reads just the files
+        # of its window (materializations/microbatch.py).
+        self._files: dict[str, tuple[Path, object]] = {}
 
     def location(self, node: Node, schema: str) -> TableStore:
         return self.storage.table(schema, identifier(node))
@@ -75,8 +81,12 @@ class Relations:
         with self._lock:
             if view in self._registered:
                 return
+        folder = None
         if node.resource_type == "source":
             df = self.read_external(node)
+            ext = node.external or {}
+            if str(ext.get("format", "parquet")) == "parquet" and not ext.get("options"):
+                folder = _local_folder(str(ext["location"]))
         else:
             current = self.stored_version(node, schema)
             if current is None:
@@ -91,8 +101,19 @@ class Relations:
                 df = self._spark.read.schema(written_schema).parquet(str(current))
             else:
                 df = self.read_version(current)
+            folder = current if isinstance(current, Path) else None
         df.createOrReplaceTempView(view)
+        with self._lock:
+            if folder is not None:
+                self._files[view] = (folder, df.schema)
+            else:
+                self._files.pop(view, None)
         self.mark_registered(view)
+
+    def files_of(self, view: str) -> tuple[Path, object] | None:
+        """(local folder, schema) of the Parquet files behind a view this run registered, if known."""
+        with self._lock:
+            return self._files.get(view) if view in self._registered else None
 
     def read_version(self, version: Path):
         """A stored table version as a DataFrame. The schema recorded when it was written (while its
@@ -110,12 +131,22 @@ class Relations:
 
     def read_external(self, node: Node):
         ext: Mapping = node.external or {}
-        reader = self._spark.read.format(str(ext.get("format", "parquet")))
-        for key, value in (ext.get("options") or {}).items():
+        fmt = str(ext.get("format", "parquet"))
+        reader = self._spark.read.format(fmt)
+        options = ext.get("options") or {}
+        for key, value in options.items():
             reader = reader.option(str(key), str(value))
         location = str(ext["location"])
+        digest = known = None
+        if fmt == "parquet" and not options:  # the schema Spark inferred last time, same files
+            digest, known = self._source_schemas.lookup(location)
+            if known is not None:
+                reader = reader.schema(known)
         try:
-            return reader.load(location)
+            df = reader.load(location)
+            if digest is not None and known is None:
+                self._source_schemas.record(location, digest, df.schema)
+            return df
         except Exception as exc:  # noqa: BLE001
             if type(exc).__name__ == "AnalysisException" and "PATH_NOT_FOUND" in str(exc):
                 raise ExecutionError(
@@ -145,3 +176,12 @@ class Relations:
                 reader = self._spark.read.schema(schema) if schema is not None else self._spark.read
                 reader.parquet(str(version)).createOrReplaceTempView(name)
                 self.mark_registered(name)
+
+
+def _local_folder(location: str) -> Path | None:
+    if location.startswith("file:"):
+        location = location[len("file://"):] if location.startswith("file://") else location[len("file:"):]
+    elif "://" in location:
+        return None
+    path = Path(location)
+    return path if path.is_dir() else None

@@ -9,10 +9,13 @@ a new version sharing the untouched files. Otherwise the model is built like a t
 
 from __future__ import annotations
 
+import re
+
 from sparkmodels.errors import ExecutionError
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext, spark_error
 from sparkmodels.execute.materializations.strategies import STRATEGIES, q
-from sparkmodels.execute.materializations.versions import write_version
+from sparkmodels.execute.materializations.versions import recorded_schema, write_version
+from sparkmodels.plan.compiler import identifier
 from sparkmodels.project.incremental import columns_of, strategy_of
 from sparkmodels.project.kinds import INCREMENTAL
 
@@ -53,18 +56,61 @@ def model_dataframe(ctx: StepContext, incremental: bool, sql: str | None = None)
         raise
 
 
-def reconcile_schema(ctx: StepContext, src, dest):
-    """Apply on_schema_change; returns (src, dest, full_rewrite, note). dest/src get one column list."""
+# Strategies that need only the table's columns, not its rows (they share files; see strategies.py).
+_SCHEMA_ONLY = ("append", "insert_overwrite")
+
+
+def reads_this(ctx: StepContext) -> bool:
+    """Whether the incremental SQL names the model's own relation ({{ this }}), so the current
+    version must be queryable; a Python model may read ctx.this at any point. A mention in a
+    comment or a column name only costs the registration."""
+    if ctx.node.language == "python":
+        return True
+    compiled = ctx.compiled.incremental or ctx.compiled
+    name = re.escape(identifier(ctx.node))
+    return re.search(rf"(?<![\w$]){name}(?![\w$])", compiled.sql, re.IGNORECASE) is not None
+
+
+class _Current:
+    """The table's current version for one incremental step: its schema from the record written
+    with it (no file listing, no Spark call), its rows registered as {{ this }} only when needed."""
+
+    def __init__(self, ctx: StepContext, version):
+        self._ctx, self._version, self._frame = ctx, version, None
+
+    def frame(self):
+        if self._frame is None:
+            ctx = self._ctx
+            ctx.engine.ensure_relation(ctx.node, ctx.schema)
+            self._frame = ctx.engine.spark.table(q(identifier(ctx.node)))
+        return self._frame
+
+    @property
+    def schema(self):
+        recorded = recorded_schema(self._version) if self._frame is None else None
+        return recorded if recorded is not None else self.frame().schema
+
+
+def reconcile_schema(ctx: StepContext, src, current):
+    """Apply on_schema_change; returns (src, dest, full_rewrite, note). dest/src get one column list.
+    `current` is the table (a DataFrame, or a _Current read only if its rows are needed); dest is
+    None when the rows were not needed."""
     from pyspark.sql import functions as F
 
     mode = str(ctx.node.config.get("on_schema_change") or "ignore")
-    old = {f.name.lower(): f for f in dest.schema.fields}
+    schema = current.schema
+
+    def dest_frame():
+        return current.frame() if isinstance(current, _Current) else current
+
+    old = {f.name.lower(): f for f in schema.fields}
     new = {f.name.lower(): f for f in src.schema.fields}
     added = [new[k].name for k in new if k not in old]
     removed = [old[k].name for k in old if k not in new]
     changed = [new[k].name for k in new if k in old and new[k].dataType != old[k].dataType]
+    lazy = current._frame if isinstance(current, _Current) else current  # None: rows not read yet
     if not (added or removed or changed):
-        return src.select(*[q(f.name) for f in dest.schema.fields]), dest, False, ""
+        return src.select(*[q(f.name) for f in schema.fields]), lazy, False, ""
 
     def describe() -> str:
         parts = []
@@ -88,7 +134,8 @@ def reconcile_schema(ctx: StepContext, src, dest):
         cols = [F.col(q(new[k].name)).cast(f.dataType).alias(f.name) if k in new
                 else F.lit(None).cast(f.dataType).alias(f.name) for k, f in old.items()]
         note = f"on_schema_change {mode}: {describe()} (table columns kept)" if mode == "append_new_columns" else ""
-        return src.select(*cols), dest, False, note
+        return src.select(*cols), lazy, False, note
+    dest = dest_frame()
     if mode == "append_new_columns":
         # Old columns stay (null in new rows if the model dropped them), new ones are null in old rows.
         dest = dest.select(*[q(f.name) for f in dest.schema.fields],
@@ -122,9 +169,12 @@ class IncrementalMaterialization:
             return MaterializationResult("created incremental table", rows=stats["rows"], extra=stats)
         loc = engine.location(node, ctx.schema)
         old = loc.current()
-        engine.ensure_relation(node, ctx.schema)  # {{ this }} / ctx.this: the current version
-        dest = engine.spark.table(q(node.name))
-        src, dest, rewrite_all, note = reconcile_schema(ctx, model_dataframe(ctx, True), dest)
+        current = _Current(ctx, old)
+        if reads_this(ctx):
+            current.frame()  # {{ this }} / ctx.this: the current version, queryable by its name
+        src, dest, rewrite_all, note = reconcile_schema(ctx, model_dataframe(ctx, True), current)
+        if dest is None and strategy not in _SCHEMA_ONLY:
+            dest = current.frame()
         if rewrite_all:
             # A new column set: every file is rewritten once, so the version has one schema.
             stats = _rewrite(ctx, strategy, src, dest, partition_by)

@@ -22,7 +22,9 @@ from sparkmodels.execute.materializations.strategies import q
 from sparkmodels.execute.materializations.versions import (
     files_in_window,
     read_files,
+    recorded_schema,
     relative_file,
+    window_files,
     write_sharing,
     write_version,
 )
@@ -159,11 +161,42 @@ def run_microbatch(ctx: StepContext, incremental: bool) -> MaterializationResult
                                  " into incremental table", rows=rows, extra=extra)
 
 
+_FILTERED = re.compile(r"\(select \* from (`[^`]+`) where \((`(?:[^`]|``)+`) >= ")
+
+
+def _pruned_inputs(ctx: StepContext, sql: str, window) -> str:
+    """The batch's SQL reading, for each event_time input stored as local Parquet, only the files
+    whose footers' min/max may hold a row of the window (a view over just those files): Spark would
+    otherwise open every file of every partition to skip its row groups. Inputs whose files cannot
+    be decided (no statistics, Hadoop storage, not Parquet) keep their filter over all files."""
+    engine = ctx.engine
+    timezone = None
+    views: dict[str, str] = {}
+    for relation, column in dict.fromkeys(_FILTERED.findall(sql)):
+        known = engine.relations.files_of(relation.strip("`").replace("``", "`"))
+        if known is None:
+            continue
+        folder, schema = known
+        timezone = timezone or engine.spark.conf.get("spark.sql.session.timeZone")
+        files = files_in_window(folder, column.strip("`").replace("``", "`"), window, timezone)
+        if files is None:
+            continue
+        name = f"__sm_batch_{ctx.node.name}_{len(views)}"
+        df = (read_files(engine.spark, folder, schema, files) if files
+              else engine.spark.createDataFrame([], schema))
+        df.createOrReplaceTempView(name)
+        views[relation] = name
+    if not views:
+        return sql
+    return _FILTERED.sub(lambda m: m.group(0).replace(m.group(1), q(views[m.group(1)]), 1)
+                         if m.group(1) in views else m.group(0), sql)
+
+
 def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace: bool) -> dict:
     """One batch: its rows, published as one version replacing the table's rows of the window."""
     node, engine = ctx.node, ctx.engine
     predicate = in_window(event_time, window)
-    sql = batch_sql(ctx.compiled, lambda column: in_window(column, window))
+    sql = _pruned_inputs(ctx, batch_sql(ctx.compiled, lambda column: in_window(column, window)), window)
     try:
         src = engine.sql(f"select * from (\n{sql}\n) where {predicate}")
     except Exception as exc:  # noqa: BLE001
@@ -176,16 +209,20 @@ def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace:
         return write_version(engine, ctx, src, partition_by=partition_by)
     from pyspark.sql import functions as F
 
-    dest = engine.read_version(old)
-    src = src.select(*[q(c) for c in dest.columns]) if set(src.columns) == set(dest.columns) else src
+    dest_schema = recorded_schema(old) or engine.read_version(old).schema  # recorded: no file listing
+    columns = [f.name for f in dest_schema.fields]
+    src = src.select(*[q(c) for c in columns]) if set(src.columns) == set(columns) else src
     outside = ~F.coalesce(F.expr(predicate), F.lit(False))  # rows of a rewritten file that stay (nulls too)
     timezone = engine.spark.conf.get("spark.sql.session.timeZone")
-    files = files_in_window(old, str(node.config["event_time"]), window, timezone)
-    if files is not None:
-        # The footers' min/max said which files may hold rows of the window: no Spark job to find them.
-        kept = read_files(engine.spark, old, dest.schema, files).where(outside) if files else None
+    found = window_files(old, str(node.config["event_time"]), window, timezone)
+    if found is not None:
+        # The footers' min/max said which files may hold rows of the window: no Spark job to find
+        # them; those wholly inside it are dropped unread (none of their rows stays).
+        files = set(found)
+        partly = [rel for rel, inside in found.items() if not inside]
+        kept = read_files(engine.spark, old, dest_schema, partly).where(outside) if partly else None
     else:
-        tagged = dest.withColumn("__sm_file", F.input_file_name())
+        tagged = engine.read_version(old).withColumn("__sm_file", F.input_file_name())
         # Row groups outside the window are skipped by their min/max statistics: reading stays small.
         uris = [r[0] for r in tagged.where(predicate).select("__sm_file").distinct().collect()]
         files = {relative_file(u, old) or u for u in uris}

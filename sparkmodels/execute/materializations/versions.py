@@ -34,7 +34,7 @@ def data_files(loc, version) -> list[str]:
     """Relative paths (with partition folders) of the data files of a version."""
     if isinstance(version, Path):
         out = []
-        for dirpath, _dirs, files in os.walk(version):
+        for dirpath, _dirs, files in os.walk(version, followlinks=True):  # a source's linked folders
             rel = os.path.relpath(dirpath, version)
             for f in files:
                 if _is_data(f):
@@ -132,11 +132,20 @@ def partitions_written(loc, version, depth: int) -> set[str]:
 
 
 def files_in_window(version, column: str, window, timezone: str) -> set[str] | None:
-    """The data files of a local version that may hold a row whose `column` is in [start, end), from
-    the Parquet footers' per-row-group min/max (read on the driver, no Spark job). The window is in the
-    session's time zone, as Spark's timestamp literals are. None when that cannot be decided for every
-    file (Hadoop storage, a column without statistics, such as INT96 timestamps, or of another type):
-    the caller then asks Spark."""
+    """The data files of a local version that may hold a row whose `column` is in [start, end) (see
+    window_files); None when that cannot be decided for every file."""
+    found = window_files(version, column, window, timezone)
+    return None if found is None else set(found)
+
+
+def window_files(version, column: str, window, timezone: str) -> dict[str, bool] | None:
+    """{relative path: whether every row is inside} for the data files of a local version that may
+    hold a row whose `column` is in [start, end), from the Parquet footers' per-row-group min/max (read
+    on the driver, no Spark job). A file wholly inside the window (no nulls, min and max inside) keeps
+    no row when the window is replaced, so it need not be read. The window is in the session's time
+    zone, as Spark's timestamp literals are. None when that cannot be decided for every file (Hadoop
+    storage, a column without statistics, such as INT96 timestamps, or of another type): the caller
+    then asks Spark."""
     if not isinstance(version, Path):
         return None
     import datetime as dt
@@ -149,7 +158,7 @@ def files_in_window(version, column: str, window, timezone: str) -> set[str] | N
     except Exception:  # noqa: BLE001 - an offset like '+01:00': let Spark decide
         return None
     start, end = window
-    out = set()
+    out: dict[str, bool] = {}
     for rel in data_files(None, version):
         try:
             meta = pq.read_metadata(version / rel)
@@ -159,12 +168,14 @@ def files_in_window(version, column: str, window, timezone: str) -> set[str] | N
         if column.lower() not in names:
             return None  # a partition column, or missing: Spark knows
         j = names.index(column.lower())
+        overlaps, inside = False, True
         for g in range(meta.num_row_groups):
             chunk = meta.row_group(g).column(j)
             stats = chunk.statistics
             if stats is None or not stats.has_min_max:
                 if stats is not None and chunk.num_values == stats.null_count:
-                    continue  # only nulls: no row in any window
+                    inside = inside and not chunk.num_values  # only nulls: no row in any window
+                    continue
                 return None
             lo, hi = stats.min, stats.max
             if isinstance(lo, dt.datetime):
@@ -178,9 +189,30 @@ def files_in_window(version, column: str, window, timezone: str) -> set[str] | N
             else:
                 return None
             if hi >= s and lo < e:
-                out.add(rel)
-                break
+                overlaps = True
+            if stats.null_count or lo < s or hi >= e:
+                inside = False
+        if overlaps:
+            out[rel] = inside
     return out
+
+
+def recorded_schema(version):
+    """The StructType recorded when a version was written, while its files are those (cache.py's
+    stored_schema), else None: a version's columns without listing its files."""
+    from sparkmodels.execute.cache import stored_schema
+
+    text = stored_schema(version) if version is not None else None
+    if text is None:
+        return None
+    import json
+
+    from pyspark.sql.types import StructType
+
+    try:
+        return StructType.fromJson(json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def read_files(spark, version, schema, relpaths):
