@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sparkmodels.errors import ExecutionError
-from sparkmodels.execute.source_schemas import SourceSchemas
+from sparkmodels.execute.source_schemas import SourceSchemas, local_folder
 from sparkmodels.execute.storage import TableStore, Warehouse
 from sparkmodels.plan.compiler import identifier, source_view_name
 from sparkmodels.project.config import Target
@@ -86,7 +86,7 @@ class Relations:
             df = self.read_external(node)
             ext = node.external or {}
             if str(ext.get("format", "parquet")) == "parquet" and not ext.get("options"):
-                folder = _local_folder(str(ext["location"]))
+                folder = local_folder(str(ext["location"]))
         else:
             current = self.stored_version(node, schema)
             if current is None:
@@ -177,11 +177,3 @@ class Relations:
                 reader.parquet(str(version)).createOrReplaceTempView(name)
                 self.mark_registered(name)
 
-
-def _local_folder(location: str) -> Path | None:
-    if location.startswith("file:"):
-        location = location[len("file://"):] if location.startswith("file://") else location[len("file:"):]
-    elif "://" in location:
-        return None
-    path = Path(location)
-    return path if path.is_dir() else None

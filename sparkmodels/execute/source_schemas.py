@@ -34,10 +34,16 @@ def _local(location: str) -> Path | None:
     return Path(location)
 
 
+def local_folder(location: str) -> Path | None:
+    """A source location as a local folder (None: a URI of another filesystem, a glob, or missing)."""
+    path = _local(location)
+    return path if path is not None and path.is_dir() else None
+
+
 def listing_digest(location: str) -> str | None:
     """A digest of every file under a local source folder (None: not local, missing or too big)."""
-    path = _local(location)
-    if path is None or not path.is_dir():
+    path = local_folder(location)
+    if path is None:
         return None
     digest = hashlib.sha256()
     count = 0
