@@ -3,6 +3,7 @@ queries the models a `catalog: hive` build registered, by name, over Spark's Thr
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -82,3 +83,168 @@ def test_serve_jdbc_needs_a_catalog(tmp_path: Path):
     proc = subprocess.run([sys.executable, "-m", "sparkmodels", "serve-jdbc", "--project-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "catalog: hive" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- `server start --jdbc-port`: one JVM serves Connect builds and JDBC clients ---------------------
+# A Connect server and the Thrift server in one driver (server.py): the embedded metastore has one
+# owner, builds attach over sc:// and BI tools read the models by name while builds run.
+SERVED = {
+    "project.yml": """
+        name: shop
+        version: "1.0"
+        target: hive
+        targets:
+          hive:
+            master: "local[2]"
+            schema: shop
+            catalog: hive
+            conf: {spark.sql.shuffle.partitions: "2", spark.ui.enabled: "false"}
+          connect:      # the same server named explicitly, as a remote Spark Connect target
+            remote: "{{ env_var('SM_REMOTE', 'sc://127.0.0.1:1') }}"
+            schema: shop
+            catalog: hive
+        models:
+          shop:
+            +materialized: table
+    """,
+    "seeds/customers.csv": "id,name\n1,ann\n2,bob\n3,cid\n",
+    # var pause_ms: the build sleeps that long every 10k rows, so a reader has time to query during it
+    "models/big.sql": """
+        select id, id * {{ var('factor', 1) }} as v
+        from range(0, 200000, 1, 2)
+        where reflect('java.lang.Thread', 'sleep', if(id % 10000 = 0, {{ var('pause_ms', 0) }}L, 0L)) = 'null'
+    """,
+    "models/customer_count.sql": "{{ config(materialized='view') }}\nselect count(*) as n from {{ ref('customers') }}",
+}
+BIG_SUM = 199999 * 200000 // 2  # sum(id) over range(0, 200000)
+
+# One JDBC connection kept open (as a BI tool keeps it), querying until the stop file appears:
+# "<start ms> <end ms> OK <columns...>" or "<start ms> <end ms> ERR <message>" per query.
+READER_JAVA = """
+import java.nio.file.*;
+import java.sql.*;
+
+public class JdbcReader {
+    public static void main(String[] a) throws Exception {
+        Class.forName("org.apache.hive.jdbc.HiveDriver");
+        try (Connection c = DriverManager.getConnection(a[0], "", "")) {
+            Path stop = Paths.get(a[2]);
+            while (true) {
+                boolean last = Files.exists(stop);
+                long t0 = System.currentTimeMillis();
+                StringBuilder out = new StringBuilder();
+                try (Statement s = c.createStatement(); ResultSet r = s.executeQuery(a[1])) {
+                    int n = r.getMetaData().getColumnCount();
+                    while (r.next()) for (int i = 1; i <= n; i++) out.append(' ').append(r.getString(i));
+                    System.out.println(t0 + " " + System.currentTimeMillis() + " OK" + out);
+                } catch (SQLException e) {
+                    String m = String.valueOf(e.getMessage()).replace('\\n', ' ');
+                    System.out.println(t0 + " " + System.currentTimeMillis() + " ERR " + m.substring(0, Math.min(300, m.length())));
+                }
+                System.out.flush();
+                if (last) break;
+                Thread.sleep(Long.parseLong(a[3]));
+            }
+        }
+    }
+}
+"""
+
+
+def _served_cli(root: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sparkmodels", *args, "--project-dir", str(root)],
+                          capture_output=True, text=True, cwd=root, timeout=400, env=env)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(project, env, jdbc port, Connect URL): `sparkmodels server start --jdbc-port` on a catalog:
+    hive project, built once through it. One server for the module; stopped at the end."""
+    import textwrap
+
+    root = tmp_path_factory.mktemp("served")
+    for rel, text in SERVED.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    # the server's record and log in the test's own cache folder, not the user's
+    env = {**os.environ, "XDG_CACHE_HOME": str(root / "cache"), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_LOCAL_IP": "127.0.0.1"}
+    port = _free_port()
+    started = _served_cli(root, env, "server", "start", "--jdbc-port", str(port))
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        url = next(w.rstrip(",") for w in started.stdout.split() if w.startswith("sc://"))
+        assert f"jdbc:hive2://127.0.0.1:{port}/default" in started.stdout
+        built = _served_cli(root, env, "build")
+        assert built.returncode == 0, built.stdout + built.stderr
+        assert "via sparkmodels server" in built.stdout
+        yield root, env, port, url
+    finally:
+        stopped = _served_cli(root, env, "server", "stop")
+        assert stopped.returncode == 0 and "Stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+
+
+def test_a_connect_build_is_queried_by_name_over_jdbc_from_the_same_server(served):
+    root, env, port, url = served
+    out = _beeline(port, "select count(*) from shop.big; select sum(v) from shop.big; "
+                         "select n from shop.customer_count; select count(*) from shop.customers")
+    assert out == f"200000 {BIG_SUM} 3 3"
+    # the embedded metastore is the server's: a classic JVM could not open it, Connect runs share it
+    assert (root / "warehouse" / ".metastore" / "metastore_db").is_dir()
+    # the same server as an explicit `remote: sc://...` target with catalog: hive
+    again = _served_cli(root, {**env, "SM_REMOTE": url}, "run", "-s", "customer_count", "-t", "connect")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _beeline(port, "select n from shop.customer_count") == "3"
+
+
+def _reader_lines(path: Path) -> list[tuple[int, int, str]]:
+    rows = []
+    for line in path.read_text().splitlines():
+        t0, t1, rest = line.split(" ", 2)
+        rows.append((int(t0), int(t1), rest))
+    return rows
+
+
+def test_a_jdbc_reader_gets_the_whole_old_version_while_a_rebuild_runs_then_the_new_one(served):
+    import datetime as dt
+
+    import pyspark
+
+    root, env, port, _ = served
+    jars = Path(pyspark.__file__).parent / "jars"
+    source = root / "JdbcReader.java"
+    source.write_text(READER_JAVA)
+    out, stop = root / "reader.out", root / "reader.stop"
+    stop.unlink(missing_ok=True)
+    sql = "select count(*), sum(v) from shop.big"
+    with open(out, "w") as sink:
+        reader = subprocess.Popen(["java", "-cp", f"{jars}/*", str(source), f"jdbc:hive2://127.0.0.1:{port}/default",
+                                   sql, str(stop), "100"], stdout=sink, stderr=subprocess.DEVNULL)
+    try:
+        # the reader's session has read (and would cache) the current version before the rebuild starts
+        deadline = time.monotonic() + 120
+        while not out.read_text().strip() and time.monotonic() < deadline and reader.poll() is None:
+            time.sleep(0.2)
+        assert out.read_text().strip(), "the JDBC reader never answered"
+        rebuilt = _served_cli(root, env, "run", "-s", "big", "--vars", "{factor: 2, pause_ms: 250}")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        time.sleep(1.0)  # queries of the open session after the rebuild
+        stop.touch()
+        reader.wait(timeout=60)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    results = _reader_lines(out)
+    old, new = f"OK 200000 {BIG_SUM}", f"OK 200000 {2 * BIG_SUM}"
+    assert all(r[2] in (old, new) for r in results), [r[2][:300] for r in results if r[2] not in (old, new)][:3]
+    seen = [r[2] for r in results]
+    assert seen[0] == old and seen[-1] == new  # the open session sees the new version after the publish
+    assert new not in seen[:seen.index(new)] and old not in seen[seen.index(new):]  # switches once
+    timing = next(r for r in json.loads((root / "target" / "run_results.json").read_text())["results"]
+                  if r["unique_id"] == "model.shop.big")["timing"]
+    execute = next(t for t in timing if t["name"] == "execute")
+    start, end = (dt.datetime.fromisoformat(execute[k]).timestamp() * 1000 for k in ("started_at", "completed_at"))
+    during = [r for r in results if start <= r[0] and r[1] <= end]
+    assert len([r for r in during if r[2] == old]) >= 3, (start, end, results)

@@ -76,8 +76,12 @@ class VersionWriter:
         loc.publish(version)
         loc.clean()
         self.relations.published(node, version, written_schema)
-        # the metastore names the new version (a hadoop warehouse has no stable link: the version)
-        stable = getattr(loc, "pointers", None) is None
+        # The metastore names the version folder itself and moves to the new one in one ALTER TABLE
+        # ... SET LOCATION: a query another session (a JDBC client) runs across the publish then
+        # reads the old version's files, which stay until the next publish. Through the stable link
+        # it would find them gone ("File does not exist") once the link moved. A partitioned table
+        # keeps the link: its partitions' locations would not move with the table's.
+        stable = getattr(loc, "pointers", None) is None and bool(partition_by)
         self.catalog.register_table(node, schema, str(loc.link if stable else version), written_schema,
                                     partition_by, stable=stable)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
