@@ -155,7 +155,7 @@ def _spark_home() -> Path:
 
 
 def _command(target: Target, port: int, java_options: str, jdbc_port: int | None = None) -> list[str]:
-    from sparkmodels.execute.spark.launch import session_conf
+    from sparkmodels.execute.spark.launch import JDBC_READER_CONF, session_conf
 
     conf = {k: v for k, v in session_conf(target).items() if k != "spark.driver.extraJavaOptions"}
     conf.update({
@@ -167,11 +167,9 @@ def _command(target: Target, port: int, java_options: str, jdbc_port: int | None
     if jdbc_port is not None:
         # The Thrift server's main starts the Hive session (the conf above: same metastore as a run's);
         # the plugin starts Spark Connect in that driver, whose client sessions share its catalog.
-        # JDBC sessions resolve each table anew per query (thrift.READER_CONF): a build's new version
-        # is what their next query reads.
-        from sparkmodels.execute.spark.thrift import READER_CONF
-
-        conf = {**READER_CONF, **conf}
+        # JDBC sessions resolve each table anew per query (launch.JDBC_READER_CONF): a build's new
+        # version is what their next query reads.
+        conf = {**JDBC_READER_CONF, **conf}
         plugins = [p for p in conf.get("spark.plugins", "").split(",") if p]
         conf["spark.plugins"] = ",".join([*plugins, CONNECT_PLUGIN])
         conf["spark.hadoop.hive.server2.thrift.port"] = str(jdbc_port)

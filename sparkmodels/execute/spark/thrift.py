@@ -14,13 +14,6 @@ from dataclasses import dataclass
 from sparkmodels.errors import EnvironmentProblem, UsageError
 from sparkmodels.project.config import Target
 
-# A JDBC session is long-lived (a BI tool keeps its connection), and Spark caches each table's
-# resolved relation, file listing included, per session, by name: after a build moved a table to its
-# new version that session would go on reading the listing of the old one (stale, then "File does
-# not exist" once the old version is cleaned). Without the cache every query resolves the table's
-# current location in the metastore and lists it, which for a model's folder is a few ms.
-READER_CONF = {"spark.sql.filesourceTableRelationCacheSize": "0"}
-
 
 @dataclass(frozen=True)
 class JdbcServer:
@@ -42,6 +35,7 @@ def start_jdbc_server(target: Target, *, host: str = "127.0.0.1", port: int = 10
     from types import MappingProxyType
 
     from sparkmodels.execute.catalog import catalog_for
+    from sparkmodels.execute.spark.launch import JDBC_READER_CONF
     from sparkmodels.execute.spark.session import start_session
 
     if target.catalog != "hive":
@@ -50,7 +44,7 @@ def start_jdbc_server(target: Target, *, host: str = "127.0.0.1", port: int = 10
     if target.remote:
         raise UsageError(f"target '{target.name}' is a Spark Connect target: start the Thrift server on the "
                          "cluster that owns its metastore instead.")
-    conf = {**READER_CONF, **target.conf, "spark.hadoop.hive.server2.thrift.port": str(port),
+    conf = {**JDBC_READER_CONF, **target.conf, "spark.hadoop.hive.server2.thrift.port": str(port),
             "spark.hadoop.hive.server2.thrift.bind.host": host,
             "hive.server2.thrift.port": str(port), "hive.server2.thrift.bind.host": host}
     target = replace(target, conf=MappingProxyType(conf))
