@@ -95,7 +95,7 @@ SERVED = {
         target: hive
         targets:
           hive:
-            master: "local[2]"
+            master: "local[4]"  # task slots for the reader's queries while the build's two tasks sleep
             schema: shop
             catalog: hive
             conf: {spark.sql.shuffle.partitions: "2", spark.ui.enabled: "false"}
@@ -187,15 +187,17 @@ def served(tmp_path_factory):
 
 def test_a_connect_build_is_queried_by_name_over_jdbc_from_the_same_server(served):
     root, env, port, url = served
-    out = _beeline(port, "select count(*) from shop.big; select sum(v) from shop.big; "
-                         "select n from shop.customer_count; select count(*) from shop.customers")
-    assert out == f"200000 {BIG_SUM} 3 3"
-    # the embedded metastore is the server's: a classic JVM could not open it, Connect runs share it
-    assert (root / "warehouse" / ".metastore" / "metastore_db").is_dir()
-    # the same server as an explicit `remote: sc://...` target with catalog: hive
-    again = _served_cli(root, {**env, "SM_REMOTE": url}, "run", "-s", "customer_count", "-t", "connect")
+    # the same server as an explicit `remote: sc://...` target with catalog: hive: it registers too
+    (root / "models" / "customer_ids.sql").write_text(
+        "{{ config(materialized='view') }}\nselect id from {{ ref('customers') }} where id > 1")
+    again = _served_cli(root, {**env, "SM_REMOTE": url}, "run", "-s", "customer_ids", "-t", "connect")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert _beeline(port, "select n from shop.customer_count") == "3"
+    out = _beeline(port, "select count(*) from shop.big; select sum(v) from shop.big; "
+                         "select n from shop.customer_count; select count(*) from shop.customers; "
+                         "select count(*) from shop.customer_ids")
+    assert out == f"200000 {BIG_SUM} 3 3 2"
+    # the embedded metastore is the server's, beside the data
+    assert (root / "warehouse" / ".metastore" / "metastore_db").is_dir()
 
 
 def _reader_lines(path: Path) -> list[tuple[int, int, str]]:
