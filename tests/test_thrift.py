@@ -24,7 +24,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _beeline(port: int, sql: str) -> str:
+def _beeline(port: int, sql: str, *, rows: bool = True) -> str:
     import pyspark
 
     jars = Path(pyspark.__file__).parent / "jars"
@@ -32,6 +32,8 @@ def _beeline(port: int, sql: str) -> str:
                            f"jdbc:hive2://127.0.0.1:{port}/default", "--outputformat=csv2", "-e", sql],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    if not rows:
+        return proc.stdout
     return " ".join(x.strip() for x in proc.stdout.splitlines() if x.strip().isdigit())  # the result rows
 
 
@@ -106,6 +108,15 @@ SERVED = {
         models:
           shop:
             +materialized: table
+            +persist_docs: {relation: true, columns: true}
+    """,
+    "models/schema.yml": """
+        models:
+          - name: big
+            description: Ids and values.
+            columns:
+              - name: v
+                description: The id times the factor.
     """,
     "seeds/customers.csv": "id,name\n1,ann\n2,bob\n3,cid\n",
     # var pause_ms: the build sleeps that long every 10k rows, so a reader has time to query during it
@@ -196,6 +207,8 @@ def test_a_connect_build_is_queried_by_name_over_jdbc_from_the_same_server(serve
                          "select n from shop.customer_count; select count(*) from shop.customers; "
                          "select count(*) from shop.customer_ids")
     assert out == f"200000 {BIG_SUM} 3 3 2"
+    described = _beeline(port, "describe table extended shop.big", rows=False)
+    assert "The id times the factor." in described and "Ids and values." in described
     # the embedded metastore is the server's, beside the data
     assert (root / "warehouse" / ".metastore" / "metastore_db").is_dir()
 
@@ -229,6 +242,9 @@ def test_a_jdbc_reader_gets_the_whole_old_version_while_a_rebuild_runs_then_the_
         while not out.read_text().strip() and time.monotonic() < deadline and reader.poll() is None:
             time.sleep(0.2)
         assert out.read_text().strip(), "the JDBC reader never answered"
+        # a changed description is altered in place: the table stays registered throughout
+        schema_yml = root / "models" / "schema.yml"
+        schema_yml.write_text(schema_yml.read_text().replace("The id times the factor.", "Twice the id."))
         rebuilt = _served_cli(root, env, "run", "-s", "big", "--vars", "{factor: 2, pause_ms: 250}")
         assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
         time.sleep(1.0)  # queries of the open session after the rebuild
@@ -250,3 +266,4 @@ def test_a_jdbc_reader_gets_the_whole_old_version_while_a_rebuild_runs_then_the_
     start, end = (dt.datetime.fromisoformat(execute[k]).timestamp() * 1000 for k in ("started_at", "completed_at"))
     during = [r for r in results if start <= r[0] and r[1] <= end]
     assert len([r for r in during if r[2] == old]) >= 3, (start, end, results)
+    assert "Twice the id." in _beeline(port, "describe table shop.big", rows=False)

@@ -224,12 +224,14 @@ class HiveCatalog:
         fq = f"{_q(schema)}.{_q(identifier(node))}"
         relation_comment, column_comments = _comment_of(node)
         current = self._existing_schema(fq)
-        if current is not None and read_schema is not None and _same_columns(current, read_schema) \
-                and not relation_comment and not column_comments:
-            if not stable:  # a hadoop warehouse: the table moves to the new version in one call
+        if current is not None and read_schema is not None and _same_columns(current, read_schema):
+            # The registration stays (a reader querying it by name never finds it missing): the
+            # table moves to the new version in one call (not `stable`), comments are altered in place.
+            if not stable:
                 self._sql(f"ALTER TABLE {fq} SET LOCATION {_lit(location)}", node)
             if partition_by:
                 self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
+            self._set_comments(fq, current, relation_comment, column_comments, partition_by, node)
             self._sql(f"REFRESH TABLE {fq}", node)
             return
         # A new table, or its columns changed: the metastore's schema must follow the data's.
@@ -248,6 +250,16 @@ class HiveCatalog:
         self._sql(f"CREATE TABLE {fq}{columns} USING parquet{parts} LOCATION {_lit(location)}{comment}", node)
         if partition_by:
             self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
+
+    def _set_comments(self, fq: str, current, relation_comment, column_comments, partition_by, node) -> None:
+        """persist_docs on a registered table: the comments that differ, set in place."""
+        if relation_comment:
+            self._sql(f"ALTER TABLE {fq} SET TBLPROPERTIES ('comment' = {_lit(relation_comment)})", node)
+        parts = {c.lower() for c in partition_by}
+        for f in current.fields:
+            want = column_comments.get(f.name.lower())
+            if want and want != f.metadata.get("comment") and f.name.lower() not in parts:
+                self._sql(f"ALTER TABLE {fq} ALTER COLUMN {_q(f.name)} COMMENT {_lit(want)}", node)
 
     def register_view(self, node: Node, schema: str, sql: str) -> None:
         """A persistent view over catalog relations (the session's names qualified)."""
