@@ -28,6 +28,10 @@ class VersionWriter:
               before_publish=None) -> dict:
         """Write df as a new Parquet version, then publish it atomically. Returns write stats.
 
+        `before_publish(version)` runs after Spark wrote the version; when it returns a version, the
+        publish expects that one current (a write rebased on a newer base, see microbatch.py) instead
+        of the one current when the write began.
+
         Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
         an Observation over Spark Connect, where the status store is out of reach. The new version is
         not read back here: Relations.ensure registers it when a downstream step first reads it.
@@ -55,8 +59,9 @@ class VersionWriter:
             since = status.watermark() if status is not None else 0
             writer.parquet(str(version))
             contracts.verify_staged(df, node, version)  # not_null/check on the new files, unpublished
+            base = None
             if before_publish is not None:  # an incremental write shares the previous version's files
-                before_publish(version)
+                base = before_publish(version)  # and may name the version it was rebased on
             # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
             self.jobs.check_cancelled(group, node)
         except BaseException:
@@ -73,7 +78,10 @@ class VersionWriter:
         # rows written, so a later cache hit can still report the table's size
         write_fingerprint(version, dict(fingerprint) if fingerprint is not None else None, rows=rows,
                           schema=written_schema.json() if written_schema is not None else None, store=loc)
-        loc.publish(version)
+        if base is None:
+            loc.publish(version)
+        else:
+            loc.publish(version, expected_base=base)
         loc.clean()
         self.relations.published(node, version, written_schema)
         # The metastore names the version folder itself and moves to the new one in one ALTER TABLE
