@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_catalog import _cli, _write_orders, shop  # noqa: F401 - the same small project
+from tests.test_catalog import _cli, shop  # noqa: F401 - the same small project
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def _stop(server: subprocess.Popen) -> None:
         server.kill()
 
 
-def test_a_jdbc_client_reads_the_build_by_name_and_then_the_new_version(shop: Path):  # noqa: F811
+def test_a_jdbc_client_reads_the_build_by_name_and_a_build_meanwhile_is_refused(shop: Path):  # noqa: F811
     assert _cli(shop, "build").returncode == 0
     port = _free_port()
     server = _serve(shop, port)
@@ -70,14 +70,8 @@ def test_a_jdbc_client_reads_the_build_by_name_and_then_the_new_version(shop: Pa
         assert blocked.returncode == 2 and "in use by another process" in blocked.stdout + blocked.stderr
     finally:
         _stop(server)
-    _write_orders(shop, [(4, "2024-01-03")], "b")
-    assert _cli(shop, "run").returncode == 0
-    server = _serve(shop, port)
-    try:
-        assert _beeline(port, "select count(*) as n from shop.orders_log") == "4"
-    finally:
-        _stop(server)
     assert os.path.isdir(shop / "warehouse" / ".metastore")
+    # the next version over JDBC, read while builds run: test_a_jdbc_reader_gets_the_whole_old_version...
 
 
 def test_serve_jdbc_needs_a_catalog(tmp_path: Path):
