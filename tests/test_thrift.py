@@ -203,6 +203,10 @@ def test_a_connect_build_is_queried_by_name_over_jdbc_from_the_same_server(serve
     assert out == f"200000 {BIG_SUM} 3 3 2"
     described = _beeline(port, "describe table extended shop.big", rows=False)
     assert "The id times the factor." in described and "Ids and values." in described
+    # one server per target: asked for JDBC on another port it says what runs, and is left running
+    other = _served_cli(root, env, "server", "start", "--jdbc-port", str(_free_port()))
+    assert other.returncode == 2 and f"serving JDBC at jdbc:hive2://127.0.0.1:{port}/default" in other.stderr
+    assert "Already running" in _served_cli(root, env, "server", "start").stdout
     # the embedded metastore is the server's, beside the data
     assert (root / "warehouse" / ".metastore" / "metastore_db").is_dir()
 
