@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from sparkmodels.execute.catalog import NoCatalog, qualify
-from sparkmodels.project.config import load_config
-
-pytestmark = pytest.mark.slow
+import sparkmodels
+from sparkmodels.execute.catalog import NoCatalog, embedded_home, qualify
+from sparkmodels.execute.spark.launch import session_conf
+from sparkmodels.execute.storage import open_warehouse
+from sparkmodels.project.config import Target, load_config
+from tests.conftest import write_files
 
 PROJECT = {
     "project.yml": """
@@ -50,6 +52,10 @@ PROJECT = {
             columns:
               - name: n
                 description: How many orders.
+                tests:
+                  - accepted_values:
+                      values: [1]
+                      config: {store_failures: true, severity: warn}
     """,
     "models/orders_by_day.sql": """
         {{ config(partition_by=['day']) }}
@@ -91,6 +97,9 @@ out["comment"] = spark.sql("describe table extended shop.orders_by_day").where("
 out["n_comment"] = [r.description for r in spark.catalog.listColumns("shop.orders_by_day") if r.name == "n"][0]
 out["partitions"] = spark.sql("show partitions shop.orders_by_day").count()
 out["seed"] = spark.table("shop_seeds.customers").count() if "shop_seeds" in [d.name for d in spark.catalog.listDatabases()] else spark.table("shop.customers").count()
+dbs = [d.name for d in spark.catalog.listDatabases()]
+out["audit"] = ({t.name: spark.table(f"shop_dbt_test__audit.{t.name}").count()
+                 for t in spark.catalog.listTables("shop_dbt_test__audit")} if "shop_dbt_test__audit" in dbs else {})
 print("RESULT " + json.dumps(out), flush=True)
 """
 
@@ -127,6 +136,7 @@ def shop(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_every_kind_is_registered_and_read_by_another_process(shop: Path):
     first = _cli(shop, "build")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -141,6 +151,8 @@ def test_every_kind_is_registered_and_read_by_another_process(shop: Path):
     assert seen["seed"] == 3
     assert seen["comment"] == "Orders per day." and seen["n_comment"] == "How many orders."
     assert seen["partitions"] == 2
+    # a test's store_failures table is registered too, in <schema>_dbt_test__audit (the day with n = 2)
+    assert list(seen["audit"].values()) == [1] and next(iter(seen["audit"])).startswith("accepted_values_")
 
     # New data: the next run publishes new versions, and the other process sees them by the same names.
     _write_orders(shop, [(4, "2024-01-03")], "b")
@@ -152,6 +164,7 @@ def test_every_kind_is_registered_and_read_by_another_process(shop: Path):
     assert seen["order_view"]["rows"] == 4
 
 
+@pytest.mark.slow
 def test_a_metastore_held_by_another_process_is_one_clear_error(shop: Path):
     assert _cli(shop, "seed").returncode == 0
     holder = subprocess.Popen([sys.executable, "-c", READER, str(shop / "warehouse"), "hold"],
@@ -193,3 +206,158 @@ def test_qualify_names_catalog_relations_but_not_ctes():
                         "__dbt__cte__e": ("s", "e"), "c": ("s", "c")})
     assert "`s`.`a`" in out and "`s`.`b`" in out and "`parquet`.`/d/*.parquet`" in out
     assert "`s`.`e`" not in out and "other.c" in out
+
+
+def test_hadoop_warehouse_moves_the_registered_location_to_each_new_version(tmp_path: Path, spark):
+    """A hadoop warehouse has no stable link: each publish moves the table's location in the catalog
+    to the new version in one ALTER TABLE ... SET LOCATION. Here through Hadoop's LocalFileSystem
+    (a file:// warehouse on hadoop storage) and the test session's own (in-memory) catalog, which
+    takes the same statements as a Hive metastore."""
+    root = write_files(tmp_path / "p", {
+        "project.yml": f"""
+            name: shop
+            target: h
+            targets:
+              h:
+                schema: hshop
+                catalog: hive
+                warehouse: "file://{tmp_path / 'wh'}"
+                warehouse_storage: hadoop
+            models:
+              shop:
+                +materialized: table
+        """,
+        "models/t.sql": "select id from range({{ var('n') }})",
+    })
+    store = open_warehouse(f"file://{tmp_path / 'wh'}", "hadoop").connect(spark)
+
+    def registered_location() -> str:
+        rows = spark.sql("describe table extended hshop.t").where("col_name = 'Location'").collect()
+        return rows[0][1].rstrip("/")
+
+    try:
+        assert sparkmodels.run(root, spark=spark, vars={"n": 3}).success
+        first = store.table("hshop", "t").current()
+        assert registered_location().removeprefix("file:").lstrip("/") == str(first).removeprefix("file:").lstrip("/")
+        assert spark.table("hshop.t").count() == 3
+        assert sparkmodels.run(root, spark=spark, vars={"n": 5}).success
+        second = store.table("hshop", "t").current()
+        assert second != first
+        assert registered_location().removeprefix("file:").lstrip("/") == str(second).removeprefix("file:").lstrip("/")
+        assert spark.table("hshop.t").count() == 5  # the new version, Spark's cached listing refreshed
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS hshop CASCADE")  # external: the files stay
+
+
+def test_a_file_uri_warehouse_keeps_its_embedded_metastore_beside_the_data(tmp_path: Path):
+    for wh in (f"file://{tmp_path}/wh", f"file:{tmp_path}/wh", str(tmp_path / "wh")):
+        target = Target(warehouse=wh, warehouse_storage="hadoop", catalog="hive")
+        assert embedded_home(target) == tmp_path / "wh" / ".metastore"
+        assert f"databaseName={tmp_path}/wh/.metastore/metastore_db" in \
+            session_conf(target)["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    assert embedded_home(Target(warehouse="hdfs://nn/wh", catalog="hive")) is None
+    remote = Target(catalog="hive", conf={"spark.hadoop.hive.metastore.uris": "thrift://m:9083"})
+    assert embedded_home(remote) is None
+    assert "spark.hadoop.javax.jdo.option.ConnectionURL" not in session_conf(remote)
+
+
+def test_registration_follows_columns_comments_and_kind_and_leaves_an_unchanged_table_alone(tmp_path: Path, spark):
+    """A rebuild with the same columns and comments changes nothing in the catalog (the stable link
+    moved); changed comments or columns re-create the entry, and a model turned view (or back) swaps
+    the kind. The schema's definitions are read in one call per run (execute/catalog/known.py)."""
+    root = write_files(tmp_path / "p", {
+        "project.yml": """
+            name: shop
+            target: h
+            targets:
+              h: {schema: cshop, catalog: hive}
+            models:
+              shop:
+                +materialized: table
+                +persist_docs: {relation: true, columns: true}
+        """,
+        "models/t.sql": "select 1 as a",
+        "models/schema.yml": "models:\n  - name: t\n    description: One.\n",
+    })
+
+    def created() -> str:
+        return spark.sql("describe table extended cshop.t").where("col_name = 'Created Time'").collect()[0][1]
+
+    def kind_comment_columns():
+        table = spark.catalog.getTable("cshop.t")
+        return table.tableType, table.description, [c.name for c in spark.catalog.listColumns("cshop.t")]
+
+    try:
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns() == ("EXTERNAL", "One.", ["a"])
+        first = created()
+        time.sleep(1.1)  # Created Time has a resolution of seconds
+        assert sparkmodels.run(root, spark=spark, full_refresh=True).success
+        assert created() == first  # same definition: not dropped and created again
+        (root / "models" / "schema.yml").write_text("models:\n  - name: t\n    description: Two.\n")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns() == ("EXTERNAL", "Two.", ["a"])
+        (root / "models" / "t.sql").write_text("select 1 as a, 2 as b")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns() == ("EXTERNAL", "Two.", ["a", "b"])
+        assert spark.table("cshop.t").collect()[0].asDict() == {"a": 1, "b": 2}
+        (root / "models" / "t.sql").write_text("{{ config(materialized='view') }}\nselect 3 as a")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns()[0] == "VIEW" and spark.table("cshop.t").collect()[0].a == 3
+        (root / "models" / "t.sql").write_text("select 4 as a")
+        assert sparkmodels.run(root, spark=spark).success
+        assert kind_comment_columns()[0] == "EXTERNAL" and spark.table("cshop.t").collect()[0].a == 4
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS cshop CASCADE")
+
+
+@pytest.mark.slow
+def test_a_dbt_session_profile_publishes_to_the_metastore_and_docs_read_it(tmp_path: Path):
+    """A dbt project whose profile output is dbt-spark's `method: session` (no catalog: key) lands
+    its models in the Hive metastore, and `docs generate` describes them from it."""
+    root = write_files(tmp_path / "dbt", {
+        "dbt_project.yml": """
+            name: shop
+            version: '1'
+            profile: shop
+            models:
+              shop:
+                +materialized: table
+                +persist_docs: {relation: true, columns: true}
+        """,
+        "profiles.yml": """
+            shop:
+              target: dev
+              outputs:
+                dev:
+                  type: spark
+                  method: session
+                  host: NA
+                  schema: dbtshop
+                  master: "local[1]"
+                  server_side_parameters: {spark.sql.shuffle.partitions: "1", spark.ui.enabled: "false"}
+        """,
+        "seeds/people.csv": "id,name\n1,ann\n2,bob\n",
+        "models/names.sql": "select id, upper(name) as name from {{ ref('people') }}",
+        "models/schema.yml": """
+            version: 2
+            models:
+              - name: names
+                description: Names in capitals.
+                columns:
+                  - name: name
+                    description: The name.
+        """,
+    })
+    built = _cli(root, "build", "--profiles-dir", str(root))
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (root / "warehouse" / ".metastore" / "metastore_db").is_dir()
+    docs = _cli(root, "docs", "generate", "--profiles-dir", str(root))
+    assert docs.returncode == 0, docs.stdout + docs.stderr
+    cat = json.loads((root / "target" / "catalog.json").read_text())
+    names, people = cat["nodes"]["model.shop.names"], cat["nodes"]["seed.shop.people"]
+    assert names["metadata"]["source"] == "metastore" and names["metadata"]["type"] == "EXTERNAL"
+    assert names["metadata"]["comment"] == "Names in capitals."
+    assert {c: (e["type"], e["comment"]) for c, e in names["columns"].items()} == \
+        {"id": ("bigint", None), "name": ("string", "The name.")}
+    assert people["metadata"]["source"] == "metastore" and list(people["columns"]) == ["id", "name"]

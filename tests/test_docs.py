@@ -140,6 +140,50 @@ def _data_js(root) -> dict:
     return json.loads(text[len(prefix):].rstrip().rstrip(";"))
 
 
+def test_catalog_of_a_hive_target_comes_from_the_metastore(make_project, spark):
+    """catalog: hive: columns, types, comments and stats are the metastore's (what a BI tool sees),
+    also where the project's SQL has changed since the build. The test session's catalog (in
+    memory) takes the same statements as a Hive metastore."""
+    root = make_project({
+        "project.yml": """
+            name: demo
+            version: '1'
+            target: h
+            targets:
+              h: {catalog: hive, schema: dshop}
+            models:
+              demo:
+                +materialized: table
+                +persist_docs: {relation: true, columns: true}
+        """,
+        "models/orders.sql": "select id, cast(id * 2 as bigint) as amount from range(4)",
+        "models/v.sql": "{{ config(materialized='view') }}\nselect id from {{ ref('orders') }}",
+        "models/schema.yml": """
+            models:
+              - name: orders
+                description: Orders.
+                columns:
+                  - name: amount
+                    description: Amount in cents.
+        """,
+    })
+    try:
+        assert sparkmodels.build(root, spark=spark).success
+        spark.sql("ANALYZE TABLE dshop.orders COMPUTE STATISTICS")  # rows recorded in the metastore
+        (root / "models" / "orders.sql").write_text("select id, 1 as amount, 'x' as not_built from range(4)")
+        cat = docs_generate(root, spark=spark, stats=True).catalog
+        orders, v = cat["nodes"]["model.demo.orders"], cat["nodes"]["model.demo.v"]
+        assert {c: e["type"] for c, e in orders["columns"].items()} == {"id": "bigint", "amount": "bigint"}
+        assert orders["columns"]["amount"]["comment"] == "Amount in cents."
+        assert orders["metadata"]["type"] == "EXTERNAL" and orders["metadata"]["comment"] == "Orders."
+        assert orders["metadata"]["source"] == "metastore" and orders["metadata"]["location"]
+        assert orders["stats"]["rows"] == 4 and "rows" in orders["stats"]["from_metastore"]
+        assert orders["stats"]["bytes"] > 0 and orders["stats"]["built"] is True
+        assert v["metadata"]["type"] == "VIEW" and list(v["columns"]) == ["id"]
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS dshop CASCADE")  # external: the files stay
+
+
 def test_no_catalog_site_from_manifest_alone(make_project):
     root = _project(make_project)
     out = CliRunner().invoke(cli, ["docs", "generate", "--no-catalog", "--project-dir", str(root)])

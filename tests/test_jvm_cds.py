@@ -104,3 +104,16 @@ def test_cli_runs_dump_map_and_survive_a_damaged_archive(make_project, tmp_path)
     assert third.returncode == 0, third.stdout + third.stderr
     assert not archives[0].exists()  # discarded; a later run dumps a new one
     assert not list(root.glob("hs_err_pid*.log"))
+
+
+def test_a_hive_enabled_driver_has_an_archive_of_its_own():
+    """catalog: hive loads Hive's, DataNucleus' and Derby's classes: mapping the catalog-free archive
+    would leave them out, so the key differs (and a catalog-free target's key is unchanged)."""
+    from sparkmodels.execute.spark.launch import driver_java_options
+    from sparkmodels.project.config import Target
+
+    plain, hive = jvm_cds.archive_key({}), jvm_cds.archive_key({"spark.sql.catalogImplementation": "hive"})
+    assert plain and hive and plain != hive
+    assert jvm_cds.archive_key({"spark.sql.catalogImplementation": "in-memory"}) == plain
+    opts = driver_java_options(Target(catalog="hive"))
+    assert hive in opts and plain not in opts

@@ -193,3 +193,25 @@ def test_concurrent_batches_overlap_and_equal_the_sequential_build(make_project,
     assert [b["start"][:7] for b in again.extra["batches"]] == ["2020-02"]
     got = sorted(tuple(x) for x in table(spark, root).select("id", "ts", "amount", "month").collect())
     assert got == expected
+
+
+def test_newest_event_from_footers_equals_sparks_max(spark, tmp_path):
+    """Without --event-time-end a run's last batch is the newest event's: the footers' max (no scan
+    of history) must equal Spark's max(), in the session's time zone; INT96 files cannot tell."""
+    from sparkmodels.execute.materializations.versions import newest_in_files
+
+    rows = [(i, dt.datetime(2021, 1 + i % 5, 1 + i % 20, i % 24, i % 60)) for i in range(50)] + [(99, None)]
+    df = spark.createDataFrame(rows, "id int, ts timestamp")
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    before = spark.conf.get("spark.sql.parquet.outputTimestampType")
+    try:
+        spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        df.repartition(3).write.parquet(str(tmp_path / "micros"))
+        spark.conf.set("spark.sql.parquet.outputTimestampType", "INT96")
+        df.write.parquet(str(tmp_path / "int96"))
+    finally:
+        spark.conf.set("spark.sql.parquet.outputTimestampType", before)
+    expected = spark.read.parquet(str(tmp_path / "micros")).agg({"ts": "max"}).collect()[0][0]
+    assert newest_in_files(tmp_path / "micros", "TS", zone) == (True, expected.replace(tzinfo=None))
+    assert newest_in_files(tmp_path / "int96", "ts", zone) == (False, None)
+    assert newest_in_files(tmp_path / "micros", "id", zone) == (False, None)  # not a timestamp

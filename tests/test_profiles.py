@@ -88,6 +88,30 @@ def test_session_method_is_a_local_classic_target(tmp_path, home):
     assert session_conf(target)["spark.sql.shuffle.partitions"] == "4"
 
 
+def test_session_method_uses_the_hive_catalog_as_dbt_spark_does(tmp_path, home):
+    """dbt-spark's session method runs on a Hive-enabled session; `catalog: none` opts out, and a
+    Connect output or our own target keys keep the catalog-free default."""
+    root = dbt_project(tmp_path / "p", {"profiles.yml": """
+        shop:
+          target: dev
+          outputs:
+            dev: {type: spark, method: session, schema: s}
+            off: {type: spark, method: session, schema: s, catalog: none}
+            remote: {type: spark, method: connect, host: h}
+            ours: {master: "local[1]", schema: s}
+    """})
+    target = load_config(root).target
+    assert target.catalog == "hive"
+    conf = session_conf(target)
+    assert conf["spark.sql.catalogImplementation"] == "hive"
+    assert conf["spark.hadoop.javax.jdo.option.ConnectionURL"].startswith(
+        f"jdbc:derby:;databaseName={root.resolve() / 'warehouse' / '.metastore' / 'metastore_db'}")
+    assert load_config(root, target="off").target.catalog == "none"
+    assert "spark.sql.catalogImplementation" not in session_conf(load_config(root, target="off").target)
+    assert load_config(root, target="remote").target.catalog == "none"
+    assert load_config(root, target="ours").target.catalog == "none"
+
+
 def test_connect_method_builds_a_spark_connect_url(tmp_path, home):
     root = dbt_project(tmp_path / "p")
     profiles(root, "analytics")
@@ -256,6 +280,11 @@ def test_seed_types_as_dbt_infers_them(tmp_path, home, spark):
     rows = {r["id"]: r for r in df.collect()}
     assert rows[1]["code"] == "007" and rows[2]["ratio"] == 2.25 and rows[3]["amount"] is None
     assert str(rows[2]["day"]) == "2024-02-29" and rows[1]["flag"] is True
+    # a session profile publishes to the session's catalog (catalog: hive; this session's is in memory)
+    try:
+        assert spark.table("analytics.s").count() == 3
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS analytics CASCADE")  # external: the files stay
 
 
 def test_cli_profiles_dir_flag(tmp_path, home, monkeypatch):

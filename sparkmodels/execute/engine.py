@@ -57,7 +57,7 @@ class Engine:
         self.jobs = Jobs(spark, is_connect=self.is_connect)
         from sparkmodels.execute.catalog import catalog_for
 
-        self.catalog = catalog_for(spark, target)
+        self.catalog = catalog_for(spark, target, fresh_session=self._owns_session and not self.is_connect)
         try:
             self.catalog.connect()  # a held or unreachable metastore fails before any write
         except BaseException:
@@ -158,6 +158,9 @@ class Engine:
     def stop(self) -> None:
         """End the run: stop a session this run started; in a caller's session (notebook, tests),
         leave every table this run wrote queryable by its name, as it is in a dbt warehouse."""
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            writer.finish()
         if self._owns_session:
             with contextlib.suppress(Exception):
                 self.spark.stop()

@@ -23,6 +23,24 @@ class VersionWriter:
         self.relations = relations
         self.jobs = jobs
         self.catalog = catalog if catalog is not None else NoCatalog()
+        self._cleaner = None  # one background thread removing superseded versions (see finish)
+
+    def _clean_later(self, loc) -> None:
+        """Remove the versions the publish superseded off the step's path: deleting a version's files
+        is bookkeeping nobody waits for (the storage's mutex orders it with later publishes of the
+        table); finish() waits for it before the run ends."""
+        if self._cleaner is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkmodels-clean")
+        self._cleaner.submit(loc.clean)
+
+    def finish(self) -> None:
+        """Wait for the background clean-ups (before the session stops: Hadoop storage cleans
+        through it). A clean-up that failed leaves versions the next write of the table removes."""
+        if self._cleaner is not None:
+            self._cleaner.shutdown(wait=True)
+            self._cleaner = None
 
     def write(self, df, node: Node, schema: str, *, partition_by=(), fingerprint: Mapping | None = None,
               before_publish=None) -> dict:
@@ -82,14 +100,15 @@ class VersionWriter:
             loc.publish(version)
         else:
             loc.publish(version, expected_base=base)
-        loc.clean()
+        self._clean_later(loc)
         self.relations.published(node, version, written_schema)
-        # The metastore names the version folder itself and moves to the new one in one ALTER TABLE
-        # ... SET LOCATION: a query another session (a JDBC client) runs across the publish then
-        # reads the old version's files, which stay until the next publish. Through the stable link
-        # it would find them gone ("File does not exist") once the link moved. A partitioned table
-        # keeps the link: its partitions' locations would not move with the table's.
-        stable = getattr(loc, "pointers", None) is None and bool(partition_by)
+        # With readers in other sessions meanwhile (a JDBC client of the server), the metastore names
+        # the version folder itself and moves to the new one in one ALTER TABLE ... SET LOCATION: a
+        # query running across the publish reads the old version's files, which stay until the next
+        # publish. Through the stable link it would find them gone ("File does not exist") once the
+        # link moved. A partitioned table keeps the link: its partitions' locations would not move
+        # with the table's. Without such readers the link needs no metastore call at all.
+        stable = getattr(loc, "pointers", None) is None and (bool(partition_by) or not self.catalog.shared_readers)
         self.catalog.register_table(node, schema, str(loc.link if stable else version), written_schema,
                                     partition_by, stable=stable)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}

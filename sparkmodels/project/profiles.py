@@ -21,7 +21,7 @@ PROFILES_FILE = "profiles.yml"
 CONNECT_PORT = 15002  # Spark Connect's default port
 # Target keys of ours a dbt-spark output may carry too (dbt-spark has no such settings).
 PASSTHROUGH = ("master", "warehouse", "warehouse_path", "warehouse_storage", "jvm_cds", "packages", "jars",
-               "unique_collect_max_rows", "seed_typing", "conf")
+               "unique_collect_max_rows", "seed_typing", "conf", "catalog")
 UNSUPPORTED_METHODS = {
     "thrift": "a Thrift server (HiveServer2)",
     "http": "a Databricks SQL endpoint over HTTP",
@@ -127,6 +127,9 @@ def output_to_target(name: str, output: Any, profile: str | None, path: str) -> 
             target[key] = data[key]
     if method == "session":
         target.setdefault("master", "local[*]")
+        # dbt-spark's session method runs on a Hive-enabled session: a dbt project's models land in
+        # (and its sources resolve through) the metastore; `catalog: none` opts out.
+        target.setdefault("catalog", "hive")
     elif method == "connect":
         target.pop("master", None)
         target["remote"] = connect_url(data, where, path, line)

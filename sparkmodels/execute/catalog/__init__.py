@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from sparkmodels.errors import EnvironmentProblem, ExecutionError
+from sparkmodels.execute.catalog.known import Registered, defined, fetch, same_location
 from sparkmodels.project.config import Target
 from sparkmodels.project.manifest import Node
 
@@ -32,6 +34,7 @@ class NoCatalog:
     """The catalog-free default: tables are Parquet folders, views live in the run's session."""
 
     enabled = False
+    shared_readers = False
 
     def connect(self) -> None:
         pass
@@ -51,6 +54,15 @@ class NoCatalog:
 
     def drop(self, schema: str, name: str) -> None:
         pass
+
+    def describe(self, schema: str, name: str) -> dict | None:
+        return None
+
+
+def _over_connect(spark) -> bool:
+    """A Spark Connect session, as session.is_connect_session says (not imported from there:
+    launch -> catalog -> session -> launch would be a cycle)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def _q(name: str) -> str:
@@ -102,7 +114,22 @@ def _messages(exc: BaseException) -> str:
 def metastore_dir(target: Target) -> str:
     """Where an embedded metastore lives: `<warehouse>/.metastore` (with the data it describes, so
     `sparkmodels clean` removes both together)."""
-    return f"{target.warehouse.rstrip('/')}/.metastore"
+    home = embedded_home(target)
+    return str(home) if home is not None else f"{target.warehouse.rstrip('/')}/.metastore"
+
+
+def embedded_home(target: Target) -> Path | None:
+    """The folder of the target's embedded Derby metastore, `<warehouse>/.metastore`; None when the
+    metastore is remote (hive.metastore.uris) or the warehouse is not on this machine's disk (hdfs://,
+    s3a://: Derby needs a local folder). A `file:` warehouse, also one on Hadoop storage, is local."""
+    if "spark.hadoop.hive.metastore.uris" in target.conf:
+        return None
+    warehouse = target.warehouse
+    if warehouse.startswith("file:"):
+        warehouse = "/" + warehouse[len("file:"):].lstrip("/")
+    elif "://" in warehouse:
+        return None
+    return Path(warehouse) / ".metastore"
 
 
 def _comment_of(node: Node) -> tuple[str | None, dict[str, str]]:
@@ -120,11 +147,23 @@ class HiveCatalog:
 
     enabled = True
 
-    def __init__(self, spark, target: Target):
+    def __init__(self, spark, target: Target, *, fresh_session: bool = False):
         self.spark = spark
         self.target = target
+        # A session started for this run has resolved no catalog table it did not register itself,
+        # so a table registered for the first time in it has no cached file listing to refresh.
+        self.fresh_session = fresh_session
+        self._known: dict[str, dict[str, Registered] | None] = {}  # schema -> its relations (known.py)
+        self._touched: set[str] = set()  # tables this run registered (a session may have read them since)
         self._schemas: dict[str, tuple[str, str]] = {}  # session name -> (catalog schema, name)
         self._databases: set[str] = set()
+
+    @property
+    def shared_readers(self) -> bool:
+        """Whether other sessions may query the metastore while this run publishes: a Connect
+        server's (`sparkmodels server --jdbc-port`, JDBC clients in the same JVM) or a remote
+        metastore's. An embedded Derby opened by this run's own JVM has no other user meanwhile."""
+        return _over_connect(self.spark) or "spark.hadoop.hive.metastore.uris" in self.target.conf
 
     def _sql(self, text: str, node: Node | None = None):
         try:
@@ -141,9 +180,7 @@ class HiveCatalog:
     def connect(self) -> None:
         """Open the metastore before anything is written: a held or unreachable one fails the run
         before its first table, not after."""
-        from sparkmodels.execute.spark.session import is_connect_session
-
-        if is_connect_session(self.spark):
+        if _over_connect(self.spark):
             # The Connect server owns the metastore (and holds Derby's lock): it is the session
             # that registers, so what matters is that it has Hive support at all.
             self._check_server_has_hive()
@@ -173,9 +210,10 @@ class HiveCatalog:
         FileChannel lock, fcntl on Linux), so one non-blocking try tells at once."""
         import fcntl
 
-        if "spark.hadoop.hive.metastore.uris" in self.target.conf or "://" in self.target.warehouse:
+        home = embedded_home(self.target)
+        if home is None:
             return
-        lock = f"{metastore_dir(self.target)}/metastore_db/dbex.lck"
+        lock = f"{home}/metastore_db/dbex.lck"
         try:
             fd = os.open(lock, os.O_RDWR)
         except OSError:
@@ -189,13 +227,32 @@ class HiveCatalog:
             os.close(fd)
 
     def has(self, node: Node, schema: str) -> bool:
-        """Whether node's relation is registered (a cached table must still be, to be skipped)."""
+        """Whether node's relation is registered, with the comments persist_docs asks for (a cached
+        table must be, to be skipped: a description edited since the build rebuilds it)."""
         from sparkmodels.plan.compiler import identifier
 
         try:
+            known = self._registered(schema)
+            if known is not None:
+                entry = known.get(identifier(node).lower())
+                relation_comment, column_comments = _comment_of(node)
+                return entry is not None and not entry.view and entry.same_comments(relation_comment, column_comments)
             return bool(self.spark.catalog.tableExists(f"{_q(schema)}.{_q(identifier(node))}"))
         except Exception:  # noqa: BLE001 - unknown: rebuild, which registers it
             return False
+
+    def _registered(self, schema: str) -> dict[str, Registered] | None:
+        """What the metastore records of schema's relations, fetched on first use (known.py); None
+        over Spark Connect, where each registration asks for its table."""
+        if schema not in self._known:
+            try:
+                self._known[schema] = fetch(self.spark, schema)
+            except Exception as exc:  # noqa: BLE001 - a metastore problem is one paragraph; else ask per table
+                problem = metastore_problem(exc, self.target)
+                if problem is not None:
+                    raise problem from None
+                self._known[schema] = None
+        return self._known[schema]
 
     def set_schemas(self, schemas: Mapping[str, tuple[str, str]]) -> None:
         """What each session name of the run means in the catalog, (schema, name): a model's table or
@@ -221,21 +278,30 @@ class HiveCatalog:
         from sparkmodels.plan.compiler import identifier
 
         self._database(schema, node)
-        fq = f"{_q(schema)}.{_q(identifier(node))}"
+        name = identifier(node)
+        fq = f"{_q(schema)}.{_q(name)}"
         relation_comment, column_comments = _comment_of(node)
-        current = self._existing_schema(fq)
-        if current is not None and read_schema is not None and _same_columns(current, read_schema):
-            # The registration stays (a reader querying it by name never finds it missing): the
-            # table moves to the new version in one call (not `stable`), comments are altered in place.
-            if not stable:
-                self._sql(f"ALTER TABLE {fq} SET LOCATION {_lit(location)}", node)
-            if partition_by:
-                self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
-            self._set_comments(fq, current, relation_comment, column_comments, partition_by, node)
-            self._sql(f"REFRESH TABLE {fq}", node)
-            return
-        # A new table, or its columns changed: the metastore's schema must follow the data's.
-        self._sql(f"DROP TABLE IF EXISTS {fq}", node)  # external: the data stays
+        known = self._registered(schema)
+        if known is not None:  # a classic session: the schema's definitions were fetched at once
+            entry = known.get(name.lower())
+            if entry is not None and entry.same_definition(read_schema, relation_comment, column_comments):
+                self._republish(fq, node, entry, location, partition_by,
+                                moved=not stable or not same_location(entry.location, location))
+                return
+        else:
+            entry = None
+            current = self._existing_schema(fq)
+            if current is not None and read_schema is not None and _same_columns(current, read_schema):
+                # Over Connect (`sparkmodels server`, JDBC clients reading meanwhile) the registration
+                # stays, so a reader never finds the table missing: comments are set in place.
+                self._set_comments(fq, current, relation_comment, column_comments, partition_by, node)
+                self._republish(fq, node, None, location, partition_by, moved=not stable)
+                return
+        # A new table, or its columns or comments changed: the metastore's schema must follow the data's.
+        if entry is not None and entry.view:  # the model was a view: DROP TABLE refuses views
+            self._sql(f"DROP VIEW IF EXISTS {fq}", node)
+        elif known is None or entry is not None:
+            self._sql(f"DROP TABLE IF EXISTS {fq}", node)  # external: the data stays
         columns = ""
         if read_schema is not None:
             cols = []
@@ -250,6 +316,24 @@ class HiveCatalog:
         self._sql(f"CREATE TABLE {fq}{columns} USING parquet{parts} LOCATION {_lit(location)}{comment}", node)
         if partition_by:
             self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
+        if known is not None:
+            known[name.lower()] = defined(read_schema, location, relation_comment, column_comments)
+        self._touched.add(fq)
+
+    def _republish(self, fq: str, node: Node, entry: Registered | None, location: str, partition_by, *,
+                   moved: bool) -> None:
+        """A registered table with the same definition: point it at the new version and drop what
+        this session has cached of the old one. On a local warehouse the location (the stable link)
+        already names it: in a session started for this run that never read the table, nothing at all."""
+        if moved:  # a hadoop warehouse: the table moves to the new version in one call (it refreshes)
+            self._sql(f"ALTER TABLE {fq} SET LOCATION {_lit(location)}", node)
+            if entry is not None:
+                entry.location = location
+        if partition_by:  # new partitions; the command refreshes the table's listing too
+            self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
+        elif not moved and (not self.fresh_session or fq in self._touched):
+            self._sql(f"REFRESH TABLE {fq}", node)
+        self._touched.add(fq)
 
     def _set_comments(self, fq: str, current, relation_comment, column_comments, partition_by, node) -> None:
         """persist_docs on a registered table: the comments that differ, set in place."""
@@ -269,10 +353,63 @@ class HiveCatalog:
         relation_comment, _ = _comment_of(node)
         comment = f" COMMENT {_lit(relation_comment)}" if relation_comment else ""
         body = qualify(sql, self._schemas)
+        entry = (self._registered(schema) or {}).get(identifier(node).lower())
+        if entry is not None and not entry.view:  # the model was a table: CREATE OR REPLACE VIEW refuses it
+            self._sql(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(identifier(node))}", node)
         self._sql(f"CREATE OR REPLACE VIEW {_q(schema)}.{_q(identifier(node))}{comment} AS {body}", node)
+        known = self._registered(schema)
+        if known is not None:
+            known[identifier(node).lower()] = Registered([], view=True)
 
     def drop(self, schema: str, name: str) -> None:
         self._sql(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(name)}")
+        (self._known.get(schema) or {}).pop(name.lower(), None)
+
+    def describe(self, schema: str, name: str) -> dict | None:
+        """What the metastore records of `<schema>.<name>` (docs generate's catalog): its columns
+        (name, type, comment, in the table's order), type, owner, comment, location and creation
+        time, and its statistics when it has them (bytes; rows after ANALYZE TABLE). None when the
+        metastore does not name it."""
+        fq = f"{_q(schema)}.{_q(name)}"
+        if not self.spark.catalog.tableExists(fq):
+            return None
+        return describe_rows(self._sql(f"DESCRIBE TABLE EXTENDED {fq}").collect())
+
+
+_DETAILS = {"Owner": "owner", "Type": "type", "Comment": "comment", "Location": "location",
+            "Created Time": "created", "Provider": "provider"}
+
+
+def describe_rows(rows) -> dict:
+    """DESCRIBE TABLE EXTENDED's rows as {"columns": [...], "metadata": {...}, "stats": {...} | None}:
+    the column rows come first (partition columns included, in the table's order), then after
+    "# Detailed Table Information" one (key, value) row per detail."""
+    columns, details, section = [], {}, "columns"
+    for row in rows:
+        key, value, comment = (str(row[0] or "").strip(), row[1], row[2])
+        if key.startswith("#"):
+            section = "details" if key == "# Detailed Table Information" else "other"
+            continue
+        if not key:
+            if section == "columns":
+                section = "other"
+            continue
+        if section == "columns":
+            columns.append({"name": key, "type": str(value), "comment": comment or None})
+        elif section == "details":
+            details[key] = value
+    metadata = {ours: details.get(theirs) for theirs, ours in _DETAILS.items()}
+    return {"columns": columns, "metadata": metadata, "stats": _statistics(details.get("Statistics"))}
+
+
+def _statistics(text) -> dict | None:
+    """Spark's "Statistics" detail ("1234 bytes, 10 rows") as {"bytes", "rows"}; None without one."""
+    import re
+
+    if not text:
+        return None
+    found = {unit: int(n) for n, unit in re.findall(r"(\d+)\s+(bytes|rows)", str(text))}
+    return {"bytes": found.get("bytes"), "rows": found.get("rows")} if found else None
 
 
 def _same_columns(a, b) -> bool:
@@ -298,8 +435,9 @@ def qualify(sql: str, schemas: Mapping[str, tuple[str, str]]) -> str:
     return tree.sql(dialect="spark")
 
 
-def catalog_for(spark, target: Target):
-    """The run's catalog for its target's `catalog:` option."""
+def catalog_for(spark, target: Target, *, fresh_session: bool = False):
+    """The run's catalog for its target's `catalog:` option (fresh_session: a session started for
+    this run, not a caller's or a server's)."""
     if getattr(target, "catalog", "none") == "hive":
-        return HiveCatalog(spark, target)
+        return HiveCatalog(spark, target, fresh_session=fresh_session)
     return NoCatalog()

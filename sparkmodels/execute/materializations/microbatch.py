@@ -25,6 +25,7 @@ from sparkmodels.execute.materializations.strategies import q
 from sparkmodels.execute.materializations.versions import (
     data_files,
     files_in_window,
+    newest_in_files,
     read_files,
     recorded_schema,
     relative_file,
@@ -94,23 +95,41 @@ _INPUT = re.compile("\\(select \\* from (.+?) where \ue004(.*?)\ue005\\)")
 
 
 def _newest_event(ctx: StepContext) -> _dt.datetime | None:
-    """The latest event_time among the event_time inputs and the table (one aggregate each), or None
-    when no input has an event_time (then every batch up to now runs)."""
+    """The latest event_time among the event_time inputs and the table, or None when no input has
+    an event_time (then every batch up to now runs). Inputs and a table stored as local Parquet with
+    statistics answer from their footers on the driver; the others with one aggregate each (a scan
+    of the column over all of history, which the footers spare)."""
     inputs = _INPUT.findall(ctx.compiled.batch or "")
     if not inputs:
         return None
-    parts = [f"select max({column}) as t from {relation}" for relation, column in dict.fromkeys(inputs)]
     engine = ctx.engine
+    timezone = engine.spark.conf.get("spark.sql.session.timeZone")
+    found: list[_dt.datetime] = []
+    parts = []
+    for relation, column in dict.fromkeys(inputs):
+        known = engine.relations.files_of(relation.strip("`").replace("``", "`"))
+        decided, newest = (newest_in_files(known[0], column.strip("`").replace("``", "`"), timezone)
+                           if known is not None else (False, None))
+        if decided:
+            found += [newest] if newest is not None else []
+        else:
+            parts.append(f"select max({column}) as t from {relation}")
     current = engine.location(ctx.node, ctx.schema).current()
     if current is not None:
-        engine.read_version(current).createOrReplaceTempView(f"__sm_newest_{ctx.node.name}")
-        parts.append(f"select max({q(str(ctx.node.config['event_time']))}) as t from `__sm_newest_{ctx.node.name}`")
-    value = engine.sql(f"select max(t) from ({' union all '.join(parts)})").collect()[0][0]
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=None)
-    return _dt.datetime(value.year, value.month, value.day)
+        decided, newest = newest_in_files(current, str(ctx.node.config["event_time"]), timezone)
+        if decided:
+            found += [newest] if newest is not None else []
+        else:
+            engine.read_version(current).createOrReplaceTempView(f"__sm_newest_{ctx.node.name}")
+            parts.append(f"select max({q(str(ctx.node.config['event_time']))}) as t "
+                         f"from `__sm_newest_{ctx.node.name}`")
+    if parts:
+        value = engine.sql(f"select max(t) from ({' union all '.join(parts)})").collect()[0][0]
+        if isinstance(value, _dt.datetime):
+            found.append(value.replace(tzinfo=None))
+        elif value is not None:
+            found.append(_dt.datetime(value.year, value.month, value.day))
+    return max(found) if found else None
 
 
 def _literal(ts: _dt.datetime) -> str:

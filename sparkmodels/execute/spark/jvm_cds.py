@@ -79,6 +79,10 @@ def archive_key(conf: Mapping[str, str], spark_home: Path | None = None) -> str 
         return None
     parts = {"java": [java, jstat.st_size, int(jstat.st_mtime)], "spark_home": str(spark_home), "jars": listing,
              "classpath": conf.get("spark.driver.extraClassPath", "")}
+    if conf.get("spark.sql.catalogImplementation") == "hive":
+        # A Hive-enabled driver loads Hive's, DataNucleus' and Derby's classes too (seconds of its
+        # start): it gets an archive of its own that holds them.
+        parts["catalog"] = "hive"
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from sparkmodels.errors import EnvironmentProblem
+from sparkmodels.execute.catalog import embedded_home
 from sparkmodels.execute.spark import jvm_cds
 from sparkmodels.project.config import Target
 
@@ -87,9 +88,9 @@ def session_conf(target: Target) -> dict[str, str]:
         conf["spark.sql.warehouse.dir"] = str(Path(target.warehouse) / ".spark-warehouse")
     if target.catalog == "hive":
         conf["spark.sql.catalogImplementation"] = "hive"
-        if "spark.hadoop.hive.metastore.uris" not in target.conf and "://" not in target.warehouse:
-            # An embedded Derby metastore beside the data it describes (execute/catalog.metastore_dir)
-            home = Path(target.warehouse) / ".metastore"
+        home = embedded_home(target)
+        if home is not None:
+            # An embedded Derby metastore beside the data it describes (also for a file: warehouse)
             conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
                 f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
     if target.packages:
@@ -104,9 +105,10 @@ def driver_java_options(target: Target, *, cds: str = "auto") -> str:
     cds: "auto" maps the archive or dumps one at exit, "map" only maps an existing one, "off"."""
     opts = [f"-Dlog4j2.configurationFile={_LOG4J}"] if _LOG4J.exists() else []
     if cds != "off" and target.jvm_cds:
-        opts.append(jvm_cds.java_options(target.conf) if cds == "auto" else jvm_cds.mapping_options(target.conf))
-    if target.catalog == "hive" and "://" not in target.warehouse:
+        cds_conf = {**target.conf, "spark.sql.catalogImplementation": "hive"} if target.catalog == "hive" else target.conf
+        opts.append(jvm_cds.java_options(cds_conf) if cds == "auto" else jvm_cds.mapping_options(cds_conf))
+    if target.catalog == "hive" and embedded_home(target) is not None:
         # derby.log (and Derby's own files) under the metastore's folder, not the working directory
-        opts.append(f"-Dderby.system.home={Path(target.warehouse) / '.metastore'}")
+        opts.append(f"-Dderby.system.home={embedded_home(target)}")
     opts.append(target.conf.get("spark.driver.extraJavaOptions", ""))
     return " ".join(o for o in opts if o)

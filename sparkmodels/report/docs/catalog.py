@@ -68,14 +68,20 @@ class CatalogBuilder:
                      "materialized": node.materialized if node.resource_type == "model" else node.resource_type,
                      "relation": self.engine.relation_sql(node).replace("`", ""), "columns": {}, "stats": None,
                      "error": None}
+            described = self.metastore(node)
             try:
                 df = self.dataframe(node)
                 entry["columns"] = _columns(df.schema)
                 if self.stats:
-                    entry["stats"] = self.node_stats(node, df)
+                    entry["stats"] = self.node_stats(node, df, described)
             except Exception as exc:  # noqa: BLE001 - one node's problem must not hide the others
-                entry["error"] = _one_line(exc)
-                errors[uid] = entry["error"]
+                if described is None:
+                    entry["error"] = _one_line(exc)
+                    errors[uid] = entry["error"]
+                else:  # what was built is described; its children read it by its session name
+                    self.register_from_metastore(node)
+            if described is not None:
+                self.use_metastore(entry, described)
             self.entries[uid] = entry
         spark = self.engine.spark
         return {
@@ -86,6 +92,51 @@ class CatalogBuilder:
             "sources": {u: e for u, e in self.entries.items() if e["resource_type"] == "source"},
             "errors": errors,
         }
+
+    # -- the metastore (catalog: hive) ------------------------------------------------------------
+    def metastore(self, node: Node) -> dict | None:
+        """What the target's metastore records of node's relation (catalog: hive), else None: a
+        catalog-free target, an ephemeral, a source read from files, or a relation never built."""
+        catalog = self.engine.catalog
+        if not catalog.enabled:
+            return None
+        if node.resource_type == "source":
+            if node.external or not node.config.get("schema"):
+                return None
+            schema, name = str(node.config["schema"]), str(node.identifier or node.name)
+        elif self.p.compiler.kinds.of(node).inlined:
+            return None
+        else:
+            from sparkmodels.plan.compiler import identifier
+
+            schema, name = self.schema_of(node), identifier(node)
+        try:
+            return catalog.describe(schema, name)
+        except Exception:  # noqa: BLE001 - an unreadable entry: the session's analysis stands
+            return None
+
+    def use_metastore(self, entry: dict, described: dict) -> None:
+        """The catalog entry as the metastore has it: a BI tool's columns, types and comments, and its
+        statistics where it has them (the files fill in the rest with --stats)."""
+        entry["columns"] = {c["name"]: {"name": c["name"], "type": c["type"], "index": i, "comment": c["comment"]}
+                            for i, c in enumerate(described["columns"])}
+        entry["metadata"] = {**described["metadata"], "source": "metastore"}
+        stats = described.get("stats")
+        if stats:
+            have = entry.get("stats") or {}
+            entry["stats"] = {**have, **{k: v for k, v in stats.items() if v is not None}, "from_metastore":
+                              sorted(k for k, v in stats.items() if v is not None)}
+
+    def register_from_metastore(self, node: Node) -> None:
+        """A node whose SQL no longer analyzes but that the metastore names: its children read the
+        built relation."""
+        from sparkmodels.plan.compiler import identifier
+
+        if node.resource_type == "source":
+            return
+        fq = f"`{self.schema_of(node)}`.`{identifier(node)}`"
+        self.engine.spark.table(fq).createOrReplaceTempView(identifier(node))
+        self.engine.mark_registered(identifier(node))
 
     # -- one node ------------------------------------------------------------------------------
     def dataframe(self, node: Node):
@@ -132,7 +183,7 @@ class CatalogBuilder:
             self.python_lineage[node.unique_id] = ModelLineage({}, False, f"no analyzed plan: {_one_line(exc)}")
         return df
 
-    def node_stats(self, node: Node, df) -> dict | None:
+    def node_stats(self, node: Node, df, described: dict | None = None) -> dict | None:
         if node.resource_type == "source":
             ext: Mapping = node.external or {}
             location = str(ext.get("location", ""))
@@ -146,7 +197,9 @@ class CatalogBuilder:
             if current is None:
                 return {"rows": None, "bytes": None, "built_at": None, "built": False}
             size, latest = loc.usage(current)
-            rows = self.engine.spark.read.parquet(str(current)).count()
+            known = (described or {}).get("stats") or {}
+            # rows the metastore records (ANALYZE TABLE) need no scan of the files
+            rows = known["rows"] if known.get("rows") is not None else self.engine.spark.read.parquet(str(current)).count()
             return {"rows": rows, "bytes": size, "built_at": _iso(latest), "built": True}
         return None  # views and ephemerals hold no data of their own
 
