@@ -194,3 +194,17 @@ def test_runs_attach_to_the_server_until_it_stops(make_project, spark):
     assert not server._alive(running.pid)
     assert server.find(target) is None
     assert not (server.servers_dir() / f"{running.key}.json").exists()
+
+
+def test_tables_move_their_registered_location_only_where_other_sessions_read_meanwhile():
+    from sparkmodels.execute.catalog import HiveCatalog, NoCatalog
+
+    class Classic:  # a session this run's own JVM started: embedded Derby has no other user meanwhile
+        pass
+
+    Connect = type("SparkSession", (), {"__module__": "pyspark.sql.connect.session"})
+    assert not HiveCatalog(Classic(), Target(catalog="hive")).shared_readers
+    assert HiveCatalog(Connect(), Target(catalog="hive")).shared_readers  # the server: JDBC clients
+    remote = Target(catalog="hive", conf={"spark.hadoop.hive.metastore.uris": "thrift://ms:9083"})
+    assert HiveCatalog(Classic(), remote).shared_readers
+    assert not NoCatalog().shared_readers
