@@ -109,6 +109,8 @@ def test_hook_list_items_are_located_line_by_line(make_project):
     root = make_project({
         "project.yml": ("name: demo\nversion: '1'\n"
                         "on-run-start: [\"select 1\", \"select 2\"]\n"  # a flow list: one line
+                        "on_run_start: |\n"  # a block at the key: its SQL starts below the key
+                        "  select 2.5\n"
                         "on-run-end:\n"
                         "  - select 3\n"
                         "  - |\n"
@@ -128,11 +130,11 @@ def test_hook_list_items_are_located_line_by_line(make_project):
     })
     p = load_project(root)
     hooks = p.config.run_hooks
-    assert [h.location for h in hooks["on-run-start"]] == ["project.yml:3", "project.yml:3"]
-    assert [h.location for h in hooks["on-run-end"]] == ["project.yml:5", "project.yml:7", "project.yml:8"]
+    assert [h.location for h in hooks["on-run-start"]] == ["project.yml:3", "project.yml:3", "project.yml:5"]
+    assert [h.location for h in hooks["on-run-end"]] == ["project.yml:7", "project.yml:9", "project.yml:10"]
     m = p.manifest.nodes["model.demo.m"]
-    assert [(h, h.location) for h in m.config["pre_hook"]] == [("select 6", "project.yml:14"),
-                                                              ("select 7", "project.yml:15")]
+    assert [(h, h.location) for h in m.config["pre_hook"]] == [("select 6", "project.yml:16"),
+                                                              ("select 7", "project.yml:17")]
     assert [h.location for h in m.config["post_hook"]] == ["models/schema.yml:6", "models/schema.yml:7"]
     n = p.manifest.nodes["model.demo.n"]  # a config() list: each item at its line of the model file
     assert [h.location for h in n.config["post_hook"]] == ["models/n.sql:2", "models/n.sql:4"]

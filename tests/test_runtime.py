@@ -299,3 +299,25 @@ def test_snapshots_and_analyses_are_rendered_again_at_run_time(tmp_path, spark):
     assert res.compiled["analysis.demo.cols_of_wide"].startswith("select `id`, `internal` from `wide`")
     written = root / "target" / "compiled" / "demo" / "analyses" / "cols_of_wide.sql"
     assert written.read_text().startswith("select `id`, `internal` from `wide`")
+
+
+def test_the_build_cache_fingerprints_a_run_time_models_rendered_sql(tmp_path, spark):
+    from conftest import write_files
+
+    # the model's SQL depends on a relation outside the project: only its run-time render shows it
+    spark.sql("create or replace temp view rt_outside as select 1 as v")
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "models/rt_cached.sql": "{{ config(materialized='table') }}\n"
+                                "{% set v = run_query('select v from rt_outside').rows[0][0] if execute else 0 %}\n"
+                                "select {{ v }} as v\n",
+    })
+    assert sparkmodels.run(root, spark=spark).success
+    again = sparkmodels.run(root, spark=spark)
+    assert again.results[0].extra.get("cached") and spark.table("rt_cached").collect()[0][0] == 1
+    compiled = root / "target" / "compiled" / "demo" / "models" / "rt_cached.sql"
+    assert "select 1 as v" in compiled.read_text()  # unchanged, its compiled file still the run-time SQL
+    spark.sql("create or replace temp view rt_outside as select 2 as v")
+    changed = sparkmodels.run(root, spark=spark)
+    assert not changed.results[0].extra.get("cached") and spark.table("rt_cached").collect()[0][0] == 2
+    spark.catalog.dropTempView("rt_outside")

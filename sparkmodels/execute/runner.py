@@ -175,7 +175,16 @@ class Runner:
         scope = None  # the step's Spark metrics, once its job scope was entered
         ran = None  # the SQL it runs, once known
         try:
-            decision = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
+            code = None
+            if node.runtime_render:  # rendered before the cache decides: its fingerprint is of the SQL it runs
+                for dep in self._upstream_relations(node):
+                    self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+                step = self._runtime_compiled(step)
+                ran = step.compiled.sql  # also what target/compiled/ shows when the table is unchanged
+                branch = step.compiled.incremental
+                code = step.compiled.sql + (f"\n{branch.sql}" if branch is not None else "")
+            decision = (self.cache.prepare(node, schema_for(self.config, node.config), code=code)
+                        if self.cache else None)
             hit = decision.hit if decision is not None else None
             catalog = getattr(self.engine, "catalog", None)
             if hit is not None and catalog is not None and not catalog.has(node, schema_for(self.config, node.config)):
@@ -185,12 +194,10 @@ class Runner:
                     unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
                     materialized=step.materialized, status="success", message="unchanged", rows=hit.rows,
                     started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
-                    reason=step.reason, extra={"cached": True, "version": hit.version.name},
+                    reason=step.reason, extra={"cached": True, "version": hit.version.name}, compiled_code=ran,
                 )
             for dep in self._upstream_relations(node):
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
-            if node.runtime_render:
-                step = self._runtime_compiled(step)
             materialization = self.materializations.get(step.materialized, node)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
                               self._sql_dataframe(step),

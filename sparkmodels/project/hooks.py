@@ -69,6 +69,12 @@ def hooks_of(value: Any, path: str | None, line: int | None, key: str,
     return tuple(h for h in out if h.strip())
 
 
+def value_line(mapping: Mapping, key) -> int | None:
+    """The line a YAML mapping's value starts on (a `|` block's first SQL line), else its key's."""
+    found = (getattr(mapping, "value_lines", None) or {}).get(key)
+    return found or (getattr(mapping, "key_lines", None) or {}).get(key)
+
+
 def normalize(config: Mapping, path: str | None, line: int | None = None) -> dict:
     """config with every hook key as `pre_hook`/`post_hook` holding a tuple of Hooks.
 
@@ -76,7 +82,6 @@ def normalize(config: Mapping, path: str | None, line: int | None = None) -> dic
     `config(...)` call). Both spellings in one mapping add up (dash first)."""
     if HOOK_NAMES.isdisjoint(config):  # most configs: no hooks (this runs per node and folder level)
         return config if type(config) is dict else dict(config)
-    key_lines = getattr(config, "key_lines", None) or {}
     item_lines = getattr(config, "item_lines", None) or {}
     out: dict = {}
     for key, value in config.items():
@@ -84,7 +89,7 @@ def normalize(config: Mapping, path: str | None, line: int | None = None) -> dic
         if canonical is None:
             out[key] = value
             continue
-        found = hooks_of(value, path, key_lines.get(key) or line, key, item_lines.get(key))
+        found = hooks_of(value, path, value_line(config, key) or line, key, item_lines.get(key))
         out[canonical] = (*out.get(canonical, ()), *found)
     return out
 
@@ -147,14 +152,13 @@ def _lines_in_text(text: str, line: int | None, items) -> list[int] | None:
 
 def project_hooks(data: Mapping, path: str) -> dict[str, tuple[Hook, ...]]:
     """`on-run-start` / `on-run-end` of a project file (also spelt with underscores)."""
-    key_lines = getattr(data, "key_lines", None) or {}
     item_lines = getattr(data, "item_lines", None) or {}
     out = {}
     for which in RUN_HOOKS:
         found: tuple[Hook, ...] = ()
         for key in (which, which.replace("-", "_")):
             if key in data:
-                found = (*found, *hooks_of(data[key], path, key_lines.get(key), key, item_lines.get(key)))
+                found = (*found, *hooks_of(data[key], path, value_line(data, key), key, item_lines.get(key)))
         out[which] = found
     return out
 
@@ -164,13 +168,12 @@ def locate_tree(tree: Any, path: str) -> Any:
     a list's items at their own (before the tree is frozen, which drops the lines YAML gave)."""
     if not isinstance(tree, Mapping):
         return tree
-    key_lines = getattr(tree, "key_lines", None) or {}
     item_lines = getattr(tree, "item_lines", None) or {}
     out = {}
     for key, value in tree.items():
         bare = key[1:] if isinstance(key, str) and key.startswith("+") else key
         if isinstance(bare, str) and bare in HOOK_KEYS:
-            out[key] = hooks_of(value, path, key_lines.get(key), bare, item_lines.get(key))
+            out[key] = hooks_of(value, path, value_line(tree, key), bare, item_lines.get(key))
         else:
             out[key] = locate_tree(value, path)
     return out
