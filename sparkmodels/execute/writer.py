@@ -102,8 +102,13 @@ class VersionWriter:
             loc.publish(version, expected_base=base)
         self._clean_later(loc)
         self.relations.published(node, version, written_schema)
-        # the metastore names the new version (a hadoop warehouse has no stable link: the version)
-        stable = getattr(loc, "pointers", None) is None
+        # With readers in other sessions meanwhile (a JDBC client of the server), the metastore names
+        # the version folder itself and moves to the new one in one ALTER TABLE ... SET LOCATION: a
+        # query running across the publish reads the old version's files, which stay until the next
+        # publish. Through the stable link it would find them gone ("File does not exist") once the
+        # link moved. A partitioned table keeps the link: its partitions' locations would not move
+        # with the table's. Without such readers the link needs no metastore call at all.
+        stable = getattr(loc, "pointers", None) is None and (bool(partition_by) or not self.catalog.shared_readers)
         self.catalog.register_table(node, schema, str(loc.link if stable else version), written_schema,
                                     partition_by, stable=stable)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
