@@ -109,8 +109,13 @@ class VersionWriter:
         # link moved. A partitioned table keeps the link: its partitions' locations would not move
         # with the table's. Without such readers the link needs no metastore call at all.
         stable = getattr(loc, "pointers", None) is None and (bool(partition_by) or not self.catalog.shared_readers)
+        partitions = None
+        if partition_by and not stable and self.catalog.enabled:
+            from sparkmodels.execute.materializations.versions import data_files, partition_of
+
+            partitions = {partition_of(f) for f in data_files(loc, version)}  # each moves to its new folder
         self.catalog.register_table(node, schema, str(loc.link if stable else version), written_schema,
-                                    partition_by, stable=stable)
+                                    partition_by, stable=stable, partitions=partitions)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
         self.jobs.record_write(group, stats)
         return stats

@@ -46,7 +46,7 @@ class NoCatalog:
         return True
 
     def register_table(self, node: Node, schema: str, location: str, read_schema, partition_by=(),
-                       *, stable: bool = True) -> None:
+                       *, stable: bool = True, partitions=None) -> None:
         pass
 
     def register_view(self, node: Node, schema: str, sql: str) -> None:
@@ -272,9 +272,10 @@ class HiveCatalog:
             return None
 
     def register_table(self, node: Node, schema: str, location: str, read_schema, partition_by=(),
-                       *, stable: bool = True) -> None:
+                       *, stable: bool = True, partitions=None) -> None:
         """Make `<schema>.<name>` name the version just published at `location` (idempotent).
-        stable: `location` always names the current version (a local symlink), so it never moves."""
+        stable: `location` always names the current version (a local symlink), so it never moves.
+        partitions: a moving partitioned table's partition folders in the new version (`k=v/...`)."""
         from sparkmodels.plan.compiler import identifier
 
         self._database(schema, node)
@@ -286,7 +287,8 @@ class HiveCatalog:
             entry = known.get(name.lower())
             if entry is not None and entry.same_definition(read_schema, relation_comment, column_comments):
                 self._republish(fq, node, entry, location, partition_by,
-                                moved=not stable or not same_location(entry.location, location))
+                                moved=not stable or not same_location(entry.location, location),
+                                partitions=partitions)
                 return
         else:
             entry = None
@@ -295,7 +297,8 @@ class HiveCatalog:
                 # Over Connect (`sparkmodels server`, JDBC clients reading meanwhile) the registration
                 # stays, so a reader never finds the table missing: comments are set in place.
                 self._set_comments(fq, current, relation_comment, column_comments, partition_by, node)
-                self._republish(fq, node, None, location, partition_by, moved=not stable)
+                self._republish(fq, node, None, location, partition_by, moved=not stable,
+                                partitions=partitions)
                 return
         # A new table, or its columns or comments changed: the metastore's schema must follow the data's.
         if entry is not None and entry.view:  # the model was a view: DROP TABLE refuses views
@@ -321,7 +324,7 @@ class HiveCatalog:
         self._touched.add(fq)
 
     def _republish(self, fq: str, node: Node, entry: Registered | None, location: str, partition_by, *,
-                   moved: bool) -> None:
+                   moved: bool, partitions=None) -> None:
         """A registered table with the same definition: point it at the new version and drop what
         this session has cached of the old one. On a local warehouse the location (the stable link)
         already names it: in a session started for this run that never read the table, nothing at all."""
@@ -329,11 +332,31 @@ class HiveCatalog:
             self._sql(f"ALTER TABLE {fq} SET LOCATION {_lit(location)}", node)
             if entry is not None:
                 entry.location = location
+            if partition_by:
+                self._move_partitions(fq, node, location, partitions)
         if partition_by:  # new partitions; the command refreshes the table's listing too
             self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
         elif not moved and (not self.fresh_session or fq in self._touched):
             self._sql(f"REFRESH TABLE {fq}", node)
         self._touched.add(fq)
+
+    def _move_partitions(self, fq: str, node: Node, location: str, partitions) -> None:
+        """A partition's location is its own, not derived from the table's: after the table moved
+        to a new version, each registered partition moves to its folder there (one call each, so
+        every partition stays readable throughout: the old version's files stay until the next
+        publish), and one the new version lacks is dropped (external: no data is touched). RECOVER
+        PARTITIONS then adds the new ones."""
+        import urllib.parse
+
+        rows = self._sql(f"SHOW PARTITIONS {fq}", node).collect()
+        for (spec_path,) in rows:
+            spec = ", ".join(f"{_q(k)} = {_lit(urllib.parse.unquote(v))}"
+                             for k, _, v in (part.partition("=") for part in spec_path.split("/")))
+            if partitions is None or spec_path in partitions:
+                self._sql(f"ALTER TABLE {fq} PARTITION ({spec}) SET LOCATION "
+                          f"{_lit(location.rstrip('/') + '/' + spec_path)}", node)
+            else:
+                self._sql(f"ALTER TABLE {fq} DROP IF EXISTS PARTITION ({spec})", node)
 
     def _set_comments(self, fq: str, current, relation_comment, column_comments, partition_by, node) -> None:
         """persist_docs on a registered table: the comments that differ, set in place."""
