@@ -8,7 +8,8 @@
    25 months as a table (target >= 10x faster).
 2. `merge` of 1 % updated and 1 % new keys into MERGE_ROWS rows (unique_key id) against a hand-written
    copy-on-write of the same result (old anti-join new keys, union new, write a new folder; <= 1.2x).
-Pairs are interleaved (ours, baseline, ours, baseline, ...; each pair's ratio is printed to stderr
+Pairs are interleaved (ours, baseline, baseline, ours, ...: who goes first alternates, and each run
+starts from a collected JVM heap; each pair's ratio is printed to stderr
 as it is measured) and a target's ratio is the median of its pairs' ratios: 7 pairs for each one-month
 run against the hand job, 3 for the full rebuilds and the merge. The project is loaded
 once (as bench_snapshot does); each run still plans, compiles and executes. The full rebuild runs
@@ -20,6 +21,7 @@ current version plus the previous version's own files (target <= 1.1).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import statistics
 import sys
@@ -168,6 +170,10 @@ def run(quick: bool, rows_per_month: int | None = None) -> dict:
         pairs: dict[str, list[tuple[float, float]]] = {}  # target -> [(ours, baseline) per interleaved pair]
 
         def timed(fn) -> float:
+            # A collection left over from the previous (maybe 25M-row) job is not charged to whichever
+            # run happens to follow it: both sides start each run from a collected heap.
+            spark.sparkContext._jvm.java.lang.System.gc()
+            gc.collect()
             t0 = time.perf_counter()
             fn()
             return time.perf_counter() - t0
@@ -195,7 +201,12 @@ def run(quick: bool, rows_per_month: int | None = None) -> dict:
             out.write.parquet(str(root / "hand" / f"merge_{hands[0]}"))
 
         def pair(target, a, b):
-            ta, tb = timed(a), timed(b)
+            # who goes first alternates from pair to pair, so neither side always runs on a warmer JVM
+            first_b = len(pairs.get(target, [])) % 2 == 1
+            if first_b:
+                tb, ta = timed(b), timed(a)
+            else:
+                ta, tb = timed(a), timed(b)
             pairs.setdefault(target, []).append((ta, tb))
             print(f"  {target:<34} {ta:7.3f}s vs {tb:7.3f}s  ratio {ta / tb:5.2f}", file=sys.stderr, flush=True)
 
