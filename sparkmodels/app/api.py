@@ -130,14 +130,17 @@ def debug(project_dir: str | Path = ".", *, target: str | None = None, vars=None
     return redact(info)
 
 
-def server_start(project_dir: str | Path = ".", *, target: str | None = None, vars=None):
-    """Start the warm Spark server of a target (server.py): (Server, False if it was already running)."""
+def server_start(project_dir: str | Path = ".", *, target: str | None = None, vars=None,
+                 jdbc_port: int | None = None):
+    """Start the warm Spark server of a target (server.py): (Server, False if it was already running).
+    jdbc_port: the same JVM also serves the target's metastore over JDBC (catalog: hive)."""
     from sparkmodels.execute.spark import server
     from sparkmodels.execute.spark.launch import check_java, driver_java_options
 
     config = config_for(project_dir, target, vars, None)
     check_java()
-    return server.start(config.target, config.root, driver_java_options(config.target, cds="map"))
+    return server.start(config.target, config.root, driver_java_options(config.target, cds="map"),
+                        jdbc_port=jdbc_port)
 
 
 def server_stop(project_dir: str | Path = ".", *, target: str | None = None, vars=None,

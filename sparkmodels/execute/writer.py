@@ -102,10 +102,20 @@ class VersionWriter:
             loc.publish(version, expected_base=base)
         self._clean_later(loc)
         self.relations.published(node, version, written_schema)
-        # the metastore names the new version (a hadoop warehouse has no stable link: the version)
-        stable = getattr(loc, "pointers", None) is None
+        # With readers in other sessions meanwhile (a JDBC client of the server), the metastore names
+        # the version folder itself and moves to the new one in one ALTER TABLE ... SET LOCATION: a
+        # query running across the publish reads the old version's files, which stay until the next
+        # publish. Through the stable link it would find them gone ("File does not exist") once the
+        # link moved. A partitioned table keeps the link: its partitions' locations would not move
+        # with the table's. Without such readers the link needs no metastore call at all.
+        stable = getattr(loc, "pointers", None) is None and (bool(partition_by) or not self.catalog.shared_readers)
+        partitions = None
+        if partition_by and not stable and self.catalog.enabled:
+            from sparkmodels.execute.materializations.versions import data_files, partition_of
+
+            partitions = {partition_of(f) for f in data_files(loc, version)}  # each moves to its new folder
         self.catalog.register_table(node, schema, str(loc.link if stable else version), written_schema,
-                                    partition_by, stable=stable)
+                                    partition_by, stable=stable, partitions=partitions)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
         self.jobs.record_write(group, stats)
         return stats
