@@ -231,8 +231,24 @@ def test_hadoop_warehouse_moves_the_registered_location_to_each_new_version(tmp_
                 +materialized: table
         """,
         "models/t.sql": "select id from range({{ var('n') }})",
+        "models/tp.sql": "{{ config(partition_by=['k']) }}\nselect id, id % 2 as k from range({{ var('n') }})",
     })
     store = open_warehouse(f"file://{tmp_path / 'wh'}", "hadoop").connect(spark)
+
+    def partition_locations() -> dict[str, str]:
+        out = {}
+        for (spec,) in spark.sql("show partitions hshop.tp").collect():
+            k, _, v = spec.partition("=")
+            rows = spark.sql(f"describe table extended hshop.tp partition ({k} = {v})").where(
+                "col_name = 'Location'").collect()
+            out[spec] = rows[0][1].rstrip("/").removeprefix("file:").lstrip("/")
+        return out
+
+    def partitions_follow() -> None:
+        # each registered partition is in the current version, and reading by name gives its rows
+        current = str(store.table("hshop", "tp").current()).removeprefix("file:").lstrip("/")
+        assert all(loc == f"{current}/{spec}" for spec, loc in partition_locations().items()), (
+            current, partition_locations())
 
     def registered_location() -> str:
         rows = spark.sql("describe table extended hshop.t").where("col_name = 'Location'").collect()
@@ -248,6 +264,13 @@ def test_hadoop_warehouse_moves_the_registered_location_to_each_new_version(tmp_
         assert second != first
         assert registered_location().removeprefix("file:").lstrip("/") == str(second).removeprefix("file:").lstrip("/")
         assert spark.table("hshop.t").count() == 5  # the new version, Spark's cached listing refreshed
+        # A partition's location is its own: it must move too (else the new rows stay unseen, and the
+        # reads fail once the old version is cleaned), and one the new version lacks is dropped.
+        partitions_follow()
+        assert spark.table("hshop.tp").count() == 5 and set(partition_locations()) == {"k=0", "k=1"}
+        assert sparkmodels.run(root, spark=spark, vars={"n": 1}).success  # the first version is cleaned now
+        partitions_follow()
+        assert set(partition_locations()) == {"k=0"} and spark.table("hshop.tp").count() == 1
     finally:
         spark.sql("DROP DATABASE IF EXISTS hshop CASCADE")  # external: the files stay
 

@@ -154,3 +154,43 @@ def test_two_writers_at_once_never_crash_and_the_one_whose_base_moved_fails_clea
     for noise in ("Traceback", "_temporary", "FileNotFound"):
         assert noise not in out, out
     assert _table(root) == {20} and in_progress not in _versions(root)
+
+
+INCREMENTAL = {
+    **PROJECT,
+    "models/up.sql": "{{ config(materialized='incremental', incremental_strategy='append') }}\n"
+                     "select id, {{ var('gen', 0) }} as gen from range(3)\n",
+}
+
+
+@pytest.mark.slow
+def test_two_incremental_appends_at_once_lose_no_rows(tmp_path, spark):
+    """Two appends to one incremental table at once: the one that publishes first keeps its rows, the
+    one whose base moved publishes nothing and says so, and running it again adds its rows: no row is
+    lost silently (counted per gen, with pyarrow). The slow writer is a real process held just before
+    its publish; the others run in this test's session."""
+    import sparkmodels
+
+    root = write_files(tmp_path / "proj", INCREMENTAL)
+    assert sparkmodels.run(root, spark=spark, vars={"gen": 1}).success
+    slow = _start(root, 10, hold="publish")
+    _wait_for_hold(slow, root, 10)
+    assert sparkmodels.run(root, spark=spark, vars={"gen": 20}).success  # appends and publishes meanwhile
+    (root / "hold-10").unlink()
+    code, out = _finish(slow)
+    assert code == 1, out
+    assert "changed while this run wrote it" in out and "Run again" in out
+    _clean_failure(out)
+    counts = _gen_counts(root)
+    assert counts == {1: 3, 20: 3}, counts  # the fast run's rows are there, the failed run's are not
+    assert sparkmodels.run(root, spark=spark, vars={"gen": 10}).success  # again: on the current version
+    assert _gen_counts(root) == {1: 3, 20: 3, 10: 3}
+    assert not list((root / "warehouse/demo/.versions/up/_leases").iterdir())
+
+
+def _gen_counts(root: Path) -> dict[int, int]:
+    import collections
+
+    import pyarrow.parquet as pq
+
+    return dict(collections.Counter(pq.read_table(root / "warehouse/demo/up").column("gen").to_pylist()))

@@ -91,15 +91,53 @@ def test_failing_hooks_are_located_and_fail_the_run(make_project, spark):
     # on-run-end ran although a node failed, saw both results, and its failing second hook is located
     assert sorted(_one(spark, "hk_results").split(",")) == ["error", "success"]
     assert "2 of 2 ERROR hook: demo.on-run-end.1" in res.output
-    assert "Runtime error in demo.on-run-end.1 (project.yml:3): on-run-end failed:" in res.output
+    assert "Runtime error in demo.on-run-end.1 (project.yml:5): on-run-end failed:" in res.output  # the 2nd item
     assert "Traceback" not in res.output
 
-    # a failing on-run-start skips every node; its error names the project file's line
-    (root / "project.yml").write_text("name: demo\nversion: '1'\non-run-start: \"select {{ undefined_thing }}\"\n")
+    # a failing on-run-start skips every node; its error names the project file's line (of the list's
+    # 2nd item, in a dbt_project.yml)
+    (root / "project.yml").unlink()
+    (root / "dbt_project.yml").write_text("name: demo\nversion: '1'\non-run-start:\n  - \"select 1\"\n\n"
+                                          "  - \"select {{ undefined_thing }}\"\n")
     res = CliRunner().invoke(cli, ["run", "--project-dir", str(root), "-s", "ok"])
     assert res.exit_code == 1, res.output
-    assert "Compilation error in demo.on-run-start.0 (project.yml:3): 'undefined_thing' is undefined." in res.output
+    assert "Compilation error in demo.on-run-start.1 (dbt_project.yml:6): 'undefined_thing' is undefined." in res.output
     assert "SKIP=1" in res.output and "skipped because an on-run-start hook failed" in res.output
+
+
+def test_hook_list_items_are_located_line_by_line(make_project):
+    root = make_project({
+        "project.yml": ("name: demo\nversion: '1'\n"
+                        "on-run-start: [\"select 1\", \"select 2\"]\n"  # a flow list: one line
+                        "on_run_start: |\n"  # a block at the key: its SQL starts below the key
+                        "  select 2.5\n"
+                        "on-run-end:\n"
+                        "  - select 3\n"
+                        "  - |\n"
+                        "    select 4\n"  # a block scalar's SQL starts below its `|`
+                        "  - sql: select 5\n"
+                        "    transaction: true\n"
+                        "models:\n"
+                        "  demo:\n"
+                        "    +pre-hook:\n"
+                        "      # a comment between items\n"
+                        "      - select 6\n"
+                        "      - select 7\n"),
+        "models/m.sql": "select 1 as x",
+        "models/n.sql": "{{ config(post_hook=[\n    'select 10',\n\n    'select 11']) }}\nselect 1 as x",
+        "models/schema.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      post_hook:\n"
+                             "        - select 8\n        - select 9\n",
+    })
+    p = load_project(root)
+    hooks = p.config.run_hooks
+    assert [h.location for h in hooks["on-run-start"]] == ["project.yml:3", "project.yml:3", "project.yml:5"]
+    assert [h.location for h in hooks["on-run-end"]] == ["project.yml:7", "project.yml:9", "project.yml:10"]
+    m = p.manifest.nodes["model.demo.m"]
+    assert [(h, h.location) for h in m.config["pre_hook"]] == [("select 6", "project.yml:16"),
+                                                              ("select 7", "project.yml:17")]
+    assert [h.location for h in m.config["post_hook"]] == ["models/schema.yml:6", "models/schema.yml:7"]
+    n = p.manifest.nodes["model.demo.n"]  # a config() list: each item at its line of the model file
+    assert [h.location for h in n.config["post_hook"]] == ["models/n.sql:2", "models/n.sql:4"]
 
 
 def test_statements_split_outside_quotes_and_comments():

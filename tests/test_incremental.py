@@ -196,7 +196,10 @@ def test_kill_9_during_an_incremental_write_leaves_the_previous_version(make_pro
     slow = ("select id, v, m from {{ ref('src') }}\n"
             "{% if is_incremental() %}where reflect('java.lang.Thread', 'sleep', cast(60000 as bigint)) is null"
             "{% endif %}")  # Thread.sleep returns void: null, so every row passes after the sleep
-    root = make_project({"project.yml": FILES["project.yml"], "models/src.sql": FILES["models/src.sql"],
+    # src a table: over a view of literal rows Spark's optimizer would run the sleeps while planning,
+    # before the write starts (minutes of a test waiting for nothing).
+    root = make_project({"project.yml": FILES["project.yml"],
+                         "models/src.sql": "{{ config(materialized='table') }}\n" + FILES["models/src.sql"],
                          "models/app.sql": inc("append", ", partition_by=['m']", slow)})
     ok(sparkmodels.run(root, spark=spark, vars={"rows": ROWS1}))
     before = rows(spark, root, "app")

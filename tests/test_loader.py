@@ -1,79 +1,15 @@
-"""Loading project files into the Manifest: dependencies, located errors, disabled models (no Spark)."""
+"""Loading project files into the Manifest: each resource's nodes, located errors, the CLI's ls and compile (no Spark)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 import sparkmodels
-from sparkmodels.errors import CompilationError, GraphError, ProjectError
-
-SOURCES = """
-version: 2
-sources:
-  - name: raw
-    tables:
-      - name: events
-      - name: users
-"""
+from sparkmodels.errors import GraphError, ProjectError
 
 
 def _load(make_project, files, **kw):
     return sparkmodels.load_project(make_project(files), **kw)
-
-
-def test_refs_and_sources_become_depends_on(make_project):
-    p = _load(make_project, {
-        "models/sources.yml": SOURCES,
-        "models/stg_events.sql": "select * from {{ source('raw', 'events') }}",
-        "models/stg_users.sql": "select * from {{ source('raw', 'users') }}",
-        "models/joined.sql": ("select * from {{ ref('stg_events') }} e\n"
-                              "join {{ ref('stg_users') }} u using (id)\n"
-                              "join {{ ref('stg_users') }} u2 using (id)\n"
-                              "join {{ ref('lookup') }} l using (code)"),
-        "seeds/lookup.csv": "code,label\n1,a\n",
-    })
-    nodes = p.manifest.nodes
-    assert nodes["model.demo.stg_events"].depends_on == ("source.demo.raw.events",)
-    # each dependency once, in first-use order
-    assert nodes["model.demo.joined"].depends_on == (
-        "model.demo.stg_events", "model.demo.stg_users", "seed.demo.lookup")
-    assert [c.line for c in nodes["model.demo.joined"].calls] == [1, 2, 3, 4]
-    manifest = p.manifest.to_dict()
-    assert manifest["parent_map"]["model.demo.joined"] == list(nodes["model.demo.joined"].depends_on)
-    assert "model.demo.joined" in manifest["child_map"]["seed.demo.lookup"]
-    assert set(manifest["sources"]) == {"source.demo.raw.events", "source.demo.raw.users"}
-    json.dumps(manifest)  # serialisable
-
-
-def test_unknown_ref_names_model_file_line_and_suggests(make_project):
-    with pytest.raises(CompilationError) as info:
-        _load(make_project, {
-            "models/staging/stg_orders.sql": "select 1 as id",
-            "models/marts/orders.sql": "select *\n\nfrom {{ ref('stg_order') }}\n",
-        })
-    err = info.value
-    assert (err.node, err.path, err.line) == ("orders", "models/marts/orders.sql", 3)
-    assert "ref('stg_order')" in err.message and "Did you mean 'stg_orders'" in err.message
-    assert str(err).startswith("Compilation error in orders (models/marts/orders.sql:3):")
-
-
-def test_unknown_source_names_model_file_line_and_suggests(make_project):
-    with pytest.raises(CompilationError) as info:
-        _load(make_project, {
-            "models/sources.yml": SOURCES,
-            "models/a.sql": "select 1\n\nfrom {{ source('raw', 'event') }}",
-        })
-    err = info.value
-    assert (err.node, err.path, err.line) == ("a", "models/a.sql", 3)
-    assert "source('raw', 'event') is not defined" in err.message and "'raw.events'" in err.message
-
-
-def test_self_reference(make_project):
-    with pytest.raises(CompilationError, match="refers to itself") as info:
-        _load(make_project, {"models/a.sql": "select 1\nfrom {{ ref('a') }}"})
-    assert info.value.line == 2
 
 
 @pytest.mark.parametrize("files, other", [
@@ -117,32 +53,6 @@ def test_schema_file_must_be_a_mapping(make_project):
     with pytest.raises(ProjectError, match="must be a YAML mapping") as info:
         _load(make_project, {"models/schema.yml": "- just\n- a list\n"})
     assert info.value.path == "models/schema.yml"
-
-
-@pytest.mark.parametrize("how", ["inline", "yaml", "tree"])
-def test_disabled_model_excluded_and_ref_to_it_is_an_error(make_project, how):
-    files = {"models/off/a.sql": "select 1", "models/c.sql": "select 3"}
-    if how == "inline":
-        files["models/off/a.sql"] = "{{ config(enabled=false) }}select 1"
-    elif how == "yaml":
-        files["models/s.yml"] = "models:\n  - name: a\n    config:\n      enabled: false\n"
-    else:
-        files["project.yml"] = "name: demo\nmodels:\n  demo:\n    off:\n      +enabled: false\n"
-    p = _load(make_project, files)
-    assert "model.demo.a" not in p.manifest.nodes and "model.demo.c" in p.manifest.nodes
-
-    files["models/b.sql"] = "select 1\nfrom {{ ref('a') }}"
-    with pytest.raises(CompilationError, match="depends on 'a', which is disabled") as info:
-        _load(make_project, files, )
-    assert (info.value.node, info.value.path, info.value.line) == ("b", "models/b.sql", 2)
-
-
-def test_disabled_model_may_ref_missing_models(make_project):
-    p = _load(make_project, {
-        "models/old.sql": "{{ config(enabled=false) }}select * from {{ ref('gone') }}",
-        "models/a.sql": "select 1",
-    })
-    assert set(p.manifest.nodes) == {"model.demo.a"}
 
 
 def test_schema_yml_descriptions_and_columns(example_project):
@@ -307,34 +217,3 @@ def test_ls_and_compile_never_import_pyspark(example_project, command):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "NO_PYSPARK"
-
-
-def test_file_walk_matches_sorted_rglob_and_skips_hidden(tmp_path):
-    from sparkmodels.project.loader import _walk
-
-    base = tmp_path / "models"
-    for rel in ("b.sql", "a/z.sql", "a.sql", "a_b/c.sql", "A/x.sql", ".hidden.sql", ".git/k.sql",
-                "d/.e/f.sql", "d/g.py", "a/b/c/d.sql"):
-        (base / rel).parent.mkdir(parents=True, exist_ok=True)
-        (base / rel).write_text("select 1")
-    (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "linked.sql").write_text("select 2")
-    (base / "linkdir").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # not entered
-    (base / "linkfile.sql").symlink_to(tmp_path / "elsewhere" / "linked.sql")  # a file: kept
-    (base / "broken.sql").symlink_to(tmp_path / "nowhere.sql")
-    expected = [str(p) for p in sorted(base.rglob("*")) if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(base).parts)]
-    assert _walk(str(base)) == expected
-    assert "linkdir" not in " ".join(expected)
-
-
-def test_read_source_reads_like_read_text(tmp_path):
-    from sparkmodels.project.loader import read_source
-
-    path = tmp_path / "m.sql"
-    for data in (b"select 1\r\nfrom t\rwhere x\n", "caf\u00e9 \u2603\n".encode(), b"", b"\xef\xbb\xbfbom"):
-        path.write_bytes(data)
-        assert read_source(path) == path.read_text(encoding="utf-8")
-    path.write_bytes(b"\xff")
-    with pytest.raises(UnicodeDecodeError):
-        read_source(path)

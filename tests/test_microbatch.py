@@ -139,3 +139,79 @@ def test_window_files_marks_files_wholly_inside(spark, tmp_path):
                          spark.conf.get("spark.sql.session.timeZone"))
     by_folder = {rel.split("/")[0]: inside for rel, inside in found.items()}
     assert by_folder == {"inside": True, "straddle": False}
+
+
+def test_references_this_decides_concurrency_as_dbt_does():
+    from types import SimpleNamespace
+
+    from sparkmodels.execute.materializations.microbatch import references_this
+
+    def node(code, language="sql"):
+        return SimpleNamespace(raw_code=code, language=language)
+
+    assert references_this(node("select * from t where x > (select max(x) from {{ this }})"))
+    assert references_this(node("{% set t = this %}select 1"))
+    assert not references_this(node("-- this model\nselect this_col from {{ ref('a') }}"))
+    assert references_this(node("spark.table(ctx.this)", "python"))
+
+
+def _overlap(batches: list[dict]) -> bool:
+    spans = [(dt.datetime.fromisoformat(b["started_at"]), dt.datetime.fromisoformat(b["completed_at"]))
+             for b in batches]
+    return any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(spans) for b in spans[i + 1:])
+
+
+def test_concurrent_batches_overlap_and_equal_the_sequential_build(make_project, spark, monkeypatch):
+    """threads=2: the middle batches run at once (dbt 1.9: first and last alone), each publishes its own
+    version on the newest one; the table equals the one-at-a-time build, a failed middle batch gets
+    its own line and retry reruns only it."""
+    seq_root = project(make_project, spark)
+    [seq] = sparkmodels.run(seq_root, spark=spark, event_time_end="2020-05-01", threads=1).results
+    assert seq.status == "success" and not _overlap(seq.extra["batches"])
+    expected = sorted(tuple(r) for r in table(spark, seq_root).select("id", "ts", "amount", "month").collect())
+
+    root = make_project({"models/sources.yml": (seq_root / "models/sources.yml").read_text(),
+                         "models/mb.sql": MODEL}, name="concurrent")
+    events(spark, root)
+    monkeypatch.setenv("SM_FAIL_MONTH", "2020-02")
+    [r] = sparkmodels.run(root, spark=spark, event_time_start="2020-01-01", event_time_end="2020-07-01",
+                          threads=2).results
+    assert r.status == "error"
+    done = r.extra["batches"]
+    assert [b["start"][:7] for b in done] == ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05", "2020-06"]
+    assert _overlap(done[1:5])  # the middle batches ran at once
+    assert done[0]["completed_at"] <= min(b["started_at"] for b in done[1:])  # the first alone, before
+    assert done[5]["started_at"] >= max(b["completed_at"] for b in done[:5])  # the last alone, after
+    assert "1 of 6 batches failed" in r.message
+    assert "batch 2020-02-01 00:00:00 .. 2020-03-01 00:00:00: ERROR" in r.message
+    assert {x.month for x in table(spark, root).select("month").distinct().collect()} == {"2020-01", "2020-03", "2020-04"}
+    versions = {b["version"] for b in done if b["status"] == "success"}
+    assert len(versions) == 5  # each batch its own published version
+    monkeypatch.delenv("SM_FAIL_MONTH")
+    [again] = api.retry(root, spark=spark).results
+    assert again.status == "success", again.message
+    assert [b["start"][:7] for b in again.extra["batches"]] == ["2020-02"]
+    got = sorted(tuple(x) for x in table(spark, root).select("id", "ts", "amount", "month").collect())
+    assert got == expected
+
+
+def test_newest_event_from_footers_equals_sparks_max(spark, tmp_path):
+    """Without --event-time-end a run's last batch is the newest event's: the footers' max (no scan
+    of history) must equal Spark's max(), in the session's time zone; INT96 files cannot tell."""
+    from sparkmodels.execute.materializations.versions import newest_in_files
+
+    rows = [(i, dt.datetime(2021, 1 + i % 5, 1 + i % 20, i % 24, i % 60)) for i in range(50)] + [(99, None)]
+    df = spark.createDataFrame(rows, "id int, ts timestamp")
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    before = spark.conf.get("spark.sql.parquet.outputTimestampType")
+    try:
+        spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        df.repartition(3).write.parquet(str(tmp_path / "micros"))
+        spark.conf.set("spark.sql.parquet.outputTimestampType", "INT96")
+        df.write.parquet(str(tmp_path / "int96"))
+    finally:
+        spark.conf.set("spark.sql.parquet.outputTimestampType", before)
+    expected = spark.read.parquet(str(tmp_path / "micros")).agg({"ts": "max"}).collect()[0][0]
+    assert newest_in_files(tmp_path / "micros", "TS", zone) == (True, expected.replace(tzinfo=None))
+    assert newest_in_files(tmp_path / "int96", "ts", zone) == (False, None)
+    assert newest_in_files(tmp_path / "micros", "id", zone) == (False, None)  # not a timestamp

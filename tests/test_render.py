@@ -282,3 +282,18 @@ def test_execute_is_false_at_load_and_marks_the_model_for_run_time():
     assert out.text == "skip" and out.runtime
     plain = Renderer(vars={}, target={}).render("select 1 from {{ ref('a') }}", filename="m.sql", node_name="m")
     assert not plain.runtime
+
+
+def test_context_is_the_renders_own_context(make_project):
+    # dbt's `context`: look names up dynamically, e.g. a macro chosen by name (context.get(name))
+    p = _load(make_project, {
+        "project.yml": "name: demo\nvars:\n  v1: hello\n",
+        "macros/m.sql": "{% macro pick(name) %}{{ context.get(name)() }}{% endmacro %}\n"
+                        "{% macro shout() %}HEY{% endmacro %}\n",
+        "models/m.sql": "select '{{ context['var']('v1') }}' as a, '{{ context.get('nope', 'dflt') }}' as b, "
+                        "'{{ context['this'].identifier }}' as t, '{{ pick('shout') }}' as c, "
+                        "{{ 'ref' in context and 'shout' in context }} as has",
+        "models/other.sql": "select '{{ context['this'].identifier }}' as t",
+    })
+    assert _rendered(p).rendered == "select 'hello' as a, 'dflt' as b, 'm' as t, 'HEY' as c, True as has"
+    assert _rendered(p, "other").rendered == "select 'other' as t"  # each render's own entries

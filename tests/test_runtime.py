@@ -3,6 +3,8 @@ adapter introspection, run_query and statement; parse-time emptiness; located ru
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import sparkmodels
@@ -82,8 +84,12 @@ FILES = {
     "models/plain.sql": "select id from {{ ref('base') }}\n",
     "models/run_globals.sql": "{% if execute %}select '{{ graph.nodes['model.demo.base'].name }}|{{ model.name }}|"
                               "{{ flags.WHICH }}|{{ 'model.demo.base' in selected_resources }}|"
-                              "{{ invocation_id | length }}|{{ run_started_at.year > 2000 }}' as g"
+                              "{{ invocation_id | length }}|{{ run_started_at.year > 2000 }}|"
+                              "{{ context['graph'] is mapping }}|{{ context['execute'] }}' as g"
                               "{% else %}select 'parse' as g{% endif %}\n",
+    # the invocation_id templates see, at run time and at load: the one the run's artifacts record
+    "models/inv_run.sql": "{% if execute %}select '{{ invocation_id }}' as i{% else %}select 'parse' as i{% endif %}\n",
+    "models/inv_load.sql": "select '{{ invocation_id }}' as i\n",
 }
 
 
@@ -93,7 +99,10 @@ def built(tmp_path_factory, spark):
 
     root = write_files(tmp_path_factory.mktemp("runtime") / "proj", FILES)
     result = sparkmodels.run(root, spark=spark)
-    return root, {r.name: r for r in result.results}
+    # the run's artifacts, read now: later tests compile, which writes manifest.json again
+    artifacts = {name: json.loads((root / "target" / f"{name}.json").read_text())
+                 for name in ("run_results", "manifest")}
+    return root, {r.name: r for r in result.results}, artifacts
 
 
 def one(spark, table: str) -> dict:
@@ -107,7 +116,7 @@ def test_parse_time_is_empty_and_marks_only_the_models_that_need_run_time(tmp_pa
     nodes = sparkmodels.load_project(root).manifest.nodes
     marked = {n.name for n in nodes.values() if n.runtime_render}
     assert marked == {"cols", "col_info", "queried", "stmt", "rels", "depends", "from_eph", "broken_query",
-                      "broken_render", "broken_sql", "run_globals"}
+                      "broken_render", "broken_sql", "run_globals", "inv_run"}
     # dbt's parse-time values: no columns, no query result, execute false
     assert "'none' as c1" in nodes["model.demo.col_info"].rendered
     assert "select 0 as m" in nodes["model.demo.queried"].rendered
@@ -117,7 +126,7 @@ def test_parse_time_is_empty_and_marks_only_the_models_that_need_run_time(tmp_pa
 
 
 def test_a_macro_whose_sql_depends_on_a_relations_columns(built, spark):
-    _root, results = built
+    _root, results, _artifacts = built
     assert results["cols"].status == "success", results["cols"].message
     assert spark.table("cols").columns == ["id", "name", "amount"]
     assert results["from_eph"].status == "success", results["from_eph"].message
@@ -132,7 +141,7 @@ def test_columns_from_get_columns_in_relation(built, spark):
 
 
 def test_run_query_and_statement(built, spark):
-    _root, results = built
+    _root, results, _artifacts = built
     assert results["queried"].status == "success", results["queried"].message
     assert one(spark, "queried") == {"m": 1, "names": "m,s", "v": 1, "s": "x", "n": 1}
     assert one(spark, "stmt") == {"n": 1, "d": 1, "ra": 1, "nothing": True}
@@ -140,7 +149,7 @@ def test_run_query_and_statement(built, spark):
 
 
 def test_relations_and_adapter_methods(built, spark):
-    _root, results = built
+    _root, results, _artifacts = built
     assert results["rels"].status == "success", results["rels"].message
     assert one(spark, "rels") == {
         "ref_info": "base|base|table|True|False", "view_info": "view|True", "lookup": "base|True",
@@ -149,11 +158,54 @@ def test_relations_and_adapter_methods(built, spark):
 
 
 def test_run_time_globals(built, spark):
-    assert one(spark, "run_globals") == {"g": "base|run_globals|run|True|36|True"}
+    assert one(spark, "run_globals") == {"g": "base|run_globals|run|True|36|True|True|True"}
+
+
+def test_one_invocation_id_in_templates_and_artifacts(built, spark):
+    _root, _results, artifacts = built
+    invocation = artifacts["run_results"]["metadata"]["invocation_id"]
+    assert len(invocation) == 36
+    assert artifacts["manifest"]["metadata"]["invocation_id"] == invocation
+    assert one(spark, "inv_run") == {"i": invocation}  # rendered again when it ran
+    assert one(spark, "inv_load") == {"i": invocation}  # rendered once, at load
+
+
+def test_compiled_files_of_a_run_show_the_run_time_sql(built):
+    root, _results, artifacts = built
+    compiled = root / "target" / "compiled" / "demo" / "models"
+    assert "select 1 as m" in (compiled / "queried.sql").read_text()  # load time wrote `select 0 as m`
+    ran = {r["unique_id"]: r["compiled_code"] for r in artifacts["run_results"]["results"]}
+    assert "select 1 as n" in ran["model.demo.stmt"] and "select 0" not in ran["model.demo.stmt"]
+    assert "select 1 as n" in (compiled / "stmt.sql").read_text()
+    assert "select 1 as n" in artifacts["manifest"]["nodes"]["model.demo.stmt"]["compiled_code"]
+
+
+def test_compiled_file_of_an_incremental_run_shows_the_branch_taken(tmp_path, spark):
+    from conftest import write_files
+
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "models/src.sql": "{{ config(materialized='table') }}\nselect 1 as id union all select 2\n",
+        "models/inc.sql": "{{ config(materialized='incremental') }}\n"
+                          "{% set src = ref('src') %}\n"
+                          "{% set n = run_query('select count(*) from ' ~ src).rows[0][0] if execute else -1 %}\n"
+                          "select {{ n }} as n, {% if is_incremental() %}'inc'{% else %}'full'{% endif %} as branch\n",
+    })
+    compiled = root / "target" / "compiled" / "demo" / "models" / "inc.sql"
+    assert sparkmodels.run(root, spark=spark).success
+    assert "select 2 as n, 'full' as branch" in compiled.read_text()
+    assert sparkmodels.run(root, spark=spark).success
+    assert "select 2 as n, 'inc' as branch" in compiled.read_text()
+    results = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    assert "select 2 as n, 'inc' as branch" in next(r["compiled_code"] for r in results if r["name"] == "inc")
+    assert sorted(spark.table("inc").collect()) == [(2, "full"), (2, "inc")]
+    # compile renders it in a session too, with the branch a run would take now
+    assert "select 2 as n, 'inc' as branch" in sparkmodels.compile(root, select=["inc"], spark=spark).compiled[
+        "model.demo.inc"]
 
 
 def test_run_time_errors_keep_their_file_and_line(built):
-    _root, results = built
+    _root, results, _artifacts = built
     query = results["broken_query"]
     assert query.status == "error" and "no_such_column" in query.message
     assert (query.error.path, query.error.line) == ("macros/cols.sql", 8)
@@ -180,7 +232,7 @@ def test_column_and_relation_objects_without_spark():
 
 
 def test_compile_renders_run_time_models_in_a_session_only_when_selected(built, spark):
-    root, _results = built
+    root, _results, _artifacts = built
     plain = sparkmodels.compile(root, select=["plain"])
     assert plain.runtime == () and "from `base`" in plain.compiled["model.demo.plain"]
     res = sparkmodels.compile(root, select=["cols", "depends"], spark=spark)
@@ -207,3 +259,65 @@ def test_columns_are_read_again_after_their_relation_is_rebuilt_in_the_run(tmp_p
     assert sparkmodels.run(root, spark=spark, vars={"col": "a"}).success
     assert sparkmodels.run(root, spark=spark, vars={"col": "b"}).success
     assert spark.table("y").columns == ["b"]
+
+
+def test_snapshots_and_analyses_are_rendered_again_at_run_time(tmp_path, spark):
+    from conftest import write_files
+
+    cols = ("{% macro cols_but(rel, drop) %}{% for c in adapter.get_columns_in_relation(rel) if c.name != drop %}"
+            "{{ c.quoted }}{{ ', ' if not loop.last }}{% endfor %}{% endmacro %}\n")
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "macros/cols.sql": cols,
+        "models/wide.sql": "{{ config(materialized='table') }}\nselect 1 as id, 'a' as name, 2 as internal\n",
+        # two blocks in one file: each is rendered from its own body, errors at the file's lines
+        "snapshots/snaps.sql": "{% snapshot wide_snap %}\n"
+                               "{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
+                               "select {{ cols_but(ref('wide'), 'internal') }} from {{ ref('wide') }}\n"
+                               "{% endsnapshot %}\n"
+                               "{% snapshot broken_snap %}\n"
+                               "{{ config(unique_key='id', strategy='check', check_cols='all') }}\n"
+                               "-- depends_on: {{ ref('wide') }}\n"
+                               "{% if execute %}{% do run_query('selec oops') %}{% endif %}\n"
+                               "select 1 as id\n"
+                               "{% endsnapshot %}\n",
+        "analyses/cols_of_wide.sql": "select {{ cols_but(ref('wide'), 'name') }} from {{ ref('wide') }}\n",
+    })
+    nodes = sparkmodels.load_project(root).manifest.nodes
+    assert {u for u, n in nodes.items() if n.runtime_render} == {
+        "snapshot.demo.wide_snap", "snapshot.demo.broken_snap", "analysis.demo.cols_of_wide"}
+    assert "select  from" in nodes["snapshot.demo.wide_snap"].rendered  # parse time: no columns
+    results = {r.name: r for r in sparkmodels.build(root, spark=spark).results}
+    assert results["wide_snap"].status == "success", results["wide_snap"].message
+    columns = spark.read.parquet(str(root / "warehouse" / "demo" / "wide_snap")).columns
+    assert columns[:2] == ["id", "name"] and "internal" not in columns
+    broken = results["broken_snap"]
+    assert broken.status == "error" and (broken.error.path, broken.error.line) == ("snapshots/snaps.sql", 8)
+    res = sparkmodels.compile(root, select=["cols_of_wide", "wide_snap"], spark=spark)
+    assert res.runtime == ("cols_of_wide", "wide_snap")
+    assert "select `id`, `name` from `wide`" in res.compiled["snapshot.demo.wide_snap"]
+    assert res.compiled["analysis.demo.cols_of_wide"].startswith("select `id`, `internal` from `wide`")
+    written = root / "target" / "compiled" / "demo" / "analyses" / "cols_of_wide.sql"
+    assert written.read_text().startswith("select `id`, `internal` from `wide`")
+
+
+def test_the_build_cache_fingerprints_a_run_time_models_rendered_sql(tmp_path, spark):
+    from conftest import write_files
+
+    # the model's SQL depends on a relation outside the project: only its run-time render shows it
+    spark.sql("create or replace temp view rt_outside as select 1 as v")
+    root = write_files(tmp_path / "p", {
+        "project.yml": "name: demo\nversion: '1'\n",
+        "models/rt_cached.sql": "{{ config(materialized='table') }}\n"
+                                "{% set v = run_query('select v from rt_outside').rows[0][0] if execute else 0 %}\n"
+                                "select {{ v }} as v\n",
+    })
+    assert sparkmodels.run(root, spark=spark).success
+    again = sparkmodels.run(root, spark=spark)
+    assert again.results[0].extra.get("cached") and spark.table("rt_cached").collect()[0][0] == 1
+    compiled = root / "target" / "compiled" / "demo" / "models" / "rt_cached.sql"
+    assert "select 1 as v" in compiled.read_text()  # unchanged, its compiled file still the run-time SQL
+    spark.sql("create or replace temp view rt_outside as select 2 as v")
+    changed = sparkmodels.run(root, spark=spark)
+    assert not changed.results[0].extra.get("cached") and spark.table("rt_cached").collect()[0][0] == 2
+    spark.catalog.dropTempView("rt_outside")

@@ -37,7 +37,7 @@ def test_the_key_follows_every_session_setting_and_nothing_else(tmp_path):
     assert key is not None and key == server.server_key(replace(base))
     changed = [replace(base, master="local[1]"), replace(base, warehouse=str(tmp_path / "other")),
                replace(base, conf={"spark.sql.shuffle.partitions": "3"}), replace(base, jars=("x.jar",)),
-               replace(base, packages=("org.example:lib:1.0",))]
+               replace(base, packages=("org.example:lib:1.0",)), replace(base, catalog="hive")]
     assert len({server.server_key(t) for t in changed} | {key}) == len(changed) + 1
     # what a run chooses per invocation does not need another server
     assert server.server_key(replace(base, threads=4, name="dev", schema="other")) == key
@@ -97,6 +97,54 @@ def test_stop_and_status_without_a_server_say_so(make_project, tmp_path):
     assert "No server was running" in _cli(root, "server", "stop").stdout
 
 
+def test_jdbc_port_makes_the_thrift_server_the_main_class_with_connect_as_a_plugin(tmp_path):
+    from sparkmodels.execute.spark.launch import JDBC_READER_CONF
+
+    target = Target(warehouse=str(tmp_path / "wh"), catalog="hive",
+                    conf={"spark.plugins": "com.example.Mine"})
+    plain = server._command(target, 15002, "")
+    assert plain[plain.index("--class") + 1] == server.SERVER_CLASS and plain[-1] == "spark-internal"
+    cmd = server._command(target, 15002, "", jdbc_port=10123)
+    assert cmd[cmd.index("--class") + 1] == server.THRIFT_CLASS
+    confs = dict(c.split("=", 1) for c in cmd[cmd.index("--class"):] if "=" in c and c.startswith("spark."))
+    # the user's plugin stays, Connect is added; the Hive session is the target's, embedded Derby included
+    assert confs["spark.plugins"] == f"com.example.Mine,{server.CONNECT_PLUGIN}"
+    assert confs["spark.sql.catalogImplementation"] == "hive"
+    assert "metastore_db" in confs["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    assert confs["spark.connect.grpc.binding.port"] == "15002"
+    assert all(confs[k] == v for k, v in JDBC_READER_CONF.items())
+    assert cmd[-4:] == ["--hiveconf", "hive.server2.thrift.port=10123", "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"]
+
+
+def test_jdbc_port_needs_a_catalog_hive_target(make_project, tmp_path):
+    root = make_project({"project.yml": f"name: srv\nversion: '1'\ntargets:\n  local:\n    warehouse: {tmp_path}/w\n"})
+    proc = _cli(root, "server", "start", "--jdbc-port", "10123")
+    assert proc.returncode == 2
+    assert "catalog: hive" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_connect_server_without_hive_support_is_refused_for_a_catalog_hive_target():
+    from sparkmodels.errors import EnvironmentProblem
+    from sparkmodels.execute.catalog import HiveCatalog
+
+    class Conf:  # what a Connect session answers for the server's static conf
+        def __init__(self, kind):
+            self.kind = kind
+
+        def get(self, key, default=None):
+            return self.kind if key == "spark.sql.catalogImplementation" else default
+
+    class Session:
+        def __init__(self, kind):
+            self.conf = Conf(kind)
+
+    target = Target(name="c", remote="sc://10.0.0.5:15002", catalog="hive")
+    HiveCatalog(Session("hive"), target)._check_server_has_hive()
+    with pytest.raises(EnvironmentProblem, match="runs without Hive support") as err:
+        HiveCatalog(Session("in-memory"), target)._check_server_has_hive()
+    assert "sc://10.0.0.5:15002" in str(err.value)  # the CLI: this paragraph, exit 2
+
+
 # -- a real server -------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_runs_attach_to_the_server_until_it_stops(make_project, spark):
@@ -146,3 +194,17 @@ def test_runs_attach_to_the_server_until_it_stops(make_project, spark):
     assert not server._alive(running.pid)
     assert server.find(target) is None
     assert not (server.servers_dir() / f"{running.key}.json").exists()
+
+
+def test_tables_move_their_registered_location_only_where_other_sessions_read_meanwhile():
+    from sparkmodels.execute.catalog import HiveCatalog, NoCatalog
+
+    class Classic:  # a session this run's own JVM started: embedded Derby has no other user meanwhile
+        pass
+
+    Connect = type("SparkSession", (), {"__module__": "pyspark.sql.connect.session"})
+    assert not HiveCatalog(Classic(), Target(catalog="hive")).shared_readers
+    assert HiveCatalog(Connect(), Target(catalog="hive")).shared_readers  # the server: JDBC clients
+    remote = Target(catalog="hive", conf={"spark.hadoop.hive.metastore.uris": "thrift://ms:9083"})
+    assert HiveCatalog(Classic(), remote).shared_readers
+    assert not NoCatalog().shared_readers

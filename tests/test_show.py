@@ -84,3 +84,23 @@ def test_show_python_api(make_project, spark):
     assert isinstance(preview, Preview)
     assert (preview.columns, preview.types, preview.rows[0][0]) == (("x", "d"), ("int", "date"), 1)
     assert preview.to_json() == {"node": "a", "show": [{"x": 1, "d": "2020-01-02"}]}
+
+
+def test_show_renders_introspecting_nodes_in_its_session(make_project, spark):
+    # a model, an upstream view and an inline query that introspect are rendered again at show time,
+    # not previewed with their parse-time SQL
+    cols = "{% for c in adapter.get_columns_in_relation(ref('wide')) if c.name != 'secret' %}{{ c.quoted }}, {% endfor %}"
+    root = make_project({
+        "models/wide.sql": "{{ config(materialized='table') }}\nselect 1 as id, 'a' as name, 'x' as secret",
+        "models/narrow_view.sql": f"select {cols}0 as z from {{{{ ref('wide') }}}}",
+        "models/on_narrow.sql": "select * from {{ ref('narrow_view') }}",
+    })
+    assert api.run(root, spark=spark, select=["wide"]).success
+    spark.catalog.dropTempView("narrow_view")
+    (on_narrow,) = api.show(root, select="on_narrow", spark=spark)
+    assert on_narrow.columns == ("id", "name", "z")  # the view built on the fly, rendered at show time
+    (narrow,) = api.show(root, select="narrow_view", spark=spark)
+    assert narrow.sql.startswith("select `id`, `name`, 0 as z")
+    (inline,) = api.show(root, inline="select {{ run_query('select count(*) from ' ~ ref('wide')).rows[0][0] "
+                                       "if execute else -1 }} as n", spark=spark)
+    assert inline.rows == ((1,),)

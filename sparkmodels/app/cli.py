@@ -332,11 +332,14 @@ def server_group():
 
 @server_group.command("start")
 @_common
-def server_start_cmd(common: Common):
+@click.option("--jdbc-port", type=int, default=None,
+              help="Also serve the target's metastore (catalog: hive) over JDBC/ODBC on this port, from the same JVM.")
+def server_start_cmd(common: Common, jdbc_port):
     """Start the server (a local Spark Connect server with the target's session) and return."""
     from sparkmodels.app import api
 
-    server, started = api.server_start(common.project_dir, target=common.target, vars=common.vars)
+    server, started = api.server_start(common.project_dir, target=common.target, vars=common.vars,
+                                       jdbc_port=jdbc_port)
     click.echo(f"{'Started' if started else 'Already running'}: {server.describe()}")
     click.echo("Runs of this target now use it. Stop it with `sparkmodels server stop`.")
 

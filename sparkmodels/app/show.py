@@ -15,11 +15,17 @@ import decimal
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 
-from sparkmodels.errors import ExecutionError, SparkModelsError, UsageError
+from sparkmodels.app.project import Project, ensure_project
+from sparkmodels.app.selection import defer_location, selection_context
+from sparkmodels.errors import ExecutionError, SelectionError, SparkModelsError, UsageError
 from sparkmodels.plan.compiler import CompiledNode, Compiler, identifier, relation_name, upstream
+from sparkmodels.plan.options import RunOptions
 from sparkmodels.project.config import schema_for
-from sparkmodels.project.manifest import Node
+from sparkmodels.project.manifest import Manifest, Node
+from sparkmodels.select.selector import select as select_nodes
 
 DEFAULT_LIMIT = 5  # dbt show's default
 SHOWABLE = ("model", "seed", "snapshot", "analysis")
@@ -96,6 +102,21 @@ class Previewer:
         self.config = config
         self.compiler = compiler
         self.kinds = compiler.kinds
+        self._runtime = None  # execute.runtime.ModelRenderer, for the first node that introspects
+
+    def _rendered(self, node: Node, compiled: CompiledNode, incremental: bool) -> CompiledNode:
+        """A node marked for run time (it introspects: run_query, adapter...) rendered again in this
+        session, its inputs queryable; else `compiled`. incremental: the is_incremental() branch."""
+        if not node.runtime_render or node.language != "sql":
+            return compiled
+        if self._runtime is None:
+            from sparkmodels.execute.runtime.models import ModelRenderer
+
+            self._runtime = ModelRenderer(self.engine, self.manifest, self.config, which="show")
+        if not self._runtime.needs(node):
+            return compiled
+        fresh = self._runtime.compiled(node, schema_for(self.config, node.config))
+        return fresh.incremental if incremental and fresh.incremental is not None else fresh
 
     def preview(self, node: Node, compiled: CompiledNode, limit: int | None) -> Preview:
         """Run one node's SQL (compiled) with a limit, after making what it reads queryable."""
@@ -109,8 +130,11 @@ class Previewer:
         else:
             self.ready(upstream(node, self.manifest.nodes, self.kinds).relations)
             schema = schema_for(self.config, node.config)
-            if self.kinds.of(node).incremental and self.engine.stored_version(node, schema) is not None:
+            stored = self.kinds.of(node).incremental and self.engine.stored_version(node, schema) is not None
+            if stored:
                 self.engine.ensure_relation(node, schema)  # its is_incremental() branch reads {{ this }}
+            # rendered again: the is_incremental() branch a run would take (Project.shown_sql's rule)
+            compiled = self._rendered(node, compiled, stored and not node.config.get("full_refresh"))
         try:
             df = self.engine.sql(compiled.sql)
             if limit is not None:
@@ -137,7 +161,7 @@ class Previewer:
                                      "view; only SQL views can be built here.", node=dep.name, path=dep.path,
                                      hint="Materialize it as a table and build it first.")
             self.ready(upstream(dep, self.manifest.nodes, self.kinds).relations)
-            compiled = self.compiler.compile(dep.unique_id)
+            compiled = self._rendered(dep, self.compiler.compile(dep.unique_id), False)
             try:
                 self.engine.sql(compiled.sql).createOrReplaceTempView(name)
             except Exception as exc:  # noqa: BLE001
@@ -153,3 +177,57 @@ class Previewer:
         if is_spark_error(exc):
             return spark_error(exc, node, compiled, root=self.config.root)
         return ExecutionError(f"{type(exc).__name__}: {exc}", node=node.name, path=node.path)
+
+
+def show(project_dir: str | Path = ".", *, inline: str | None = None, limit: int | None = 5,
+         options: RunOptions | None = None, spark=None, project: Project | None = None, **keywords):
+    """`sparkmodels show`: the first `limit` rows (None or a negative number: all) of the selected
+    models, or of an `inline` query (Jinja with ref()/source() and macros), as app.show.Preview values.
+
+    `options` (and its fields as keywords) give select/exclude/selector, target, vars and
+    state/defer (unbuilt tables read from the state's warehouse). Upstream views are built in the
+    session on the fly; stored tables are read as they are, never rebuilt (Previewer).
+    """
+    from sparkmodels.execute.engine import Engine
+    from sparkmodels.project.loader import inline_node
+    from sparkmodels.select.state import load_state
+
+    options = (options or RunOptions()).replace(**keywords)
+    if (inline is None) == (not (options.select or options.selector)):
+        raise UsageError("show takes either --select MODEL or --inline 'select ...' (one of them).")
+    limit = None if limit is None or limit < 0 else int(limit)
+    p = ensure_project(project_dir, options.target, options.vars, project=project)
+    previous = load_state(options.state) if options.state is not None else None
+    if inline is not None:
+        node = inline_node(p.config, p.manifest, inline)
+        manifest = Manifest(p.manifest.project_name, MappingProxyType({**p.manifest.nodes, node.unique_id: node}),
+                            p.manifest.macros, p.manifest.metadata, p.manifest.warnings)
+        compiler = Compiler(manifest, p.compiler.kinds)
+        todo = [(node, compiler.compile(node.unique_id))]
+    else:
+        select, context, _ = selection_context(p, options.select, selector=options.selector, previous=previous)
+        sel = select_nodes(p.manifest, p.graph, select, options.exclude, resource_types=SHOWABLE, context=context)
+        if not sel.selected:
+            raise SelectionError(f"show: the selection {' '.join(options.select or (options.selector or '',))!r} "
+                                 "matches no model, seed, snapshot or analysis." + "".join(f" {w}" for w in sel.warnings))
+        manifest, compiler = p.manifest, p.compiler
+        order = [uid for uid in p.graph.topo_order() if uid in sel.selected]
+        todo = []
+        for uid in order:
+            shown = p.shown_sql(uid)  # an incremental model: the branch its table's state implies
+            compiled = compiler.compile(uid)
+            if shown != compiled.sql:
+                compiled = compiled.incremental or compiled
+            todo.append((manifest.nodes[uid], compiled))
+    target = p.config.target
+    engine = Engine(target, spark, project_root=p.config.root, app_name="sparkmodels show", kinds=compiler.kinds)
+    if options.defer and previous is not None:
+        engine.defer = defer_location(previous, p)
+    try:
+        from sparkmodels.execute.python.models import register_udfs
+
+        register_udfs(engine, p.config)  # SQL may call the project's UDFs by name
+        previewer = Previewer(engine, manifest, p.config, compiler)
+        return tuple(previewer.preview(node, compiled, limit) for node, compiled in todo)
+    finally:
+        engine.stop()

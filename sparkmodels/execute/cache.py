@@ -272,8 +272,9 @@ class BuildCache:
             except ValueError:
                 return path
 
-    def fingerprint(self, node: Node) -> dict | None:
-        """The inputs of a table/seed step, with their digest; None when the node must always rebuild."""
+    def fingerprint(self, node: Node, code: str | None = None) -> dict | None:
+        """The inputs of a table/seed step, with their digest; None when the node must always rebuild.
+        `code`: the SQL rendered at run time, for a node that introspects (else its compiled SQL)."""
         inputs: dict = {"format": FORMAT, "unique_id": node.unique_id, "materialized": node.materialized,
                         "config": digest(thaw(node.config)), "udfs": self._udf_digest()}
         if node.resource_type == "seed":
@@ -283,7 +284,7 @@ class BuildCache:
             st = path.stat()
             inputs["file"] = [node.path, st.st_size, st.st_mtime_ns, node.checksum]
         else:
-            code = self._code(node)
+            code = self._code(node) if code is None else code
             if nondeterministic(code) and not node.config.get("deterministic"):
                 return None
             upstream = self._upstream(node)
@@ -296,11 +297,12 @@ class BuildCache:
         return {"digest": digest(inputs), "inputs": inputs}
 
     # -- decisions -----------------------------------------------------------------------------------
-    def prepare(self, node: Node, schema: str) -> CacheDecision:
-        """This step's fingerprint (for the write to record), and a hit if the stored version matches."""
+    def prepare(self, node: Node, schema: str, code: str | None = None) -> CacheDecision:
+        """This step's fingerprint (for the write to record), and a hit if the stored version matches;
+        `code`: a run-time render's SQL (fingerprint)."""
         if not self.kinds.of(node).cacheable or node.resource_type not in ("model", "seed"):
             return CacheDecision()
-        fp = self.fingerprint(node)
+        fp = self.fingerprint(node, code)
         if fp is None or self.force or not self.enabled:
             return CacheDecision(None, fp)
         loc = self.engine.location(node, schema)

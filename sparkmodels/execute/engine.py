@@ -160,6 +160,9 @@ class Engine:
     def stop(self) -> None:
         """End the run: stop a session this run started; in a caller's session (notebook, tests),
         leave every table this run wrote queryable by its name, as it is in a dbt warehouse."""
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            writer.finish()
         if self._owns_session:
             with contextlib.suppress(Exception):
                 self.spark.stop()

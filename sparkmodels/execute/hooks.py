@@ -90,7 +90,7 @@ class HookRunner:
                 return self._renderer.render(str(hook), filename=path, node_name=node_name, this=this,
                                              extra={**context.extra(), **(extra or {})}, package=package).text
             except SparkModelsError as exc:
-                raise _hook_located(context.unwrapped(exc), hook, node_name) from None
+                raise _hook_located(exc, hook, node_name) from None
 
     # -- a node's pre_hook / post_hook -------------------------------------------------------------
     def has(self, node: Node) -> bool:

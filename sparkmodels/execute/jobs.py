@@ -21,7 +21,7 @@ class Jobs:
         self._last_write: dict[str, dict] = {}  # job group -> stats of the table it wrote (metrics)
         self._cancelled: set[str] = set()  # job groups cancelled by Ctrl-C
         self._active: set[str] = set()  # job groups of steps inside job_scope now
-        self._scope = threading.local()  # the job group of the step running on this thread
+        self._scope = threading.local()  # the job group (and pool) of the step running on this thread
         self._status: StatusReader | None = None
 
     def status_reader(self) -> StatusReader | None:
@@ -73,11 +73,11 @@ class Jobs:
         sc.setJobGroup(group, description, interruptOnCancel=True)
         if pool:
             sc.setLocalProperty("spark.scheduler.pool", pool)
-        self._scope.group = group
+        self._scope.group, self._scope.pool, self._scope.description = group, pool, description
         try:
             yield scope
         finally:
-            self._scope.group = None
+            self._scope.group = self._scope.pool = self._scope.description = None
             sc._jsc.clearJobGroup()  # group, description and interrupt flag in one call
             if pool:
                 sc.setLocalProperty("spark.scheduler.pool", None)
@@ -88,8 +88,55 @@ class Jobs:
             if stats and stats.get("files") is not None:
                 scope.values["files_written"] = stats["files"]
 
+    @contextlib.contextmanager
+    def part_scope(self, parent: str | None, part: str, pool: str | None = None,
+                   description: str | None = None) -> Iterator[str | None]:
+        """A part of a step running on another thread (a microbatch batch): its Spark jobs get the
+        group `<parent>/<part>`, so the part's own writes are counted apart (rows written), the
+        step's metrics include them (StatusReader matches child groups) and Ctrl-C cancelling the
+        step cancels them. `pool`/`description`: the step's (read them on the step's thread with
+        scope_of()). Over Spark Connect the thread gets the step's tag."""
+        if parent is None:
+            yield None
+            return
+        group = f"{parent}/{part}"
+        with self._lock:
+            self._active.add(group)
+        if self.is_connect:
+            self._spark.addTag(parent)
+            try:
+                yield group
+            finally:
+                self._spark.removeTag(parent)
+                with self._lock:
+                    self._active.discard(group)
+            return
+        sc = self._spark.sparkContext
+        sc.setJobGroup(group, f"{description or parent} ({part})", interruptOnCancel=True)
+        if pool:
+            sc.setLocalProperty("spark.scheduler.pool", pool)
+        self._scope.group, self._scope.pool, self._scope.description = group, pool, description
+        try:
+            yield group
+        finally:
+            self._scope.group = self._scope.pool = self._scope.description = None
+            sc._jsc.clearJobGroup()
+            if pool:
+                sc.setLocalProperty("spark.scheduler.pool", None)
+            with self._lock:
+                self._active.discard(group)
+                self._last_write.pop(group, None)
+
+    def scope_of(self) -> tuple[str | None, str | None, str | None]:
+        """(group, pool, description) of the step running on this thread (for part_scope)."""
+        return (self.current_group(), getattr(self._scope, "pool", None),
+                getattr(self._scope, "description", None))
+
+    def _is_cancelled(self, group: str) -> bool:
+        return any(group == c or group.startswith(c + "/") for c in self._cancelled)
+
     def check_cancelled(self, group: str | None, node: Node) -> None:
-        if group and group in self._cancelled:
+        if group and self._is_cancelled(group):
             raise ExecutionError("cancelled (Ctrl-C); the table keeps its previous version.",
                                  node=node.name, path=node.path)
 
@@ -105,6 +152,9 @@ class Jobs:
                          name="sparkmodels-cancel").start()
 
     def _cancel_jobs(self, groups) -> None:
+        groups = list(groups)
+        with self._lock:  # and the groups of the steps' parts running now (part_scope)
+            groups += [a for a in self._active if any(a.startswith(g + "/") for g in groups)]
         for group in groups:
             with contextlib.suppress(Exception):
                 if self.is_connect:

@@ -61,7 +61,7 @@ def run_operation(engine, manifest: Manifest, config: ProjectConfig, kinds: Kind
                                node_name=macro, package=config.name,
                                extra={**context.extra(), "__sm_out": out, "__sm_args": dict(args)}).text
     except SparkModelsError as exc:
-        raise _in_macro(context.unwrapped(exc), exc, set(renderer.macro_packages)) from None
+        raise _in_macro(exc, exc, set(renderer.macro_packages)) from None
     value = out[0] if out else text
     return OperationResult(macro, value, tuple(logs))
 

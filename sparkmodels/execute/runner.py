@@ -40,6 +40,8 @@ class NodeResult:
     reason: str | None = None
     extra: Mapping = field(default_factory=dict)
     failures: int | None = None  # tests: rows the test query returned
+    # the SQL the step ran (a run-time render's, an incremental model's branch taken); None: not known
+    compiled_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,18 @@ class Runner:
             return step
         return replace(step, compiled=self._runtime.compiled(step.node, schema_for(self.config, step.node.config)))
 
+    @staticmethod
+    def _ran_sql(step: PlanStep, materialization, ctx: StepContext) -> str | None:
+        """The SQL a model step runs, asked before it runs (target/compiled/ and run_results.json show
+        it): an incremental model's is_incremental() branch as the warehouse decides it. None: Python."""
+        if step.node.language != "sql":
+            return None
+        branch = step.compiled.incremental
+        decide = getattr(materialization, "is_incremental", None)
+        if branch is not None and decide is not None and decide(ctx):
+            return branch.sql
+        return step.compiled.sql
+
     # -- one step ------------------------------------------------------------------------------
     def _sql_dataframe(self, step: PlanStep) -> Callable[[], object]:
         if step.node.language == "python":
@@ -130,13 +144,14 @@ class Runner:
         node = step.node
         started, t0 = _now(), time.perf_counter()
         self.emit("start", step=step, index=index, total=len(self.plan))
-        failures, extra, error = None, {}, None
+        failures, extra, error, ran = None, {}, None, None
         try:
             if not node.is_unit_test:  # unit tests read mocked inputs only
                 for dep in self._upstream_relations(node):
                     self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
                 if node.runtime_render:
                     step = self._runtime_compiled(step)
+                    ran = step.compiled.sql
             with self.engine.job_scope(self._group(step), f"sparkmodels: test {node.name}", node.name) as scope:
                 outcome = self.tests.run(step)
             status, message, failures, extra = outcome.status, outcome.message, outcome.failures, outcome.extra
@@ -148,7 +163,7 @@ class Runner:
             unique_id=step.unique_id, name=node.name, resource_type="test", materialized=step.materialized,
             status=status, message=message, started_at=started, completed_at=_now(),
             execution_time=time.perf_counter() - t0, error=error, reason=step.reason, extra=dict(extra),
-            failures=failures,
+            failures=failures, compiled_code=ran,
         )
 
     def execute_step(self, step: PlanStep, index: int) -> NodeResult:
@@ -158,8 +173,18 @@ class Runner:
         started, t0 = _now(), time.perf_counter()
         self.emit("start", step=step, index=index, total=len(self.plan))
         scope = None  # the step's Spark metrics, once its job scope was entered
+        ran = None  # the SQL it runs, once known
         try:
-            decision = self.cache.prepare(node, schema_for(self.config, node.config)) if self.cache else None
+            code = None
+            if node.runtime_render:  # rendered before the cache decides: its fingerprint is of the SQL it runs
+                for dep in self._upstream_relations(node):
+                    self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
+                step = self._runtime_compiled(step)
+                ran = step.compiled.sql  # also what target/compiled/ shows when the table is unchanged
+                branch = step.compiled.incremental
+                code = step.compiled.sql + (f"\n{branch.sql}" if branch is not None else "")
+            decision = (self.cache.prepare(node, schema_for(self.config, node.config), code=code)
+                        if self.cache else None)
             hit = decision.hit if decision is not None else None
             catalog = getattr(self.engine, "catalog", None)
             if hit is not None and catalog is not None and not catalog.has(node, schema_for(self.config, node.config)):
@@ -169,17 +194,16 @@ class Runner:
                     unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
                     materialized=step.materialized, status="success", message="unchanged", rows=hit.rows,
                     started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
-                    reason=step.reason, extra={"cached": True, "version": hit.version.name},
+                    reason=step.reason, extra={"cached": True, "version": hit.version.name}, compiled_code=ran,
                 )
             for dep in self._upstream_relations(node):
                 self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
-            if node.runtime_render:
-                step = self._runtime_compiled(step)
             materialization = self.materializations.get(step.materialized, node)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
                               self._sql_dataframe(step),
                               fingerprint=decision.fingerprint if decision is not None else None,
                               full_refresh=bool(self.cache and self.cache.force))
+            ran = self._ran_sql(step, materialization, ctx)
             with self.engine.job_scope(self._group(step), f"sparkmodels: {node.resource_type} {node.name}",
                                        node.name) as scope:
                 try:
@@ -220,7 +244,7 @@ class Runner:
             unique_id=step.unique_id, name=node.name, resource_type=node.resource_type,
             materialized=step.materialized, status=status, message=message, rows=rows,
             started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
-            error=error, reason=step.reason, extra=dict(extra),
+            error=error, reason=step.reason, extra=dict(extra), compiled_code=ran,
         )
 
     def _logged(self, err: SparkModelsError, exc: BaseException) -> SparkModelsError:

@@ -23,10 +23,32 @@ class VersionWriter:
         self.relations = relations
         self.jobs = jobs
         self.catalog = catalog if catalog is not None else NoCatalog()
+        self._cleaner = None  # one background thread removing superseded versions (see finish)
+
+    def _clean_later(self, loc) -> None:
+        """Remove the versions the publish superseded off the step's path: deleting a version's files
+        is bookkeeping nobody waits for (the storage's mutex orders it with later publishes of the
+        table); finish() waits for it before the run ends."""
+        if self._cleaner is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkmodels-clean")
+        self._cleaner.submit(loc.clean)
+
+    def finish(self) -> None:
+        """Wait for the background clean-ups (before the session stops: Hadoop storage cleans
+        through it). A clean-up that failed leaves versions the next write of the table removes."""
+        if self._cleaner is not None:
+            self._cleaner.shutdown(wait=True)
+            self._cleaner = None
 
     def write(self, df, node: Node, schema: str, *, partition_by=(), fingerprint: Mapping | None = None,
               before_publish=None) -> dict:
         """Write df as a new Parquet version, then publish it atomically. Returns write stats.
+
+        `before_publish(version)` runs after Spark wrote the version; when it returns a version, the
+        publish expects that one current (a write rebased on a newer base, see microbatch.py) instead
+        of the one current when the write began.
 
         Rows come from Spark's own output accounting for the write's jobs (classic sessions), or from
         an Observation over Spark Connect, where the status store is out of reach. The new version is
@@ -55,8 +77,9 @@ class VersionWriter:
             since = status.watermark() if status is not None else 0
             writer.parquet(str(version))
             contracts.verify_staged(df, node, version)  # not_null/check on the new files, unpublished
+            base = None
             if before_publish is not None:  # an incremental write shares the previous version's files
-                before_publish(version)
+                base = before_publish(version)  # and may name the version it was rebased on
             # A job submitted just after Ctrl-C escaped cancelJobGroup: it must still not publish.
             self.jobs.check_cancelled(group, node)
         except BaseException:
@@ -73,13 +96,26 @@ class VersionWriter:
         # rows written, so a later cache hit can still report the table's size
         write_fingerprint(version, dict(fingerprint) if fingerprint is not None else None, rows=rows,
                           schema=written_schema.json() if written_schema is not None else None, store=loc)
-        loc.publish(version)
-        loc.clean()
+        if base is None:
+            loc.publish(version)
+        else:
+            loc.publish(version, expected_base=base)
+        self._clean_later(loc)
         self.relations.published(node, version, written_schema)
-        # the metastore names the new version (a hadoop warehouse has no stable link: the version)
-        stable = getattr(loc, "pointers", None) is None
+        # With readers in other sessions meanwhile (a JDBC client of the server), the metastore names
+        # the version folder itself and moves to the new one in one ALTER TABLE ... SET LOCATION: a
+        # query running across the publish reads the old version's files, which stay until the next
+        # publish. Through the stable link it would find them gone ("File does not exist") once the
+        # link moved. A partitioned table keeps the link: its partitions' locations would not move
+        # with the table's. Without such readers the link needs no metastore call at all.
+        stable = getattr(loc, "pointers", None) is None and (bool(partition_by) or not self.catalog.shared_readers)
+        partitions = None
+        if partition_by and not stable and self.catalog.enabled:
+            from sparkmodels.execute.materializations.versions import data_files, partition_of
+
+            partitions = {partition_of(f) for f in data_files(loc, version)}  # each moves to its new folder
         self.catalog.register_table(node, schema, str(loc.link if stable else version), written_schema,
-                                    partition_by, stable=stable)
+                                    partition_by, stable=stable, partitions=partitions)
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
         self.jobs.record_write(group, stats)
         return stats

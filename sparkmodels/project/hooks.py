@@ -44,23 +44,35 @@ class Hook(str):
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
-def hooks_of(value: Any, path: str | None, line: int | None, key: str) -> tuple[Hook, ...]:
-    """A configured hook value (None, a string, a {sql:} mapping, or a list of them) as Hooks."""
+def hooks_of(value: Any, path: str | None, line: int | None, key: str,
+             item_lines: list[int] | None = None) -> tuple[Hook, ...]:
+    """A configured hook value (None, a string, a {sql:} mapping, or a list of them) as Hooks.
+
+    `line`: the key's; `item_lines`: a YAML list's items' own lines (yamlio.LineDict.item_lines),
+    so an error in the second hook of a list names the second item's line."""
     if value is None:
         return ()
     items = value if isinstance(value, (list, tuple)) else [value]
+    if item_lines is None or len(item_lines) != len(items) or items is not value:
+        item_lines = [line] * len(items)
     out = []
-    for item in items:
+    for item, at in zip(items, item_lines, strict=True):
         if isinstance(item, Hook):
             out.append(item)
         elif isinstance(item, Mapping) and isinstance(item.get("sql"), str):
-            out.append(Hook(item["sql"], path, line))
+            out.append(Hook(item["sql"], path, (getattr(item, "key_lines", None) or {}).get("sql") or at))
         elif isinstance(item, str):
-            out.append(Hook(item, path, line))
+            out.append(Hook(item, path, at))
         elif item is not None:
             raise ProjectError(f"{key} takes SQL text, a list of them, or {{sql: ...}} mappings, not {item!r}.",
                                path=path, line=line)
     return tuple(h for h in out if h.strip())
+
+
+def value_line(mapping: Mapping, key) -> int | None:
+    """The line a YAML mapping's value starts on (a `|` block's first SQL line), else its key's."""
+    found = (getattr(mapping, "value_lines", None) or {}).get(key)
+    return found or (getattr(mapping, "key_lines", None) or {}).get(key)
 
 
 def normalize(config: Mapping, path: str | None, line: int | None = None) -> dict:
@@ -70,14 +82,14 @@ def normalize(config: Mapping, path: str | None, line: int | None = None) -> dic
     `config(...)` call). Both spellings in one mapping add up (dash first)."""
     if HOOK_NAMES.isdisjoint(config):  # most configs: no hooks (this runs per node and folder level)
         return config if type(config) is dict else dict(config)
-    key_lines = getattr(config, "key_lines", None) or {}
+    item_lines = getattr(config, "item_lines", None) or {}
     out: dict = {}
     for key, value in config.items():
         canonical = HOOK_KEYS.get(key) if isinstance(key, str) else None
         if canonical is None:
             out[key] = value
             continue
-        found = hooks_of(value, path, key_lines.get(key) or line, key)
+        found = hooks_of(value, path, value_line(config, key) or line, key, item_lines.get(key))
         out[canonical] = (*out.get(canonical, ()), *found)
     return out
 
@@ -114,34 +126,54 @@ def model_hooks(result_config: Mapping, path: str, text: str) -> dict:
         if canonical is None:
             out[key] = value
         else:
-            out[canonical] = (*out.get(canonical, ()), *hooks_of(value, path, line_in(text, (key,)), key))
+            line = line_in(text, (key,))
+            items = _lines_in_text(text, line, value) if isinstance(value, (list, tuple)) else None
+            out[canonical] = (*out.get(canonical, ()), *hooks_of(value, path, line, key, items))
+    return out
+
+
+def _lines_in_text(text: str, line: int | None, items) -> list[int] | None:
+    """The lines of a config() list's hooks: each item's text found in the file after the key's
+    line, in order (an item written with escapes is not found: it and the rest keep the key's line)."""
+    if line is None:
+        return None
+    pos = sum(len(x) + 1 for x in text.split("\n")[: line - 1])
+    out = []
+    for item in items:
+        at = text.find(item, pos) if isinstance(item, str) and item else -1
+        if at < 0:
+            pos = len(text) + 1  # lost the thread: every later item gets the key's line
+            out.append(line)
+            continue
+        out.append(text.count("\n", 0, at) + 1)
+        pos = at + len(item)
     return out
 
 
 def project_hooks(data: Mapping, path: str) -> dict[str, tuple[Hook, ...]]:
     """`on-run-start` / `on-run-end` of a project file (also spelt with underscores)."""
-    key_lines = getattr(data, "key_lines", None) or {}
+    item_lines = getattr(data, "item_lines", None) or {}
     out = {}
     for which in RUN_HOOKS:
         found: tuple[Hook, ...] = ()
         for key in (which, which.replace("-", "_")):
             if key in data:
-                found = (*found, *hooks_of(data[key], path, key_lines.get(key), key))
+                found = (*found, *hooks_of(data[key], path, value_line(data, key), key, item_lines.get(key)))
         out[which] = found
     return out
 
 
 def locate_tree(tree: Any, path: str) -> Any:
-    """A project file's config tree (`models:`...) with each hook value made Hooks at its key's line
-    (before the tree is frozen, which drops the lines YAML gave)."""
+    """A project file's config tree (`models:`...) with each hook value made Hooks at its key's line,
+    a list's items at their own (before the tree is frozen, which drops the lines YAML gave)."""
     if not isinstance(tree, Mapping):
         return tree
-    key_lines = getattr(tree, "key_lines", None) or {}
+    item_lines = getattr(tree, "item_lines", None) or {}
     out = {}
     for key, value in tree.items():
         bare = key[1:] if isinstance(key, str) and key.startswith("+") else key
         if isinstance(bare, str) and bare in HOOK_KEYS:
-            out[key] = hooks_of(value, path, key_lines.get(key), bare)
+            out[key] = hooks_of(value, path, value_line(tree, key), bare, item_lines.get(key))
         else:
             out[key] = locate_tree(value, path)
     return out

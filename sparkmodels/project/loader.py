@@ -1,17 +1,20 @@
-"""Loading: project files -> an immutable Manifest (no Spark, user Python code is never imported)."""
+"""Loading: project files -> an immutable Manifest (no Spark, user Python code is never imported).
+
+Owns the order of a load and the nodes of each resource (models, seeds, snapshots, analyses; tests
+come from testnodes.py), each rendered once with the project's Renderer after every macro file is
+registered. Finding and reading files is files.py's; turning calls into dependencies is linker.py's.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from sparkmodels.errors import CompilationError, ProjectError, SparkModelsError, did_you_mean
-from sparkmodels.project import contracts, docblocks, hooks, schema_yaml
+from sparkmodels.errors import ProjectError, SparkModelsError
+from sparkmodels.project import contracts, docblocks, hooks, linker, schema_yaml
 from sparkmodels.project.config import ProjectConfig, merge_config, schema_for
+from sparkmodels.project.files import file_checksum, package_prefix, project_files, read_source, walk
 from sparkmodels.project.frozen import freeze
 from sparkmodels.project.generic_tests import has_test_blocks, to_macros
 from sparkmodels.project.identifiers import check_nodes
@@ -29,56 +32,6 @@ BUILTIN_MACROS = Path(__file__).parents[1] / "include" / "macros"
 NAMING = "{{ generate_schema_name(__sm_schema, __sm_node) }}\n{{ generate_alias_name(__sm_alias, __sm_node) }}"
 
 
-def _files(root: Path, dirs, suffixes: tuple[str, ...], listings: dict | None = None) -> list[tuple[Path, Path]]:
-    """(base dir, file) pairs under each dir with one of the suffixes, sorted for determinism.
-
-    Hidden files and directories (a name starting with '.') are skipped, symlinked directories are
-    not entered. listings memoises each directory's walk within one load (models/ is read twice).
-    """
-    found = []
-    for d in dirs:
-        base = root / d
-        key = str(base)
-        files = listings.get(key) if listings is not None else None
-        if files is None:
-            files = [Path(p) for p in _walk(key)] if base.is_dir() else []
-            if listings is not None:
-                listings[key] = files
-        found.extend((base, path) for path in files if path.suffix in suffixes)
-    return found
-
-
-def _walk(directory: str) -> list[str]:
-    """Regular files below a directory, depth first in name order (the order of sorted(rglob))."""
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except (PermissionError, FileNotFoundError):
-        return []
-    out = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            out.extend(_walk(entry.path))
-        elif entry.is_file():
-            out.append(entry.path)
-    return out
-
-
-def read_source(path: Path) -> str:
-    """A text file as Path.read_text(encoding="utf-8") reads it (newlines made \\n), with less overhead."""
-    with open(path, "rb") as fh:
-        text = fh.read().decode("utf-8")
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
-def _file_checksum(path: Path) -> str:
-    stat = path.stat()
-    if stat.st_size <= 1 << 20:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    return f"path:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
-
-
 def package_macro_files(loader: _Loader) -> list[tuple[str, list[tuple[str, Path]]]]:
     """(package name, [(display path, file)]) of every installed package (config.packages, packages.py).
 
@@ -88,7 +41,7 @@ def package_macro_files(loader: _Loader) -> list[tuple[str, list[tuple[str, Path
     found = []
     for pkg in loader.config.packages:
         sub = _Loader(pkg, loader)
-        prefix = _prefix(pkg.root, loader.root)
+        prefix = package_prefix(pkg.root, loader.root)
         generic = [p for _b, p in sub.files(pkg.test_paths, (".sql",)) if has_test_blocks(read_source(p))]
         files = [p for _b, p in sub.files(pkg.macro_paths, (".sql",))]
         found.append((pkg.name, [(prefix + sub.rel(p), p) for p in [*files, *generic]]))
@@ -106,10 +59,10 @@ class _Loader:
         self.macro_uids: dict[str, str] = shared.macro_uids if shared else {}  # name as called -> macro uid
         self.renderer: Renderer | None = shared.renderer if shared else None
         self.warnings: list[str] = shared.warnings if shared else []
-        self.prefix = _prefix(config.root, shared.root) if shared else ""  # a package's folder, for warnings
+        self.prefix = package_prefix(config.root, shared.root) if shared else ""  # a package's folder, for warnings
 
     def files(self, dirs, suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
-        return _files(self.root, dirs, suffixes, self.listings)
+        return project_files(self.root, dirs, suffixes, self.listings)
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -277,6 +230,9 @@ class _Loader:
                 depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
                 checksum=checksum(raw), patch_path=patch.get("patch_path"),
                 uses_vars=tuple(sorted(result.vars_used)), uses_env_vars=tuple(sorted(result.env_vars_used)),
+                # introspects: rendered again when it runs, from its block's body (raw_code is the file)
+                runtime_render=result.runtime,
+                runtime_template=freeze({"template": body, "extra": {}}) if result.runtime else None,
             )
         for name, patch in patches.items():
             if f"snapshot.{self.config.name}.{name}" not in self.nodes:
@@ -311,6 +267,7 @@ class _Loader:
                 fqn=fqn, raw_code=text, config=freeze(config), calls=tuple(result.calls),
                 rendered=result.text, line_map=result.line_map, checksum=checksum(text),
                 depends_on_macros=tuple(sorted(f"macro.{self.config.name}.{m}" for m in result.macros_used)),
+                runtime_render=result.runtime,  # compile (and show) render it again in a session
             )
 
     def load_seeds(self, patches: Mapping) -> None:
@@ -329,106 +286,8 @@ class _Loader:
                 package=self.config.name, path=rel, fqn=fqn, config=freeze(node_config),
                 description=patch.get("description", ""),
                 columns=patch.get("columns", MappingProxyType({})),
-                checksum=_file_checksum(path), patch_path=patch.get("patch_path"),
+                checksum=file_checksum(path), patch_path=patch.get("patch_path"),
             )
-
-    def link(self, only: str | None = None) -> None:
-        """Turn ref()/source() calls into depends_on (each call remembers its target), with located
-        did-you-mean errors (`only`: that node's alone). ref('m') looks where dbt looks: the root
-        project, then the calling node's package, then every package (an error when several have an
-        'm'); ref('pkg', 'm') in pkg only."""
-        root = self.config.name
-        by_name: dict[str, dict[str, str]] = {}  # name -> {package: unique_id}
-        for uid, n in self.nodes.items():
-            if n.resource_type in ("model", "seed", "snapshot"):
-                by_name.setdefault(n.name, {})[n.package] = uid
-        sources = {(n.source_name, n.name): uid for uid, n in self.nodes.items() if n.resource_type == "source"}
-        for uid, node in list(self.nodes.items()):
-            if not node.calls or not node.enabled or (only is not None and uid != only):
-                continue  # a disabled model's refs may point anywhere: it is dropped next
-            deps: list[str] = []
-            calls = []
-            for call in node.calls:
-                if call.kind == "ref":
-                    target = _resolve_ref(call, node, by_name, root)
-                else:
-                    target = sources.get(tuple(call.args))
-                    if target is None:
-                        known = [f"{s}.{t}" for s, t in sources]
-                        raise CompilationError(
-                            f"source('{call.args[0]}', '{call.args[1]}') is not defined in any schema YAML file."
-                            + did_you_mean(".".join(call.args), known),
-                            node=node.name, path=node.path, line=call.line,
-                        )
-                if target == uid:
-                    raise CompilationError(f"model '{node.name}' refers to itself.", node=node.name,
-                                           path=node.path, line=call.line)
-                if target not in deps:
-                    deps.append(target)
-                calls.append(call if call.target == target else replace(call, target=target))
-            self.nodes[uid] = node.evolve(depends_on=tuple(deps), calls=tuple(calls))
-
-    def check_relations(self) -> None:
-        """Two nodes may share a name across packages, not a relation: every table and view of a run is
-        one name in the SparkSession (its alias, else its name), and an ephemeral model one CTE name."""
-        seen: dict[str, Node] = {}
-        for node in self.nodes.values():
-            if node.resource_type not in ("model", "seed", "snapshot") or not node.enabled:
-                continue
-            inlined = node.resource_type == "model" and BUILTIN.named(node.materialized).inlined
-            key = f"ephemeral {node.name}" if inlined else str(node.config.get("alias") or node.name)
-            other = seen.get(key.lower())
-            if other is not None:
-                raise ProjectError(
-                    f"two resources have the relation name '{key}': {other.unique_id} ({other.path}) and "
-                    f"{node.unique_id} ({node.path}). Relations are named by their alias (else their name) "
-                    "in the run's session, so two of the same name cannot both exist. Give one of them "
-                    "another name or an `alias:` config.",
-                    node=node.name, path=node.path)
-            seen[key.lower()] = node
-
-    def drop_disabled(self) -> None:
-        disabled = {uid for uid, n in self.nodes.items() if not n.enabled}
-        for uid, node in self.nodes.items():
-            for dep in node.depends_on:
-                if dep in disabled and uid not in disabled:
-                    call = next((c for c in node.calls if c.target == dep), None)
-                    raise CompilationError(
-                        f"it depends on '{dep.split('.')[-1]}', which is disabled (enabled: false).",
-                        node=node.name, path=node.path, line=call.line if call else None,
-                    )
-        for uid in disabled:
-            del self.nodes[uid]
-
-
-def _resolve_ref(call, node: Node, by_name: Mapping[str, Mapping[str, str]], root: str) -> str:
-    """The unique_id a ref() call names, by dbt's search order (see _Loader.link)."""
-    name = call.args[-1]
-    found = by_name.get(name, {})
-    if len(call.args) > 1:
-        package = call.args[0]
-        if package in found:
-            return found[package]
-        elsewhere = f" (it exists in {', '.join(sorted(found))})" if found else ""
-        raise CompilationError(
-            f"ref('{package}', '{name}') refers to a model or seed that package '{package}' does not have"
-            f"{elsewhere}." + ("" if found else did_you_mean(name, by_name)),
-            node=node.name, path=node.path, line=call.line)
-    for package in (root, node.package):
-        if package in found:
-            return found[package]
-    if len(found) > 1:
-        uids = sorted(found.values())
-        raise CompilationError(
-            f"when referencing '{name}', found nodes in multiple packages: "
-            + ", ".join(f"'{u}'" for u in uids) + ". Use the two-argument ref with the package name first: "
-            + " or ".join(f"ref('{u.split('.')[1]}', '{name}')" for u in uids) + ".",
-            node=node.name, path=node.path, line=call.line)
-    if found:
-        return next(iter(found.values()))
-    raise CompilationError(
-        f"ref('{name}') refers to a model or seed that does not exist." + did_you_mean(name, by_name),
-        node=node.name, path=node.path, line=call.line)
 
 
 def project_renderer(config: ProjectConfig) -> Renderer:
@@ -447,17 +306,11 @@ def inline_node(config: ProjectConfig, manifest: Manifest, text: str, *, name: s
     uid = f"sql_operation.{config.name}.{name}"
     node = Node(unique_id=uid, name=name, resource_type="analysis", package=config.name, path=path,
                 fqn=(config.name, name), raw_code=text, config=freeze({"materialized": "view", **result.config}),
-                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map, checksum=checksum(text))
-    loader = _Loader(config)
-    loader.nodes = {**manifest.nodes, uid: node}
-    loader.link(only=uid)
-    return loader.nodes[uid]
-
-
-def _prefix(package_root: Path, root: Path) -> str:
-    """A package's folder relative to the root project ('dbt_packages/x/'): node paths start with it."""
-    rel = os.path.relpath(package_root, root).replace(os.sep, "/")
-    return "" if rel == "." else rel + "/"
+                calls=tuple(result.calls), rendered=result.text, line_map=result.line_map, checksum=checksum(text),
+                runtime_render=result.runtime)  # it introspects: `show` renders it again in its session
+    nodes = {**manifest.nodes, uid: node}
+    linker.link(nodes, config.name, only=uid)
+    return nodes[uid]
 
 
 def _located(pkg: ProjectConfig, root: Path, step):
@@ -465,7 +318,7 @@ def _located(pkg: ProjectConfig, root: Path, step):
     try:
         return step()
     except SparkModelsError as exc:
-        prefix = _prefix(pkg.root, root)
+        prefix = package_prefix(pkg.root, root)
         if prefix and exc.path and not Path(exc.path).is_absolute() and not exc.path.startswith(prefix):
             exc.path = prefix + exc.path
         raise
@@ -501,7 +354,7 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         docs_dirs = project.docs_paths or (*project.model_paths, *project.seed_paths, *project.test_paths,
                                            *project.macro_paths, *project.analysis_paths)
         docs[project.name] = docblocks.find_docs(docblocks.doc_files(
-            project.root, dict.fromkeys(docs_dirs), _walk, _prefix(project.root, config.root)))
+            project.root, dict.fromkeys(docs_dirs), walk, package_prefix(project.root, config.root)))
         parsed.check_patches({u: n for u, n in loader.nodes.items() if n.package == project.name})
         warnings.extend(parsed.warnings)
         tests_todo.append((project, parsed, sub.files(project.test_paths, (".sql",)), before))
@@ -511,21 +364,23 @@ def load_manifest(config: ProjectConfig) -> Manifest:
         loader.nodes.update(_located(project, config.root, lambda project=project, parsed=parsed, files=test_files:
                                      build_test_nodes(project, renderer, loader.nodes, parsed.raw, files)))
         if project is not config:  # a package's paths are relative to it: make them the root project's
-            prefix = _prefix(project.root, config.root)
+            prefix = package_prefix(project.root, config.root)
             for uid in set(loader.nodes) - before:
                 node = loader.nodes[uid]
                 if node.package == project.name and prefix:
                     loader.nodes[uid] = node.evolve(path=prefix + node.path,
                                                     patch_path=prefix + node.patch_path if node.patch_path else None)
     renderer.vars = config.vars
-    loader.check_relations()
-    loader.link()
-    loader.drop_disabled()
+    linker.check_relations(loader.nodes)
+    linker.link(loader.nodes, config.name)
+    linker.drop_disabled(loader.nodes)
     # schema/alias/names become warehouse folders: a path in one must fail here, before Spark starts
     check_nodes(config.root, config.config_file, loader.nodes.values())
     metadata = {
         "project_name": config.name,
         "generated_at": renderer.run_started_at.isoformat(),
+        # the `invocation_id` templates saw; run_results.json of a run of this manifest records it too
+        "invocation_id": renderer.invocation_id,
         "target": config.target.name,
         # --defer --state reads upstream tables from here
         "warehouse": str(config.target.warehouse),

@@ -147,7 +147,8 @@ class Node:
     constraints: tuple = ()  # models: dbt's model-level constraints (project/contracts.py)
     # Rendered again when it runs (it reads `execute` or introspects: project/render/introspect.py)
     runtime_render: bool = False
-    # Generic tests rendered at run time: their one-line template and its extra context values
+    # What a run-time render renders when it is not raw_code: a generic test's one-line template and
+    # its extra context values, a snapshot block's body (raw_code is its whole file)
     runtime_template: Mapping[str, Any] | None = None
 
     @property

@@ -16,6 +16,12 @@ class LineDict(dict):
 
     line: int | None = None
     key_lines: dict | None = None  # key -> its 1-based line (schema-key validation points at the typo)
+    # key -> the lines of its list's items, for keys whose value is a list (a hook list's items are
+    # located one by one); None when no value is a list
+    item_lines: dict | None = None
+    # key -> the line its scalar value's text starts on, where that is not the key's line (a `|`
+    # block's first line); None when every value starts on its key's line
+    value_lines: dict | None = None
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
@@ -26,16 +32,34 @@ def _construct_mapping(loader, node, deep=False):
     loader.flatten_mapping(node)
     pairs = []
     key_lines = {}
+    item_lines = value_lines = None
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
             key = key_node.value  # YAML 1.1 reads `off:`/`yes:` as booleans; as keys they are names
         pairs.append((key, loader.construct_object(value_node, deep=True)))
         key_lines[key] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.SequenceNode):
+            if item_lines is None:
+                item_lines = {}
+            item_lines[key] = [_first_line(item) for item in value_node.value]
+        elif isinstance(value_node, yaml.ScalarNode) and (
+                value_node.style in ("|", ">") or value_node.start_mark.line != key_node.start_mark.line):
+            if value_lines is None:
+                value_lines = {}
+            value_lines[key] = _first_line(value_node)
     result = LineDict(pairs)
     result.line = node.start_mark.line + 1
     result.key_lines = key_lines
+    result.item_lines = item_lines
+    result.value_lines = value_lines
     return result
+
+
+def _first_line(node) -> int:
+    """The 1-based line a value's text starts on: a `|` / `>` block scalar's is the line below its indicator."""
+    line = node.start_mark.line + 1
+    return line + 1 if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">") else line
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

@@ -116,7 +116,7 @@ def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = No
             # Spark's own accounting for the step's jobs (sparkmodels.metrics); null keys = unknown.
             "spark_metrics": dict(r.extra).get("spark_metrics"),
             "relation_name": r.name if r.resource_type != "test" else None,
-            "compiled_code": step.compiled.sql if step else None,
+            "compiled_code": getattr(r, "compiled_code", None) or (step.compiled.sql if step else None),
             "reason": r.reason,
             "error": {"message": err.message, "path": err.path, "line": err.line, "kind": err.kind}
             if err else None,
@@ -136,7 +136,7 @@ def run_results_dict(result, plan, args: Mapping, invocation_id: str | None = No
 
 
 def write_run_results(target_dir: Path, result, plan, args: Mapping, *,
-                      secrets: list[str] | None = None) -> Path:
+                      secrets: list[str] | None = None, invocation_id: str | None = None) -> Path:
     path = target_dir / "run_results.json"
-    _write_json(path, run_results_dict(result, plan, args), secrets)
+    _write_json(path, run_results_dict(result, plan, args, invocation_id), secrets)
     return path

@@ -34,6 +34,7 @@ class NoCatalog:
     """The catalog-free default: tables are Parquet folders, views live in the run's session."""
 
     enabled = False
+    shared_readers = False
 
     def connect(self) -> None:
         pass
@@ -45,7 +46,7 @@ class NoCatalog:
         return True
 
     def register_table(self, node: Node, schema: str, location: str, read_schema, partition_by=(),
-                       *, stable: bool = True) -> None:
+                       *, stable: bool = True, partitions=None) -> None:
         pass
 
     def register_view(self, node: Node, schema: str, sql: str) -> None:
@@ -59,6 +60,12 @@ class NoCatalog:
 
     def release_at_exit(self) -> None:
         pass
+
+
+def _over_connect(spark) -> bool:
+    """A Spark Connect session, as session.is_connect_session says (not imported from there:
+    launch -> catalog -> session -> launch would be a cycle)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def _q(name: str) -> str:
@@ -154,6 +161,13 @@ class HiveCatalog:
         self._schemas: dict[str, tuple[str, str]] = {}  # session name -> (catalog schema, name)
         self._databases: set[str] = set()
 
+    @property
+    def shared_readers(self) -> bool:
+        """Whether other sessions may query the metastore while this run publishes: a Connect
+        server's (`sparkmodels server --jdbc-port`, JDBC clients in the same JVM) or a remote
+        metastore's. An embedded Derby opened by this run's own JVM has no other user meanwhile."""
+        return _over_connect(self.spark) or "spark.hadoop.hive.metastore.uris" in self.target.conf
+
     def _sql(self, text: str, node: Node | None = None):
         try:
             return self.spark.sql(text)
@@ -169,8 +183,29 @@ class HiveCatalog:
     def connect(self) -> None:
         """Open the metastore before anything is written: a held or unreachable one fails the run
         before its first table, not after."""
-        self._check_not_held()
+        if _over_connect(self.spark):
+            # The Connect server owns the metastore (and holds Derby's lock): it is the session
+            # that registers, so what matters is that it has Hive support at all.
+            self._check_server_has_hive()
+        else:
+            self._check_not_held()
         self._sql("SHOW DATABASES").collect()
+
+    def _check_server_has_hive(self) -> None:
+        """A Connect server started without Hive support would register every model in its own
+        in-memory catalog, which no other engine sees and which is gone when it stops."""
+        try:
+            kind = self.spark.conf.get("spark.sql.catalogImplementation", "in-memory")
+        except Exception:  # noqa: BLE001 - a server that will not say: SHOW DATABASES decides
+            return
+        if kind != "hive":
+            where = self.target.remote or "the sparkmodels server"
+            raise EnvironmentProblem(
+                f"target '{self.target.name}' has catalog: hive, but its Spark Connect server ({where}) "
+                f"runs without Hive support (spark.sql.catalogImplementation={kind}), so nothing it "
+                "registered would be visible to other engines.",
+                hint="Start the Connect server with --conf spark.sql.catalogImplementation=hive and the "
+                     "metastore's conf, or use `sparkmodels server start` for a classic catalog: hive target.")
 
     def _check_not_held(self) -> None:
         """An embedded Derby held by another JVM: Hive would retry for ~20 s and then fail with a
@@ -260,9 +295,10 @@ class HiveCatalog:
             return None
 
     def register_table(self, node: Node, schema: str, location: str, read_schema, partition_by=(),
-                       *, stable: bool = True) -> None:
+                       *, stable: bool = True, partitions=None) -> None:
         """Make `<schema>.<name>` name the version just published at `location` (idempotent).
-        stable: `location` always names the current version (a local symlink), so it never moves."""
+        stable: `location` always names the current version (a local symlink), so it never moves.
+        partitions: a moving partitioned table's partition folders in the new version (`k=v/...`)."""
         from sparkmodels.plan.compiler import identifier
 
         self._database(schema, node)
@@ -274,14 +310,18 @@ class HiveCatalog:
             entry = known.get(name.lower())
             if entry is not None and entry.same_definition(read_schema, relation_comment, column_comments):
                 self._republish(fq, node, entry, location, partition_by,
-                                moved=not stable or not same_location(entry.location, location))
+                                moved=not stable or not same_location(entry.location, location),
+                                partitions=partitions)
                 return
         else:
             entry = None
             current = self._existing_schema(fq)
-            if current is not None and read_schema is not None and _same_columns(current, read_schema) \
-                    and not relation_comment and not column_comments:
-                self._republish(fq, node, None, location, partition_by, moved=not stable)
+            if current is not None and read_schema is not None and _same_columns(current, read_schema):
+                # Over Connect (`sparkmodels server`, JDBC clients reading meanwhile) the registration
+                # stays, so a reader never finds the table missing: comments are set in place.
+                self._set_comments(fq, current, relation_comment, column_comments, partition_by, node)
+                self._republish(fq, node, None, location, partition_by, moved=not stable,
+                                partitions=partitions)
                 return
         # A new table, or its columns or comments changed: the metastore's schema must follow the data's.
         if entry is not None and entry.view:  # the model was a view: DROP TABLE refuses views
@@ -307,7 +347,7 @@ class HiveCatalog:
         self._touched.add(fq)
 
     def _republish(self, fq: str, node: Node, entry: Registered | None, location: str, partition_by, *,
-                   moved: bool) -> None:
+                   moved: bool, partitions=None) -> None:
         """A registered table with the same definition: point it at the new version and drop what
         this session has cached of the old one. On a local warehouse the location (the stable link)
         already names it: in a session started for this run that never read the table, nothing at all."""
@@ -315,11 +355,41 @@ class HiveCatalog:
             self._sql(f"ALTER TABLE {fq} SET LOCATION {_lit(location)}", node)
             if entry is not None:
                 entry.location = location
+            if partition_by:
+                self._move_partitions(fq, node, location, partitions)
         if partition_by:  # new partitions; the command refreshes the table's listing too
             self._sql(f"ALTER TABLE {fq} RECOVER PARTITIONS", node)
         elif not moved and (not self.fresh_session or fq in self._touched):
             self._sql(f"REFRESH TABLE {fq}", node)
         self._touched.add(fq)
+
+    def _move_partitions(self, fq: str, node: Node, location: str, partitions) -> None:
+        """A partition's location is its own, not derived from the table's: after the table moved
+        to a new version, each registered partition moves to its folder there (one call each, so
+        every partition stays readable throughout: the old version's files stay until the next
+        publish), and one the new version lacks is dropped (external: no data is touched). RECOVER
+        PARTITIONS then adds the new ones."""
+        import urllib.parse
+
+        rows = self._sql(f"SHOW PARTITIONS {fq}", node).collect()
+        for (spec_path,) in rows:
+            spec = ", ".join(f"{_q(k)} = {_lit(urllib.parse.unquote(v))}"
+                             for k, _, v in (part.partition("=") for part in spec_path.split("/")))
+            if partitions is None or spec_path in partitions:
+                self._sql(f"ALTER TABLE {fq} PARTITION ({spec}) SET LOCATION "
+                          f"{_lit(location.rstrip('/') + '/' + spec_path)}", node)
+            else:
+                self._sql(f"ALTER TABLE {fq} DROP IF EXISTS PARTITION ({spec})", node)
+
+    def _set_comments(self, fq: str, current, relation_comment, column_comments, partition_by, node) -> None:
+        """persist_docs on a registered table: the comments that differ, set in place."""
+        if relation_comment:
+            self._sql(f"ALTER TABLE {fq} SET TBLPROPERTIES ('comment' = {_lit(relation_comment)})", node)
+        parts = {c.lower() for c in partition_by}
+        for f in current.fields:
+            want = column_comments.get(f.name.lower())
+            if want and want != f.metadata.get("comment") and f.name.lower() not in parts:
+                self._sql(f"ALTER TABLE {fq} ALTER COLUMN {_q(f.name)} COMMENT {_lit(want)}", node)
 
     def register_view(self, node: Node, schema: str, sql: str) -> None:
         """A persistent view over catalog relations (the session's names qualified)."""

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext, spark_error
 from sparkmodels.execute.materializations.strategies import q
 from sparkmodels.execute.materializations.versions import (
+    data_files,
     files_in_window,
+    newest_in_files,
     read_files,
     recorded_schema,
     relative_file,
+    share,
     window_files,
-    write_sharing,
     write_version,
 )
 from sparkmodels.plan.compiler import batch_sql
@@ -90,23 +95,41 @@ _INPUT = re.compile("\\(select \\* from (.+?) where \ue004(.*?)\ue005\\)")
 
 
 def _newest_event(ctx: StepContext) -> _dt.datetime | None:
-    """The latest event_time among the event_time inputs and the table (one aggregate each), or None
-    when no input has an event_time (then every batch up to now runs)."""
+    """The latest event_time among the event_time inputs and the table, or None when no input has
+    an event_time (then every batch up to now runs). Inputs and a table stored as local Parquet with
+    statistics answer from their footers on the driver; the others with one aggregate each (a scan
+    of the column over all of history, which the footers spare)."""
     inputs = _INPUT.findall(ctx.compiled.batch or "")
     if not inputs:
         return None
-    parts = [f"select max({column}) as t from {relation}" for relation, column in dict.fromkeys(inputs)]
     engine = ctx.engine
+    timezone = engine.spark.conf.get("spark.sql.session.timeZone")
+    found: list[_dt.datetime] = []
+    parts = []
+    for relation, column in dict.fromkeys(inputs):
+        known = engine.relations.files_of(relation.strip("`").replace("``", "`"))
+        decided, newest = (newest_in_files(known[0], column.strip("`").replace("``", "`"), timezone)
+                           if known is not None else (False, None))
+        if decided:
+            found += [newest] if newest is not None else []
+        else:
+            parts.append(f"select max({column}) as t from {relation}")
     current = engine.location(ctx.node, ctx.schema).current()
     if current is not None:
-        engine.read_version(current).createOrReplaceTempView(f"__sm_newest_{ctx.node.name}")
-        parts.append(f"select max({q(str(ctx.node.config['event_time']))}) as t from `__sm_newest_{ctx.node.name}`")
-    value = engine.sql(f"select max(t) from ({' union all '.join(parts)})").collect()[0][0]
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=None)
-    return _dt.datetime(value.year, value.month, value.day)
+        decided, newest = newest_in_files(current, str(ctx.node.config["event_time"]), timezone)
+        if decided:
+            found += [newest] if newest is not None else []
+        else:
+            engine.read_version(current).createOrReplaceTempView(f"__sm_newest_{ctx.node.name}")
+            parts.append(f"select max({q(str(ctx.node.config['event_time']))}) as t "
+                         f"from `__sm_newest_{ctx.node.name}`")
+    if parts:
+        value = engine.sql(f"select max(t) from ({' union all '.join(parts)})").collect()[0][0]
+        if isinstance(value, _dt.datetime):
+            found.append(value.replace(tzinfo=None))
+        elif value is not None:
+            found.append(_dt.datetime(value.year, value.month, value.day))
+    return max(found) if found else None
 
 
 def _literal(ts: _dt.datetime) -> str:
@@ -115,6 +138,39 @@ def _literal(ts: _dt.datetime) -> str:
 
 def in_window(column: str, window) -> str:
     return f"({column} >= {_literal(window[0])} and {column} < {_literal(window[1])})"
+
+
+def references_this(node) -> bool:
+    """Whether the model's code uses `this` (dbt 1.9 then runs its batches one at a time)."""
+    if node.language == "python":
+        return "ctx.this" in (node.raw_code or "")
+    return any(re.search(r"\bthis\b", block) for block in _JINJA.findall(node.raw_code or ""))
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def concurrent_batches(ctx: StepContext) -> bool:
+    """dbt 1.9's rule: `concurrent_batches` when set, else concurrent unless the model uses `this`;
+    only with more than one thread."""
+    if int(getattr(ctx.engine.target, "threads", 1) or 1) < 2:
+        return False
+    configured = ctx.node.config.get("concurrent_batches")
+    if configured is not None:
+        return configured is True or str(configured).lower() == "true"
+    return not references_this(ctx.node)
+
+
+class _Stale(Exception):
+    """A batch's rewritten files were rewritten by another batch meanwhile: run it again on the new base."""
+
+
+class _Publishes:
+    """The batches of one run publish one at a time, each on the newest version (see _run_batch)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ours: set[str] = set()  # versions this run's batches published
 
 
 def run_microbatch(ctx: StepContext, incremental: bool) -> MaterializationResult:
@@ -129,11 +185,21 @@ def run_microbatch(ctx: StepContext, incremental: bool) -> MaterializationResult
         windows = batches(*run_window(ctx, incremental), size)
     partition_by = columns_of(config.get("partition_by"))
     replace = [not incremental and not retry]  # a full build: the first batch replaces the table
+    publishes = _Publishes()
 
-    def one(window) -> dict:
-        record = {"start": window[0].strftime(FMT), "end": window[1].strftime(FMT)}
+    def one(k: int, window) -> dict:
+        record = {"start": window[0].strftime(FMT), "end": window[1].strftime(FMT), "started_at": _now()}
+        t0 = time.perf_counter()
         try:
-            written = _run_batch(ctx, window, event_time, partition_by, replace[0])
+            for _attempt in range(len(windows) + 1):
+                try:
+                    written = _run_batch(ctx, window, event_time, partition_by, replace[0], publishes, k)
+                    break
+                except _Stale:
+                    continue  # another batch rewrote a file this one rewrote: again, on the new base
+            else:
+                raise ExecutionError("the batch's files kept changing under it (other batches); run again.",
+                                     node=node.name, path=node.path)
             replace[0] = False
             record.update(status="success", rows=written.get("rows"), version=written.get("version"))
         except SparkModelsError as exc:
@@ -142,11 +208,32 @@ def run_microbatch(ctx: StepContext, incremental: bool) -> MaterializationResult
             err = spark_error(exc, node, ctx.compiled) if type(exc).__name__ in (
                 "ParseException", "AnalysisException") else None
             record.update(status="error", message=err.message if err else f"{type(exc).__name__}: {exc}"[:600])
+        record.update(completed_at=_now(), execution_time=round(time.perf_counter() - t0, 3))
         return record
 
-    # Batches publish one after another: each version is the previous one plus one batch, so a
-    # concurrent publish would lose a batch (concurrent_batches is accepted and has no effect).
-    results = [one(w) for w in windows]
+    results: list[dict] = []
+    # As in dbt 1.9: the first batch runs alone (on a full build: until one has replaced the table),
+    # then the middle batches, concurrently on `threads` when concurrent_batches allows, then the last.
+    i = 0
+    while i < len(windows) - 1 and (i == 0 or replace[0]):
+        results.append(one(i, windows[i]))
+        i += 1
+    middle = list(enumerate(windows))[i:-1]
+    if len(middle) > 1 and concurrent_batches(ctx):
+        group, pool, description = engine.jobs.scope_of()
+
+        def part(item) -> dict:
+            k, window = item
+            with engine.jobs.part_scope(group, f"batch{k}", pool, description):
+                return one(k, window)
+
+        workers = min(int(engine.target.threads), len(middle))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sm-{node.name}") as ex:
+            results.extend(ex.map(part, middle))
+    else:
+        results.extend(one(k, w) for k, w in middle)
+    if i < len(windows):
+        results.append(one(len(windows) - 1, windows[-1]))
     rows = sum(r.get("rows") or 0 for r in results)
     failed = [r for r in results if r["status"] == "error"]
     extra = {"batches": results, "batch_size": size}
@@ -161,10 +248,14 @@ def run_microbatch(ctx: StepContext, incremental: bool) -> MaterializationResult
                                  " into incremental table", rows=rows, extra=extra)
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
 _FILTERED = re.compile(r"\(select \* from (`[^`]+`) where \((`(?:[^`]|``)+`) >= ")
 
 
-def _pruned_inputs(ctx: StepContext, sql: str, window) -> str:
+def _pruned_inputs(ctx: StepContext, sql: str, window, key: int = 0) -> str:
     """The batch's SQL reading, for each event_time input stored as local Parquet, only the files
     whose footers' min/max may hold a row of the window (a view over just those files): Spark would
     otherwise open every file of every partition to skip its row groups. Inputs whose files cannot
@@ -181,7 +272,7 @@ def _pruned_inputs(ctx: StepContext, sql: str, window) -> str:
         files = files_in_window(folder, column.strip("`").replace("``", "`"), window, timezone)
         if files is None:
             continue
-        name = f"__sm_batch_{ctx.node.name}_{len(views)}"
+        name = f"__sm_batch_{ctx.node.name}_{key}_{len(views)}"  # per batch: batches may run at once
         df = (read_files(engine.spark, folder, schema, files) if files
               else engine.spark.createDataFrame([], schema))
         df.createOrReplaceTempView(name)
@@ -192,11 +283,20 @@ def _pruned_inputs(ctx: StepContext, sql: str, window) -> str:
                          if m.group(1) in views else m.group(0), sql)
 
 
-def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace: bool) -> dict:
-    """One batch: its rows, published as one version replacing the table's rows of the window."""
+def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace: bool,
+               publishes: _Publishes, key: int = 0) -> dict:
+    """One batch: its rows, published as one version replacing the table's rows of the window.
+
+    Concurrent batches write at once but publish one at a time (publishes.lock, taken once Spark
+    wrote the batch). A batch whose base is no longer current because another batch of this run
+    published since is rebased before its publish: its window is disjoint from the others', so its
+    new version is its own files plus every file of the newest version except those it rewrote, which
+    is exact as long as those are still there (else _Stale: the batch runs again on the newest). A base
+    moved by another run is not rebased: the publish fails with the compare-and-swap message.
+    """
     node, engine = ctx.node, ctx.engine
     predicate = in_window(event_time, window)
-    sql = _pruned_inputs(ctx, batch_sql(ctx.compiled, lambda column: in_window(column, window)), window)
+    sql = _pruned_inputs(ctx, batch_sql(ctx.compiled, lambda column: in_window(column, window)), window, key)
     try:
         src = engine.sql(f"select * from (\n{sql}\n) where {predicate}")
     except Exception as exc:  # noqa: BLE001
@@ -205,10 +305,46 @@ def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace:
         raise
     loc = engine.location(node, ctx.schema)
     old = loc.current()
-    if old is None or replace:
-        return write_version(engine, ctx, src, partition_by=partition_by)
+    locked: list[bool] = []
+
+    def rebase(files: set[str]):
+        def before_publish(version):
+            publishes.lock.acquire()
+            locked.append(True)
+            now = loc.current()
+            base = old
+            if now is not None and (old is None or now.name != old.name) and now.name in publishes.ours:
+                base = now  # another batch of this run published since: share from its version
+            if base is None:
+                return None
+            base_files = data_files(loc, base)
+            if not files <= set(base_files):
+                raise _Stale
+            shared = share(loc, base, version, [f for f in base_files if f not in files])
+            counts["shared_files"] = shared
+            return base
+        return before_publish
+
+    counts = {"shared_files": 0}
+    try:
+        if old is None or replace:
+            stats = write_version(engine, ctx, src, partition_by=partition_by,
+                                  before_publish=None if replace else rebase(set()))
+        else:
+            stats = _write_window(engine, ctx, src, old, predicate, window, partition_by, rebase)
+        publishes.ours.add(stats["version"])
+        return {**stats, **counts}
+    finally:
+        if locked:
+            publishes.lock.release()
+
+
+def _write_window(engine, ctx, src, old, predicate: str, window, partition_by, rebase) -> dict:
+    """The window's new rows plus the rows outside the window of the files that hold rows inside it,
+    written as a version sharing every other file of the base."""
     from pyspark.sql import functions as F
 
+    node = ctx.node
     dest_schema = recorded_schema(old) or engine.read_version(old).schema  # recorded: no file listing
     columns = [f.name for f in dest_schema.fields]
     src = src.select(*[q(c) for c in columns]) if set(src.columns) == set(columns) else src
@@ -228,5 +364,4 @@ def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace:
         files = {relative_file(u, old) or u for u in uris}
         kept = tagged.where(F.col("__sm_file").isin(uris) & outside).drop("__sm_file") if uris else None
     out = src.unionByName(kept) if kept is not None else src
-    return write_sharing(engine, ctx, out, partition_by=partition_by, old=old,
-                         keep=lambda version, old_files: [f for f in old_files if f not in files])
+    return write_version(engine, ctx, out, partition_by=partition_by, before_publish=rebase(files))

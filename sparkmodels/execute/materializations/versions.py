@@ -197,6 +197,51 @@ def window_files(version, column: str, window, timezone: str) -> dict[str, bool]
     return out
 
 
+def newest_in_files(version, column: str, timezone: str):
+    """(decided, newest) of `column` over the data files of a local version from the Parquet footers'
+    max statistics (no Spark job): newest is a naive datetime in the session's time zone (None: no
+    non-null value). decided is False when a file's footer cannot tell (Hadoop storage, no statistics,
+    another type, a partition column): the caller then asks Spark."""
+    if not isinstance(version, Path):
+        return False, None
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import pyarrow.parquet as pq
+
+    try:
+        zone = ZoneInfo(timezone)
+    except Exception:  # noqa: BLE001 - an offset like '+01:00': let Spark decide
+        return False, None
+    newest = None
+    for rel in data_files(None, version):
+        try:
+            meta = pq.read_metadata(version / rel)
+        except Exception:  # noqa: BLE001 - not a Parquet footer we can read
+            return False, None
+        names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
+        if column.lower() not in names:
+            return False, None
+        j = names.index(column.lower())
+        for g in range(meta.num_row_groups):
+            chunk = meta.row_group(g).column(j)
+            stats = chunk.statistics
+            if stats is None or not stats.has_min_max:
+                if stats is not None and chunk.num_values == stats.null_count:
+                    continue  # only nulls
+                return False, None
+            hi = stats.max
+            if isinstance(hi, dt.datetime):
+                if hi.tzinfo is not None:  # an instant: the session's wall clock, as Spark shows it
+                    hi = hi.astimezone(zone).replace(tzinfo=None)
+            elif isinstance(hi, dt.date):
+                hi = dt.datetime.combine(hi, dt.time())
+            else:
+                return False, None
+            newest = hi if newest is None or hi > newest else newest
+    return True, newest
+
+
 def recorded_schema(version):
     """The StructType recorded when a version was written, while its files are those (cache.py's
     stored_schema), else None: a version's columns without listing its files."""

@@ -31,7 +31,14 @@ def compile_at_run_time(manifest: Manifest, config: ProjectConfig, compiler: Com
 
         def sql_of(node: Node) -> str:
             schema = schema_for(config, node.config)
-            return models.compiled(node, schema).sql if models.needs(node) else compiler.compile(node.unique_id).sql
+            if not models.needs(node):
+                return compiler.compile(node.unique_id).sql
+            compiled = models.compiled(node, schema)
+            # an incremental model: the branch a run would take, as the load-time compile shows it
+            if (compiled.incremental is not None and kinds.of(node).incremental
+                    and not node.config.get("full_refresh") and engine.stored_version(node, schema) is not None):
+                return compiled.incremental.sql
+            return compiled.sql
 
         def prepare(node: Node) -> None:
             for dep in upstream(node, manifest.nodes, kinds).relations:

@@ -206,16 +206,14 @@ class RunContext:
         return ""
 
     # -- what a render gets ----------------------------------------------------------------------
-    def unwrapped(self, exc: SparkModelsError) -> SparkModelsError:
-        """Kept for callers of ops18's RunContext: the renderer now raises run-time errors as they are."""
-        return exc
-
     def extra(self, node: Node | None = None) -> dict:
         """Context entries for Renderer.render(extra=...): the backend itself, plus dbt's run-time globals."""
         out = {"__sm_runtime": self, "graph": self.graph, "flags": self.flags,
                "selected_resources": list(self.selected)}
         if self._log is not None:
             out["log"] = self.log
+        if self.manifest.metadata.get("invocation_id"):  # the load's, also when the Renderer is a new one
+            out["invocation_id"] = self.manifest.metadata["invocation_id"]
         if node is not None:
             out["model"] = node.to_dict()
         return out

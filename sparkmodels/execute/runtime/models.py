@@ -1,12 +1,12 @@
-"""Models rendered again when they run: the ones whose template (or a macro it calls) needs the warehouse.
+"""Nodes rendered again when they run: the ones whose template (or a macro it calls) needs the warehouse.
 
-A model marked at load (`Node.runtime_render`: it reads `execute` or calls run_query, statement or
-adapter introspection) is rendered here once its upstream relations are queryable, in the run's
-session, with a RunContext as the render's backend; then compiled as any model (ephemeral inputs
-inlined as CTEs). Both of an incremental model's renders are made again; a data test whose macro
-introspects (dbt_utils.equality) is rendered again from its template (Node.runtime_template). The project's Renderer
-is the one that loaded the manifest (Manifest.renderer) and renders one template at a time (the
-runner's threads take turns).
+A model, snapshot or analysis marked at load (`Node.runtime_render`: it reads `execute` or calls
+run_query, statement or adapter introspection) is rendered here once its upstream relations are
+queryable, in the run's session, with a RunContext as the render's backend; then compiled as any
+model (ephemeral inputs inlined as CTEs). Both of an incremental model's renders are made again; a
+snapshot's block body and a data test's template (dbt_utils.equality) come from
+Node.runtime_template. The project's Renderer is the one that loaded the manifest
+(Manifest.renderer) and renders one template at a time (the runner's threads take turns).
 A microbatch model keeps its load-time SQL: its per-batch filters are placed on the placeholders.
 """
 
@@ -70,17 +70,20 @@ class ModelRenderer:
         if node.resource_type == "test":
             with self._lock:
                 return self.compiler.compile_node(self._test(node, self.context.extra(node)))
-        this = Relation(identifier(node), schema, type=self.context.relation_of(node, ensure=False).type)
+        # an analysis is rendered without `this`, as at load (it names no relation of its own)
+        this = None if node.resource_type == "analysis" else Relation(
+            identifier(node), schema, type=self.context.relation_of(node, ensure=False).type)
+        template = node.runtime_template["template"] if node.runtime_template is not None else node.raw_code
         extra = self.context.extra(node)
         with self._lock:
             renderer = self.renderer()
             renderer.vars = self._vars(node)
             try:
-                first = renderer.render(node.raw_code, filename=node.path, node_name=node.name, this=this,
+                first = renderer.render(template, filename=node.path, node_name=node.name, this=this,
                                         package=node.package, extra=extra)
                 second = None
                 if node.rendered_incremental is not None or self.context.kinds.of(node).incremental:
-                    second = renderer.render(node.raw_code, filename=node.path, node_name=node.name, this=this,
+                    second = renderer.render(template, filename=node.path, node_name=node.name, this=this,
                                              package=node.package, extra={**extra, "is_incremental": lambda: True})
             finally:
                 renderer.vars = self.config.vars

@@ -164,12 +164,12 @@ class StatusReader:
         drained = False
         for job_id in range(since, until):
             data = self._job(job_id)
-            pending = data is None or (data["group"] == group and data["status"] not in _FINISHED)
+            pending = data is None or (_of(data["group"], group) and data["status"] not in _FINISHED)
             if pending and not drained:
                 self._drain()
                 drained = True
                 data = self._job(job_id)
-            if data is not None and data["group"] == group:
+            if data is not None and _of(data["group"], group):
                 out.append(data)  # a job missing even now failed before it started: nothing to count
         return out
 
@@ -204,6 +204,11 @@ class StatusReader:
         out["scheduler_pool"] = ", ".join(sorted(pools)) or None
         out["job_description"] = "; ".join(descriptions) or None
         return out
+
+
+def _of(job_group: str | None, group: str | None) -> bool:
+    """A job belongs to a group when it has that group or a part's group under it (`<group>/<part>`)."""
+    return job_group == group or (group is not None and (job_group or "").startswith(group + "/"))
 
 
 def connect_metrics(group: str, write_stats: Mapping | None = None) -> dict:

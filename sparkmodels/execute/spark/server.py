@@ -28,6 +28,10 @@ from sparkmodels.execute.spark import jvm_cds
 from sparkmodels.project.config import Target
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+# `server start --jdbc-port`: Spark's Thrift JDBC server is the main class and Spark Connect a plugin of
+# the same driver, so one JVM owns the embedded metastore and serves both builds and BI tools.
+THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
 START_TIMEOUT_S = 300.0
 
 
@@ -48,10 +52,12 @@ class Server:
     warehouse: str
     started: float
     log: str
+    jdbc: str = ""  # jdbc:hive2://host:port/default when it also serves JDBC (catalog: hive)
 
     def describe(self) -> str:
         up = time.time() - self.started
-        return (f"target '{self.target}' of {self.project}: {self.url} (pid {self.pid}, {self.master}, "
+        jdbc = f", JDBC {self.jdbc}" if self.jdbc else ""
+        return (f"target '{self.target}' of {self.project}: {self.url}{jdbc} (pid {self.pid}, {self.master}, "
                 f"up {int(up // 60)} min), warehouse {self.warehouse}")
 
 
@@ -61,7 +67,7 @@ def server_key(target: Target) -> str | None:
     if base is None:
         return None
     parts = {"base": base, "python": sys.executable, "master": target.master, "warehouse": target.warehouse,
-             "conf": sorted(target.conf.items()), "packages": list(target.packages), "jars": list(target.jars)}
+             "catalog": target.catalog, "conf": sorted(target.conf.items()), "packages": list(target.packages), "jars": list(target.jars)}
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -84,13 +90,14 @@ def _is_server(pid: int) -> bool:
     if not _alive(pid):
         return False
     try:
-        return SERVER_CLASS.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return SERVER_CLASS.encode() in cmdline or CONNECT_PLUGIN.encode() in cmdline
     except OSError:
         return True  # no /proc (macOS): the listening check in find() still applies
 
 
 def _listening(url: str, timeout: float = 2.0) -> bool:
-    host, port = url.removeprefix("sc://").rsplit(":", 1)
+    host, port = url.removeprefix("sc://").removeprefix("jdbc:hive2://").split("/", 1)[0].rsplit(":", 1)
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
             return True
@@ -147,8 +154,8 @@ def _spark_home() -> Path:
     return home
 
 
-def _command(target: Target, port: int, java_options: str) -> list[str]:
-    from sparkmodels.execute.spark.launch import session_conf
+def _command(target: Target, port: int, java_options: str, jdbc_port: int | None = None) -> list[str]:
+    from sparkmodels.execute.spark.launch import JDBC_READER_CONF, session_conf
 
     conf = {k: v for k, v in session_conf(target).items() if k != "spark.driver.extraJavaOptions"}
     conf.update({
@@ -156,13 +163,27 @@ def _command(target: Target, port: int, java_options: str) -> list[str]:
         "spark.connect.grpc.binding.port": str(port),
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
     })
+    main, app_args = SERVER_CLASS, []
+    if jdbc_port is not None:
+        # The Thrift server's main starts the Hive session (the conf above: same metastore as a run's);
+        # the plugin starts Spark Connect in that driver, whose client sessions share its catalog.
+        # JDBC sessions resolve each table anew per query (launch.JDBC_READER_CONF): a build's new
+        # version is what their next query reads.
+        conf = {**JDBC_READER_CONF, **conf}
+        plugins = [p for p in conf.get("spark.plugins", "").split(",") if p]
+        conf["spark.plugins"] = ",".join([*plugins, CONNECT_PLUGIN])
+        conf["spark.hadoop.hive.server2.thrift.port"] = str(jdbc_port)
+        conf["spark.hadoop.hive.server2.thrift.bind.host"] = "127.0.0.1"
+        main = THRIFT_CLASS
+        app_args = ["--hiveconf", f"hive.server2.thrift.port={jdbc_port}",
+                    "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"]
     if java_options:
         conf["spark.driver.extraJavaOptions"] = java_options
-    args = [str(_spark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS,
+    args = [str(_spark_home() / "bin" / "spark-submit"), "--class", main,
             "--name", f"sparkmodels server ({target.name})", "--master", target.master or "local[*]"]
     for key, value in conf.items():
         args += ["--conf", f"{key}={value}"]
-    return [*args, "spark-internal"]
+    return [*args, "spark-internal", *app_args]
 
 
 def _log_tail(log: Path, n: int = 6) -> str:
@@ -172,15 +193,19 @@ def _log_tail(log: Path, n: int = 6) -> str:
     return ""
 
 
-def start(target: Target, project: Path, java_options: str, *,
+def start(target: Target, project: Path, java_options: str, *, jdbc_port: int | None = None,
           timeout: float = START_TIMEOUT_S) -> tuple[Server, bool]:
     """Start the server for this target (detached) and wait until it listens: (server, started now).
-    An already running server for the same settings is returned as it is."""
+    An already running server for the same settings is returned as it is. jdbc_port: also serve the
+    target's metastore over JDBC (HiveThriftServer2) from the same JVM (catalog: hive only)."""
     import subprocess
 
     if target.remote:
         raise EnvironmentProblem(f"target '{target.name}' already uses a Spark Connect server ({target.remote}).",
                                  hint="`sparkmodels server` serves classic targets (master: local[*], spark://...).")
+    if jdbc_port is not None and target.catalog != "hive":
+        raise EnvironmentProblem(f"target '{target.name}' has no metastore to serve over JDBC: set `catalog: hive` "
+                                 "on it (see the README's \"Metastore\" section).")
     from sparkmodels.execute.storage import open_warehouse
 
     # runs attached to the server are Connect clients: a Hadoop FileSystem warehouse fails here, with the reason
@@ -191,6 +216,12 @@ def start(target: Target, project: Path, java_options: str, *,
                                  hint="Run `sparkmodels debug` for details.")
     running = find(target)
     if running is not None:
+        wanted = f"jdbc:hive2://127.0.0.1:{jdbc_port}/default" if jdbc_port is not None else running.jdbc
+        if running.jdbc != wanted:
+            raise EnvironmentProblem(
+                f"the server of target '{target.name}' already runs, "
+                + (f"serving JDBC at {running.jdbc}." if running.jdbc else "without JDBC."),
+                hint="Stop it (`sparkmodels server stop`) and start it again with the --jdbc-port you want.")
         return running, False
     directory = servers_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -198,12 +229,13 @@ def start(target: Target, project: Path, java_options: str, *,
     env = {**os.environ, "SPARK_HOME": str(_spark_home()), "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
     with open(log, "wb") as out:
         # its own session: the server outlives this command and a Ctrl-C in this terminal
-        proc = subprocess.Popen(_command(target, port, java_options), stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(_command(target, port, java_options, jdbc_port), stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, cwd=str(project), start_new_session=True)
     server = Server(key=key, pid=proc.pid, url=f"sc://127.0.0.1:{port}", target=target.name, project=str(project),
-                    master=target.master or "local[*]", warehouse=target.warehouse, started=time.time(), log=str(log))
+                    master=target.master or "local[*]", warehouse=target.warehouse, started=time.time(), log=str(log),
+                    jdbc=f"jdbc:hive2://127.0.0.1:{jdbc_port}/default" if jdbc_port is not None else "")
     deadline = time.monotonic() + timeout
-    while not _listening(server.url, timeout=1.0):
+    while not (_listening(server.url, timeout=1.0) and (not server.jdbc or _listening(server.jdbc, timeout=1.0))):
         if proc.poll() is not None or time.monotonic() > deadline:
             _terminate(proc.pid)
             why = f"exited with code {proc.returncode}" if proc.returncode is not None else f"did not listen within {timeout:.0f} s"

@@ -35,6 +35,7 @@ def start_jdbc_server(target: Target, *, host: str = "127.0.0.1", port: int = 10
     from types import MappingProxyType
 
     from sparkmodels.execute.catalog import catalog_for
+    from sparkmodels.execute.spark.launch import JDBC_READER_CONF
     from sparkmodels.execute.spark.session import start_session
 
     if target.catalog != "hive":
@@ -43,7 +44,7 @@ def start_jdbc_server(target: Target, *, host: str = "127.0.0.1", port: int = 10
     if target.remote:
         raise UsageError(f"target '{target.name}' is a Spark Connect target: start the Thrift server on the "
                          "cluster that owns its metastore instead.")
-    conf = {**target.conf, "spark.hadoop.hive.server2.thrift.port": str(port),
+    conf = {**JDBC_READER_CONF, **target.conf, "spark.hadoop.hive.server2.thrift.port": str(port),
             "spark.hadoop.hive.server2.thrift.bind.host": host,
             "hive.server2.thrift.port": str(port), "hive.server2.thrift.bind.host": host}
     target = replace(target, conf=MappingProxyType(conf))

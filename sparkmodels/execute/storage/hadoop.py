@@ -315,7 +315,8 @@ class HadoopTableLocation:
 
     def clean(self, keep: int = KEEP_PREVIOUS) -> list[HadoopPath]:
         """Remove what is nobody's: versions that are not current, not the previous published one (its
-        pointer is kept) and not leased by a live writer; older pointers; dead leases."""
+        pointer is kept), not leased by a live writer nor the base such a writer started from; older
+        pointers; dead leases."""
         published = list(self._published())
         if not published:
             return []
@@ -326,8 +327,8 @@ class HadoopTableLocation:
             m = re.match(r"^\.?(p\d{19}_[0-9a-f]{8})(\.tmp)?$", name)
             if m and m.group(1) < published[0][0] and (m.group(2) or m.group(1) not in kept_pointers):
                 self.fs.delete(self.pointers / name)  # older pointers, and temps of publishes that died
-        keep_names = {current, previous[1] if previous else None}
         now = self._store_now()
+        keep_names = {current, previous[1] if previous else None, *self._live_bases(now)}
         removed = []
         for name, is_dir in sorted(self.fs.list(self.versions)):
             if not is_dir or not _VERSION_NAME.match(name) or name in keep_names:
@@ -342,6 +343,18 @@ class HadoopTableLocation:
             if not is_dir and not self.leases.alive(self.fs, lease, now):
                 self.fs.delete(lease)
         return removed
+
+    def _live_bases(self, now: float | None) -> set[str]:
+        """The versions live writers started from (`base` in their lease): they may still read them."""
+        out = set()
+        for name, is_dir in self.fs.list(self.versions / LEASES_DIR):
+            lease = self._lease(name)
+            if is_dir or not self.leases.alive(self.fs, lease, now):
+                continue
+            words = (self.fs.read_text(lease) or "").split()
+            if "base" in words[:-1]:
+                out.add(words[words.index("base") + 1])
+        return out - {"None"}
 
     def _store_now(self) -> float | None:
         """The store's clock: the modification time of a file written just now."""

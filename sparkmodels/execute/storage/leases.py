@@ -92,6 +92,22 @@ def lease_alive(versions: Path, version: str) -> bool:
     return False
 
 
+def live_bases(versions: Path) -> set[str]:
+    """The versions live writers started from (`base` in their lease): they may still be reading them."""
+    folder = versions / LEASES_DIR
+    if not folder.is_dir():
+        return set()
+    out = set()
+    for path in folder.iterdir():
+        if path.name.startswith(".") or not lease_alive(versions, path.name):
+            continue
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            words = path.read_text(encoding="utf-8").split()
+            if "base" in words[:-1]:
+                out.add(words[words.index("base") + 1])
+    return out - {"None"}
+
+
 def dead_leases(versions: Path) -> list[Path]:
     """Lease files nobody holds (their writer died); their temp names included."""
     folder = versions / LEASES_DIR

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparkmodels.errors import EnvironmentProblem, WarehouseError
-from sparkmodels.execute.storage.leases import LeaseBook, dead_leases, hold, lease_alive, mutex
+from sparkmodels.execute.storage.leases import LeaseBook, dead_leases, hold, lease_alive, live_bases, mutex
 from sparkmodels.project.identifiers import check_table_parts
 
 VERSIONS_DIR = ".versions"
@@ -238,8 +238,9 @@ class TableLocation:
     def clean(self, keep: int = KEEP_PREVIOUS) -> list[Path]:
         """Remove the versions that are provably nobody's.
 
-        Kept: the current version, the previously published one (unless keep=0), and every version
-        whose lease a live process holds (a write in progress, in this run or another). Everything
+        Kept: the current version, the previously published one (unless keep=0), every version
+        whose lease a live process holds (a write in progress, in this run or another) and every
+        version such a write started from (it may still be reading it). Everything
         else under `.versions/<model>/` that has a version's name goes: failed or killed writes, and
         versions a crashed run completed but never published.
         """
@@ -249,7 +250,8 @@ class TableLocation:
         removed = []
         with mutex(self.versions):
             current = self._current_name()
-            keep_names = {current, self.previous() if keep > 0 else None} - {None}
+            # and the versions live writers started from: they read them until they publish
+            keep_names = {current, self.previous() if keep > 0 else None, *live_bases(self.versions)} - {None}
             for version in sorted(self._version_dirs()):
                 if version.name in keep_names or lease_alive(self.versions, version.name):
                     continue
