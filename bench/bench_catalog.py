@@ -86,6 +86,9 @@ def _figures(samples: dict, n: int) -> dict:
         "catalog_hive": harness.summary(samples["hive"], memory=True),
         "ratio": harness.ratio(a, b),
         "ratio_fastest": harness.min_ratio(samples["hive"], samples["off"]),
+        # each pair ran back to back, under about the same load
+        "pair_ratios": [harness.ratio(h, o) for h, o in zip(harness.walls(samples["hive"]),
+                                                               harness.walls(samples["off"]), strict=True)],
         "registration_ms_per_model": round((a - b) / n * 1000, 1),
     }
 

@@ -60,6 +60,8 @@ class Engine:
         self.catalog = catalog_for(spark, target, fresh_session=self._owns_session and not self.is_connect)
         try:
             self.catalog.connect()  # a held or unreachable metastore fails before any write
+            if self._owns_session and not self.is_connect:
+                self.catalog.release_at_exit()
         except BaseException:
             self.stop()
             raise

@@ -58,6 +58,9 @@ class NoCatalog:
     def describe(self, schema: str, name: str) -> dict | None:
         return None
 
+    def release_at_exit(self) -> None:
+        pass
+
 
 def _over_connect(spark) -> bool:
     """A Spark Connect session, as session.is_connect_session says (not imported from there:
@@ -225,6 +228,26 @@ class HiveCatalog:
             raise metastore_problem(Exception(_HELD[0]), self.target) from None
         finally:
             os.close(fd)
+
+    def release_at_exit(self) -> None:
+        """Shut the embedded Derby database down when this process exits, which releases its lock at
+        once: the JVM outlives the process by as long as it takes to dump its class archive (the
+        first runs on a machine, a minute or more), and the next run would find the metastore held.
+        At exit, not at the engine's stop, because another engine of this process may still use it."""
+        home = embedded_home(self.target)
+        jvm = getattr(self.spark, "_jvm", None)
+        if home is None or jvm is None:
+            return
+        import atexit
+        import contextlib
+
+        url = f"jdbc:derby:;databaseName={home / 'metastore_db'};shutdown=true"
+
+        def release() -> None:
+            with contextlib.suppress(Exception):  # success is an SQLException too ("... shutdown")
+                jvm.java.sql.DriverManager.getConnection(url)
+
+        atexit.register(release)
 
     def has(self, node: Node, schema: str) -> bool:
         """Whether node's relation is registered, with the comments persist_docs asks for (a cached
