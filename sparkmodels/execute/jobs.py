@@ -51,42 +51,55 @@ class Jobs:
                 self._last_write[group] = stats
 
     @contextlib.contextmanager
+    def _tagged(self, group: str, tag: str, description: str, pool: str | None,
+                step_description: str | None) -> Iterator[None]:
+        """Spark jobs started on this thread inside carry job group `group` (Connect: tag `tag`)
+        and run in scheduler pool `pool`; the group counts as active (cancellation) meanwhile.
+        `step_description` is what scope_of() reports on this thread."""
+        with self._lock:
+            self._active.add(group)
+        try:
+            if self.is_connect:
+                self._spark.addTag(tag)
+                try:
+                    yield
+                finally:
+                    self._spark.removeTag(tag)
+                return
+            sc = self._spark.sparkContext
+            sc.setJobGroup(group, description, interruptOnCancel=True)
+            if pool:
+                sc.setLocalProperty("spark.scheduler.pool", pool)
+            self._scope.group, self._scope.pool, self._scope.description = group, pool, step_description
+            try:
+                yield
+            finally:
+                self._scope.group = self._scope.pool = self._scope.description = None
+                sc._jsc.clearJobGroup()  # group, description and interrupt flag in one call
+                if pool:
+                    sc.setLocalProperty("spark.scheduler.pool", None)
+        finally:
+            with self._lock:
+                self._active.discard(group)
+
+    @contextlib.contextmanager
     def job_scope(self, group: str, description: str, pool: str | None = None) -> Iterator[StepMetrics]:
         """Tag every Spark job started inside with the model's name (Spark UI, cancellation), run
         them in scheduler pool `pool`, and yield a StepMetrics filled with their metrics on exit."""
         scope = StepMetrics(group, pool)
-        with self._lock:
-            self._active.add(group)
-        if self.is_connect:
-            self._spark.addTag(group)
-            try:
-                yield scope
-            finally:
-                self._spark.removeTag(group)
-                with self._lock:
-                    self._active.discard(group)
-                scope.values = connect_metrics(group, self._last_write.pop(group, None))
-            return
-        sc = self._spark.sparkContext
-        status = self.status_reader()
+        status = None if self.is_connect else self.status_reader()
         scope.since = status.watermark() if status is not None else 0  # older jobs (a reused name) don't count
-        sc.setJobGroup(group, description, interruptOnCancel=True)
-        if pool:
-            sc.setLocalProperty("spark.scheduler.pool", pool)
-        self._scope.group, self._scope.pool, self._scope.description = group, pool, description
         try:
-            yield scope
+            with self._tagged(group, group, description, pool, description):
+                yield scope
         finally:
-            self._scope.group = self._scope.pool = self._scope.description = None
-            sc._jsc.clearJobGroup()  # group, description and interrupt flag in one call
-            if pool:
-                sc.setLocalProperty("spark.scheduler.pool", None)
-            with self._lock:
-                self._active.discard(group)
-            scope.values = status.collect(group, scope.since) if status is not None else empty("unavailable")
             stats = self._last_write.pop(group, None)
-            if stats and stats.get("files") is not None:
-                scope.values["files_written"] = stats["files"]
+            if self.is_connect:
+                scope.values = connect_metrics(group, stats)
+            else:
+                scope.values = status.collect(group, scope.since) if status is not None else empty("unavailable")
+                if stats and stats.get("files") is not None:
+                    scope.values["files_written"] = stats["files"]
 
     @contextlib.contextmanager
     def part_scope(self, parent: str | None, part: str, pool: str | None = None,
@@ -100,31 +113,11 @@ class Jobs:
             yield None
             return
         group = f"{parent}/{part}"
-        with self._lock:
-            self._active.add(group)
-        if self.is_connect:
-            self._spark.addTag(parent)
-            try:
-                yield group
-            finally:
-                self._spark.removeTag(parent)
-                with self._lock:
-                    self._active.discard(group)
-            return
-        sc = self._spark.sparkContext
-        sc.setJobGroup(group, f"{description or parent} ({part})", interruptOnCancel=True)
-        if pool:
-            sc.setLocalProperty("spark.scheduler.pool", pool)
-        self._scope.group, self._scope.pool, self._scope.description = group, pool, description
         try:
-            yield group
+            with self._tagged(group, parent, f"{description or parent} ({part})", pool, description):
+                yield group
         finally:
-            self._scope.group = self._scope.pool = self._scope.description = None
-            sc._jsc.clearJobGroup()
-            if pool:
-                sc.setLocalProperty("spark.scheduler.pool", None)
             with self._lock:
-                self._active.discard(group)
                 self._last_write.pop(group, None)
 
     def scope_of(self) -> tuple[str | None, str | None, str | None]:

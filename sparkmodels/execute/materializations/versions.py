@@ -138,6 +138,46 @@ def files_in_window(version, column: str, window, timezone: str) -> set[str] | N
     return None if found is None else set(found)
 
 
+def _row_groups(version: Path, column: str) -> dict[str, list[tuple]] | None:
+    """{relative path: [(min, max, nulls) per row group]} of `column` in a local version's data files,
+    from their Parquet footers (read on the driver, no Spark job). A row group holding only nulls is
+    (None, None, its value count). None when a footer cannot tell: not a Parquet footer we can read,
+    the column absent from the file (a partition column, or missing) or without statistics."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, list[tuple]] = {}
+    for rel in data_files(None, version):
+        try:
+            meta = pq.read_metadata(version / rel)
+        except Exception:  # noqa: BLE001 - not a Parquet footer we can read
+            return None
+        names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
+        if column.lower() not in names:
+            return None  # a partition column, or missing: Spark knows
+        j = names.index(column.lower())
+        groups = []
+        for g in range(meta.num_row_groups):
+            chunk = meta.row_group(g).column(j)
+            stats = chunk.statistics
+            if stats is None or not stats.has_min_max:
+                if stats is not None and chunk.num_values == stats.null_count:
+                    groups.append((None, None, chunk.num_values))  # only nulls
+                    continue
+                return None
+            groups.append((stats.min, stats.max, stats.null_count))
+        out[rel] = groups
+    return out
+
+
+def _zone(timezone: str):
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(timezone)
+    except Exception:  # noqa: BLE001 - an offset like '+01:00': let Spark decide
+        return None
+
+
 def window_files(version, column: str, window, timezone: str) -> dict[str, bool] | None:
     """{relative path: whether every row is inside} for the data files of a local version that may
     hold a row whose `column` is in [start, end), from the Parquet footers' per-row-group min/max (read
@@ -149,35 +189,19 @@ def window_files(version, column: str, window, timezone: str) -> dict[str, bool]
     if not isinstance(version, Path):
         return None
     import datetime as dt
-    from zoneinfo import ZoneInfo
 
-    import pyarrow.parquet as pq
-
-    try:
-        zone = ZoneInfo(timezone)
-    except Exception:  # noqa: BLE001 - an offset like '+01:00': let Spark decide
+    zone = _zone(timezone)
+    files = _row_groups(version, column) if zone is not None else None
+    if files is None:
         return None
     start, end = window
     out: dict[str, bool] = {}
-    for rel in data_files(None, version):
-        try:
-            meta = pq.read_metadata(version / rel)
-        except Exception:  # noqa: BLE001 - not a Parquet footer we can read
-            return None
-        names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
-        if column.lower() not in names:
-            return None  # a partition column, or missing: Spark knows
-        j = names.index(column.lower())
+    for rel, groups in files.items():
         overlaps, inside = False, True
-        for g in range(meta.num_row_groups):
-            chunk = meta.row_group(g).column(j)
-            stats = chunk.statistics
-            if stats is None or not stats.has_min_max:
-                if stats is not None and chunk.num_values == stats.null_count:
-                    inside = inside and not chunk.num_values  # only nulls: no row in any window
-                    continue
-                return None
-            lo, hi = stats.min, stats.max
+        for lo, hi, nulls in groups:
+            if lo is None:
+                inside = inside and not nulls  # only nulls: no row in any window
+                continue
             if isinstance(lo, dt.datetime):
                 if lo.tzinfo is not None:  # adjusted to UTC: compare instants
                     s, e = start.replace(tzinfo=zone), end.replace(tzinfo=zone)
@@ -190,7 +214,7 @@ def window_files(version, column: str, window, timezone: str) -> dict[str, bool]
                 return None
             if hi >= s and lo < e:
                 overlaps = True
-            if stats.null_count or lo < s or hi >= e:
+            if nulls or lo < s or hi >= e:
                 inside = False
         if overlaps:
             out[rel] = inside
@@ -205,32 +229,16 @@ def newest_in_files(version, column: str, timezone: str):
     if not isinstance(version, Path):
         return False, None
     import datetime as dt
-    from zoneinfo import ZoneInfo
 
-    import pyarrow.parquet as pq
-
-    try:
-        zone = ZoneInfo(timezone)
-    except Exception:  # noqa: BLE001 - an offset like '+01:00': let Spark decide
+    zone = _zone(timezone)
+    files = _row_groups(version, column) if zone is not None else None
+    if files is None:
         return False, None
     newest = None
-    for rel in data_files(None, version):
-        try:
-            meta = pq.read_metadata(version / rel)
-        except Exception:  # noqa: BLE001 - not a Parquet footer we can read
-            return False, None
-        names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
-        if column.lower() not in names:
-            return False, None
-        j = names.index(column.lower())
-        for g in range(meta.num_row_groups):
-            chunk = meta.row_group(g).column(j)
-            stats = chunk.statistics
-            if stats is None or not stats.has_min_max:
-                if stats is not None and chunk.num_values == stats.null_count:
-                    continue  # only nulls
-                return False, None
-            hi = stats.max
+    for groups in files.values():
+        for _lo, hi, _nulls in groups:
+            if hi is None:
+                continue  # only nulls
             if isinstance(hi, dt.datetime):
                 if hi.tzinfo is not None:  # an instant: the session's wall clock, as Spark shows it
                     hi = hi.astimezone(zone).replace(tzinfo=None)
