@@ -305,7 +305,8 @@ def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace:
         raise
     loc = engine.location(node, ctx.schema)
     old = loc.current()
-    locked: list[bool] = []
+    locked: list[bool] = []  # whether this batch holds publishes.lock (taken in before_publish)
+    counts = {"shared_files": 0}
 
     def rebase(files: set[str]):
         def before_publish(version):
@@ -320,12 +321,10 @@ def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace:
             base_files = data_files(loc, base)
             if not files <= set(base_files):
                 raise _Stale
-            shared = share(loc, base, version, [f for f in base_files if f not in files])
-            counts["shared_files"] = shared
+            counts["shared_files"] = share(loc, base, version, [f for f in base_files if f not in files])
             return base
         return before_publish
 
-    counts = {"shared_files": 0}
     try:
         if old is None or replace:
             stats = write_version(engine, ctx, src, partition_by=partition_by,
