@@ -54,6 +54,8 @@ class Engine:
         self.is_connect = target.remote is not None or is_connect_session(spark)
         self.via_server = self.is_connect and target.remote is None  # attached to `sparkmodels server`
         self.relations = Relations(spark, storage, target, kinds)
+        # a caller's session keeps the written tables queryable: registered as they are published
+        self.relations.register_on_publish = not self._owns_session
         self.jobs = Jobs(spark, is_connect=self.is_connect)
         from sparkmodels.execute.catalog import catalog_for
 
@@ -134,9 +136,10 @@ class Engine:
     def mark_registered(self, name: str) -> None:
         self.relations.mark_registered(name)
 
-    def ensure_relation(self, node: Node, schema: str) -> None:
-        """Make a ref()/source() target queryable in this session (once per run)."""
-        self.relations.ensure(node, schema)
+    def ensure_relation(self, node: Node, schema: str, *, lazy: bool = False) -> None:
+        """Make a ref()/source() target queryable in this session (once per run; lazy: on first use,
+        see Relations.ensure)."""
+        self.relations.ensure(node, schema, lazy=lazy)
 
     def read_version(self, version: Path):
         return self.relations.read_version(version)
@@ -145,6 +148,7 @@ class Engine:
         return self.relations.read_external(node)
 
     def sql(self, statement: str):
+        self.relations.realize(statement)  # relations noted lazily, registered when first named
         return self.spark.sql(statement)
 
     def relation_sql(self, node: Node) -> str:

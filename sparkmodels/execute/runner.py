@@ -196,9 +196,11 @@ class Runner:
                     started_at=started, completed_at=_now(), execution_time=time.perf_counter() - t0,
                     reason=step.reason, extra={"cached": True, "version": hit.version.name}, compiled_code=ran,
                 )
-            for dep in self._upstream_relations(node):
-                self.engine.ensure_relation(dep, schema_for(self.config, dep.config))
             materialization = self.materializations.get(step.materialized, node)
+            lazy_inputs = getattr(materialization, "lazy_inputs", None)  # optional (base.py)
+            lazy = bool(lazy_inputs is not None and lazy_inputs(node, step.compiled))
+            for dep in self._upstream_relations(node):
+                self.engine.ensure_relation(dep, schema_for(self.config, dep.config), lazy=lazy)
             ctx = StepContext(node, step.compiled, schema_for(self.config, node.config), self.engine,
                               self._sql_dataframe(step),
                               fingerprint=decision.fingerprint if decision is not None else None,

@@ -15,6 +15,11 @@ A strategy is a small object with two attributes and two methods (structural typ
                                # incremental, no --full-refresh). False for view/table/seed/ephemeral.
                                # Python models' ctx.is_incremental() asks it; SQL is rendered when the
                                # project loads, where is_incremental() is False.
+    lazy_inputs(node, compiled) -> bool   (optional)
+                               # True: the step reads its upstream relations only through SQL it runs
+                               # with ctx.engine.sql, or through their files (relations.files_of), so
+                               # the runner notes local Parquet inputs instead of registering each
+                               # (a listing of all its files): a statement naming one registers it.
 
 `StepContext` is what a strategy receives: the node, its compiled code, its schema, a DataFrame
 factory for the model's SQL/Python, the build-cache fingerprint to record with a new table version

@@ -156,6 +156,12 @@ class IncrementalMaterialization:
     def is_incremental(self, ctx: StepContext) -> bool:
         return is_incremental(ctx)
 
+    def lazy_inputs(self, node, compiled) -> bool:
+        """A SQL microbatch reads its event_time inputs through views over each window's files and
+        runs all its SQL with Engine.sql: its inputs need registering only where a statement names them."""
+        return (strategy_of(node.config) == "microbatch" and node.language == "sql"
+                and compiled is not None and compiled.batch is not None)
+
     def execute(self, ctx: StepContext) -> MaterializationResult:
         node, engine = ctx.node, ctx.engine
         strategy = strategy_of(node.config)
