@@ -88,3 +88,9 @@ def test_heaviest_orders_by_executor_time():
 
     assert [n for n, _ in heaviest([R("a", 5), R("b", 50), R("c", 20)], n=2)] == ["b", "c"]
     assert human_bytes(2048) == "2.0 KiB" and human_bytes(None) == "?"
+
+
+def test_status_reader_reuses_one_json_mapper_per_context(spark):
+    # A new Jackson mapper builds its serializers by reflection on first use (11-18 ms a stage).
+    first, second = StatusReader(spark), StatusReader(spark)
+    assert first._json is not None and first._json is second._json
