@@ -346,8 +346,13 @@ def _write_window(engine, ctx, src, old, predicate: str, window, partition_by, r
     node = ctx.node
     dest_schema = recorded_schema(old) or engine.read_version(old).schema  # recorded: no file listing
     columns = [f.name for f in dest_schema.fields]
-    src = src.select(*[q(c) for c in columns]) if set(src.columns) == set(columns) else src
-    outside = ~F.coalesce(F.expr(predicate), F.lit(False))  # rows of a rewritten file that stay (nulls too)
+    have = src.columns
+    if have != columns and set(have) == set(columns):  # the base's column order (a select costs analysis)
+        src = src.select(*[q(c) for c in columns])
+
+    def outside():  # rows of a rewritten file that stay (nulls too); built only when a file is rewritten
+        return ~F.coalesce(F.expr(predicate), F.lit(False))
+
     timezone = engine.spark.conf.get("spark.sql.session.timeZone")
     found = window_files(old, str(node.config["event_time"]), window, timezone)
     if found is not None:
@@ -355,12 +360,12 @@ def _write_window(engine, ctx, src, old, predicate: str, window, partition_by, r
         # them; those wholly inside it are dropped unread (none of their rows stays).
         files = set(found)
         partly = [rel for rel, inside in found.items() if not inside]
-        kept = read_files(engine.spark, old, dest_schema, partly).where(outside) if partly else None
+        kept = read_files(engine.spark, old, dest_schema, partly).where(outside()) if partly else None
     else:
         tagged = engine.read_version(old).withColumn("__sm_file", F.input_file_name())
         # Row groups outside the window are skipped by their min/max statistics: reading stays small.
         uris = [r[0] for r in tagged.where(predicate).select("__sm_file").distinct().collect()]
         files = {relative_file(u, old) or u for u in uris}
-        kept = tagged.where(F.col("__sm_file").isin(uris) & outside).drop("__sm_file") if uris else None
+        kept = tagged.where(F.col("__sm_file").isin(uris) & outside()).drop("__sm_file") if uris else None
     out = src.unionByName(kept) if kept is not None else src
     return write_version(engine, ctx, out, partition_by=partition_by, before_publish=rebase(files))
