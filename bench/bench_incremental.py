@@ -156,7 +156,9 @@ def run(quick: bool, rows_per_month: int | None = None) -> dict:
                .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"))
     for key, value in WRITE_CONF.items():  # the partitioned-write settings of those sessions too
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    # Both sides share this driver; 1 GB (pyspark's default) is short for a 25-month rebuild at
+    # millions of rows a month (Parquet's writers scale their row groups down, then fail).
+    spark = builder.config("spark.driver.memory", os.environ.get("SMBENCH_DRIVER_MEMORY", "4g")).getOrCreate()
     try:
         _project(root)
         _generate(spark, root, rows_per_month, merge_rows)
