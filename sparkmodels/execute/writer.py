@@ -7,8 +7,10 @@ published.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 
+from sparkmodels.execute import one_partition
 from sparkmodels.execute.jobs import Jobs
 from sparkmodels.execute.relations import Relations
 from sparkmodels.project.manifest import Node
@@ -68,14 +70,18 @@ class VersionWriter:
 
             observation = Observation(f"sm_{node.name}_{version.name}")
             df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
-        writer = df.write.mode("error")  # "errorifexists" is unknown to Spark Connect
-        if partition_by:
-            writer = writer.partitionBy(*partition_by)
         group = self.jobs.current_group()
         try:
             self.jobs.check_cancelled(group, node)
             since = status.watermark() if status is not None else 0
-            writer.parquet(str(version))
+            since, one_folder = self._write(df, version, partition_by, status, since)
+            if status is not None:
+                rows = status.collect(group, since).get("rows_written")
+            else:
+                rows = observation.get.get("rows")
+            rows = int(rows) if rows is not None else None
+            if one_folder is not None:  # before anything reads which partitions were written
+                one_partition.settle(version, one_folder, rows)
             contracts.verify_staged(df, node, version)  # not_null/check on the new files, unpublished
             base = None
             if before_publish is not None:  # an incremental write shares the previous version's files
@@ -85,11 +91,6 @@ class VersionWriter:
         except BaseException:
             loc.discard(version)
             raise
-        if status is not None:
-            rows = status.collect(group, since).get("rows_written")
-        else:
-            rows = observation.get.get("rows")
-        rows = int(rows) if rows is not None else None
         # Reused by later steps of this run and (in the fingerprint) by later runs, so reading the
         # version starts no footer-inference job.
         written_schema = read_schema(df.schema, partition_by)
@@ -119,6 +120,29 @@ class VersionWriter:
         stats = {"rows": rows, "path": str(loc.link), "version": version.name, "files": loc.data_files(version)}
         self.jobs.record_write(group, stats)
         return stats
+
+
+    def _write(self, df, version, partition_by, status, since: int) -> tuple[int, str | None]:
+        """Spark writes df as the version (into its one partition's folder when the plan proves there
+        is one, see one_partition.py). Returns the status store's watermark of the write's jobs and
+        that folder (None: Spark's own partitioning)."""
+        one = one_partition.single_partition(df, partition_by, version) if partition_by else None
+        if one is not None:
+            column, value, folder = one
+            try:
+                one_partition.checked(df, column, value).write.mode("error").parquet(str(version / folder))
+                return since, folder
+            except Exception as exc:  # noqa: BLE001
+                if not one_partition.is_check_failure(exc):
+                    raise
+                # A row of another partition after all: the partitioned writer, from a clean version.
+                shutil.rmtree(version, ignore_errors=True)
+                since = status.watermark() if status is not None else since
+        writer = df.write.mode("error")  # "errorifexists" is unknown to Spark Connect
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.parquet(str(version))
+        return since, None
 
 
 def read_schema(schema, partition_by=()):
