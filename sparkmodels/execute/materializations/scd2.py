@@ -101,8 +101,15 @@ def next_version(previous: DataFrame, source: DataFrame, spec: SnapshotSpec,
         for d in diffs:
             changed = changed | d
     was_deleted = (F.col(deleted) == F.lit("True")) if deleted in meta else F.lit(False)
-    changed = has_old & has_new & (changed | was_deleted)
-    vanished = has_old & ~has_new & ~was_deleted
+    # Matched (a current row and a source row of one key): both sides' first key column is non-null,
+    # which in an equi-join on the key only a match gives. The markers say which side a row has (a
+    # null key never matches but its row stays); matched reads only the key columns, so each branch's
+    # broadcast side carries no marker column: a marker grew the current rows' estimate past Spark's
+    # broadcast threshold at 1M rows, and the join became a sort-merge join with two shuffles.
+    key = spec.unique_key[0]
+    matched = F.col(key).isNotNull() & F.col(_NEW + key).isNotNull()
+    changed = matched & (changed | was_deleted)
+    vanished = has_old & ~matched & ~was_deleted
 
     closed_at = F.when(changed, F.col(_TS))
     if spec.hard_deletes in ("invalidate", "new_record"):
@@ -121,7 +128,7 @@ def next_version(previous: DataFrame, source: DataFrame, spec: SnapshotSpec,
                    upd: F.col(_TS), vf: F.col(_TS), vt: vt_current,
                    **({deleted: F.lit("False")} if deleted in meta else {})})
     # Three selects of one join: Spark plans the join's shuffles once and reuses them (ReuseExchange).
-    parts = [j.where(has_old).select(*old_row), j.where(has_new & (~has_old | changed)).select(*new_row)]
+    parts = [j.where(has_old).select(*old_row), j.where(has_new & (~matched | changed)).select(*new_row)]
     if spec.hard_deletes == "new_record":
         ts_now = now.cast(ts_type)
         parts.append(j.where(vanished).select(*row({
