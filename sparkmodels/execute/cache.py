@@ -117,6 +117,20 @@ def stored_schema(version) -> str | None:
     return stored["schema"] if _agrees_with_files(version, stored["schema"], stored["files"]) else None
 
 
+def recorded_schema(version):
+    """stored_schema as a StructType (None: none recorded, or unreadable): a version's columns
+    without listing its files or inferring them."""
+    text = stored_schema(version) if version is not None else None
+    if text is None:
+        return None
+    from pyspark.sql.types import StructType
+
+    try:
+        return StructType.fromJson(json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def _agrees_with_files(version: Path, schema: str, files: list) -> bool:
     """Whether the recorded schema is the one in the data files: the footer of one Parquet file (one
     job wrote them all; a few KB read on the driver, no Spark job) holds the schema Spark wrote. A

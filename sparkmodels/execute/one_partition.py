@@ -81,11 +81,34 @@ def single_partition(df, partition_by, version) -> tuple[str, object, str] | Non
     return field.name, int(value), f"{field.name}={int(value)}"
 
 
+def in_folder(df, schema, files):
+    """df (read from `files`, relative paths under one base) told, as a partition filter that costs
+    nothing, the one `key=value` folder all its files lie in, when they do and the key is a string
+    column: Spark's optimizer then knows the column's value, so a write of it as the partition column
+    can go straight into that folder."""
+    folders = {rel.split("/", 1)[0] for rel in files}
+    if len(folders) != 1 or not all("/" in rel for rel in files):
+        return df
+    key, _, value = next(iter(folders)).partition("=")
+    field = next((f for f in schema.fields if f.name.lower() == key.lower()), None)
+    if field is None or field.dataType.typeName() != "string" or not _PLAIN.fullmatch(value):
+        return df
+    from pyspark.sql import functions as F
+
+    return df.where(_column(field.name) == F.lit(value))
+
+
+def _column(name: str):
+    from pyspark.sql import functions as F
+
+    return F.col(f"`{name.replace('`', '``')}`")
+
+
 def checked(df, column: str, value):
     """df without its partition column, failing (raise_error with MARK) on a row of another partition."""
     from pyspark.sql import functions as F
 
-    ok = F.col(f"`{column.replace('`', '``')}`") == F.lit(value)
+    ok = _column(column) == F.lit(value)
     return df.where(F.when(ok, F.lit(True)).otherwise(F.raise_error(F.lit(MARK)))).drop(column)
 
 

@@ -9,7 +9,6 @@ reader sees the new data with the schema it was written with.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
 from collections.abc import Mapping
@@ -155,15 +154,9 @@ class Relations:
                 folder = current
                 written, known = self._written.get(view, (None, None))
                 if known is None or written.name != current.name:
-                    from sparkmodels.execute.cache import stored_schema
+                    from sparkmodels.execute.cache import recorded_schema
 
-                    recorded = stored_schema(current)
-                    known = None
-                    if recorded is not None:
-                        from pyspark.sql.types import StructType
-
-                        with contextlib.suppress(ValueError, TypeError, KeyError):
-                            known = StructType.fromJson(json.loads(recorded))
+                    known = recorded_schema(current)
         if folder is None or known is None:
             return False
         with self._lock:
@@ -190,15 +183,10 @@ class Relations:
     def read_version(self, version: Path):
         """A stored table version as a DataFrame. The schema recorded when it was written (while its
         files are unchanged) spares Spark's footer-reading inference job; otherwise Spark infers."""
-        from sparkmodels.execute.cache import stored_schema
+        from sparkmodels.execute.cache import recorded_schema
 
-        reader = self._spark.read
-        recorded = stored_schema(version)
-        if recorded is not None:
-            from pyspark.sql.types import StructType
-
-            with contextlib.suppress(ValueError, TypeError, KeyError):
-                reader = reader.schema(StructType.fromJson(json.loads(recorded)))
+        recorded = recorded_schema(version)
+        reader = self._spark.read if recorded is None else self._spark.read.schema(recorded)
         return reader.parquet(str(version))
 
     def read_external(self, node: Node):

@@ -121,7 +121,6 @@ class VersionWriter:
         self.jobs.record_write(group, stats)
         return stats
 
-
     def _write(self, df, version, partition_by, status, since: int) -> tuple[int, str | None]:
         """Spark writes df as the version (into its one partition's folder when the plan proves there
         is one, see one_partition.py). Returns the status store's watermark of the write's jobs and

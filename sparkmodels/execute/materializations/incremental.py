@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 
 from sparkmodels.errors import ExecutionError
+from sparkmodels.execute.cache import recorded_schema
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext, spark_error
 from sparkmodels.execute.materializations.strategies import STRATEGIES, q
-from sparkmodels.execute.materializations.versions import recorded_schema, write_version
+from sparkmodels.execute.materializations.versions import write_version
 from sparkmodels.plan.compiler import identifier
 from sparkmodels.project.incremental import columns_of, strategy_of
 from sparkmodels.project.kinds import INCREMENTAL

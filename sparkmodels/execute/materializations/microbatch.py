@@ -20,6 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sparkmodels.errors import ExecutionError, SparkModelsError
+from sparkmodels.execute import one_partition
+from sparkmodels.execute.cache import recorded_schema
 from sparkmodels.execute.materializations.base import MaterializationResult, StepContext, spark_error
 from sparkmodels.execute.materializations.strategies import q
 from sparkmodels.execute.materializations.versions import (
@@ -27,7 +29,6 @@ from sparkmodels.execute.materializations.versions import (
     files_in_window,
     newest_in_files,
     read_files,
-    recorded_schema,
     relative_file,
     share,
     window_files,
@@ -273,7 +274,7 @@ def _pruned_inputs(ctx: StepContext, sql: str, window, key: int = 0) -> str:
         if files is None:
             continue
         name = f"__sm_batch_{ctx.node.name}_{key}_{len(views)}"  # per batch: batches may run at once
-        df = (_in_folder(read_files(engine.spark, folder, schema, files), schema, files) if files
+        df = (one_partition.in_folder(read_files(engine.spark, folder, schema, files), schema, files) if files
               else engine.spark.createDataFrame([], schema))
         df.createOrReplaceTempView(name)
         views[relation] = name
@@ -281,22 +282,6 @@ def _pruned_inputs(ctx: StepContext, sql: str, window, key: int = 0) -> str:
         return sql
     return _FILTERED.sub(lambda m: m.group(0).replace(m.group(1), q(views[m.group(1)]), 1)
                          if m.group(1) in views else m.group(0), sql)
-
-
-def _in_folder(df, schema, files):
-    """df, told (as a partition filter, free) the one `key=value` folder all its files lie in, when
-    they do: Spark's optimizer then knows the column's value, and a batch writing that column as its
-    partition goes straight into its folder (execute/one_partition.py)."""
-    folders = {rel.split("/", 1)[0] for rel in files}
-    if len(folders) != 1 or not all("/" in rel for rel in files):
-        return df
-    key, _, value = next(iter(folders)).partition("=")
-    field = next((f for f in schema.fields if f.name.lower() == key.lower()), None)
-    if field is None or field.dataType.typeName() != "string" or not re.fullmatch(r"[A-Za-z0-9_.\-]+", value):
-        return df
-    from pyspark.sql import functions as F
-
-    return df.where(F.col(q(field.name)) == F.lit(value))
 
 
 def _run_batch(ctx: StepContext, window, event_time: str, partition_by, replace: bool,

@@ -250,24 +250,6 @@ def newest_in_files(version, column: str, timezone: str):
     return True, newest
 
 
-def recorded_schema(version):
-    """The StructType recorded when a version was written, while its files are those (cache.py's
-    stored_schema), else None: a version's columns without listing its files."""
-    from sparkmodels.execute.cache import stored_schema
-
-    text = stored_schema(version) if version is not None else None
-    if text is None:
-        return None
-    import json
-
-    from pyspark.sql.types import StructType
-
-    try:
-        return StructType.fromJson(json.loads(text))
-    except (ValueError, TypeError, KeyError):
-        return None
-
-
 def read_files(spark, version, schema, relpaths):
     """Some data files of a version as a DataFrame of the table's schema (partition values from their
     folders, as when the whole version is read)."""
